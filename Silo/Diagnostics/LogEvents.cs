@@ -1,0 +1,30 @@
+namespace OrleansReplication.Silo;
+
+/// <summary>Event ids of the silo's logs, grouped by area. A public contract: never renumber.</summary>
+internal static class LogEvents
+{
+    // Hosting 1000-1099
+    public const int SiloStarted = 1000;
+    public const int SiloStopping = 1001;
+    public const int StoreOpened = 1002;
+    public const int PartitionsLoaded = 1003;
+
+    // Grain runtime 1100-1199
+    public const int ActivationFailed = 1100;
+    public const int DeactivationFailed = 1101;
+
+    // Partitions 1200-1299
+    public const int CommitFailed = 1200;
+    public const int PartitionFenced = 1201;
+    public const int PartitionReloaded = 1202;
+
+    // Gateway 1300-1399
+    public const int GatewayConnected = 1300;
+    public const int GatewayDisconnected = 1301;
+    public const int GatewayProtocolError = 1302;
+    public const int GatewayRequestFailed = 1303;
+    public const int GatewayCutMidFrame = 1304;
+
+    // HTTP 1400-1499
+    public const int HttpRequestFailed = 1400;
+}

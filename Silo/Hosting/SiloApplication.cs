@@ -1,0 +1,87 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansReplication.Grains;
+using OrleansReplication.Grains.State;
+using OrleansReplication.Silo.Gateway;
+using OrleansReplication.Silo.Http;
+using OrleansReplication.Silo.Partitions;
+using OrleansReplication.Silo.Runtime;
+using OrleansReplication.Silo.Storage;
+
+namespace OrleansReplication.Silo.Hosting;
+
+/// <summary>Composes a silo: services, listeners (HTTP, gateway, silo ports) and endpoints.</summary>
+public static class SiloApplication
+{
+    /// <summary>Builds a silo from command-line-style configuration overrides (keys like <c>Silo:Instance</c>).</summary>
+    public static WebApplication Create(IEnumerable<KeyValuePair<string, string?>> overrides, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Configuration.AddInMemoryCollection(overrides);
+        builder.AddSilo();
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.MapStateEndpoints();
+        app.MapClusterEndpoints();
+        return app;
+    }
+
+    /// <summary>Adds the silo's services and listeners to <paramref name="builder"/>.</summary>
+    public static WebApplicationBuilder AddSilo(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<SiloOptions>().BindConfiguration(SiloOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiloOptions>, SiloOptionsValidator>());
+        services.AddOptions<GrainRuntimeOptions>().BindConfiguration(SiloOptions.SectionName + ":Grains");
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SiloIdentity>();
+        services.TryAddSingleton(sp => StateStoreFactory.Create(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
+        services.TryAddSingleton<PartitionManager>();
+        services.TryAddSingleton<IItemStateAccess>(sp => sp.GetRequiredService<PartitionManager>());
+        services.TryAddSingleton(new GrainTypeRegistry().AddAssembly(typeof(StateItemGrain).Assembly));
+        services.TryAddSingleton<GrainRuntime>();
+        services.TryAddSingleton<IGrainFactory>(sp => sp.GetRequiredService<GrainRuntime>());
+        services.TryAddSingleton<GatewayDispatcher>();
+
+        // Order matters: partitions load before the listeners open and stop after they close.
+        services.AddHostedService<PartitionHostedService>();
+        services.AddHostedService<ActivationCollector>();
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
+            var options = kestrel.ApplicationServices.GetRequiredService<IOptions<SiloOptions>>().Value;
+            var address = IPAddress.Parse(options.ListenAddress);
+            kestrel.AddServerHeader = false;
+
+            // Bodies are bounded per endpoint with a problem+json 413; this is only the backstop.
+            kestrel.Limits.MaxRequestBodySize = options.MaxFrameBytes + (1024L * 1024);
+            kestrel.Listen(address, options.EffectiveHttpPort, l => l.Protocols = HttpProtocols.Http1);
+            kestrel.Listen(address, options.EffectiveGatewayPort, l => l.UseConnectionHandler<GatewayConnectionHandler>());
+
+            // The silo-to-silo port speaks the same framed protocol; replication messages join it
+            // with the warm-standby work.
+            kestrel.Listen(address, options.EffectiveSiloPort, l => l.UseConnectionHandler<GatewayConnectionHandler>());
+        });
+
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull);
+        // Per-request framework logs drown the operator's view; warnings and errors still show.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        return builder;
+    }
+}

@@ -1,0 +1,114 @@
+using System.Buffers;
+using System.Globalization;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+
+namespace OrleansReplication.Silo.Http;
+
+/// <summary>Reading bounded bodies, parsing conditional headers, and shaping JSON results.</summary>
+internal static class HttpJson
+{
+    public static object ResultObject(WriteResult r) => new
+    {
+        id = r.Key.Id,
+        partitionKey = r.Key.PartitionKey,
+        version = r.Version,
+        removed = r.Removed,
+        changed = r.Changed,
+        created = r.Created,
+    };
+
+    public static string ETag(long version) => "\"" + version.ToString(CultureInfo.InvariantCulture) + "\"";
+
+    /// <summary>Reads the whole body, refusing (413) more than <paramref name="maxBytes"/> before buffering it.</summary>
+    public static async Task<byte[]> ReadBodyAsync(HttpRequest request, int maxBytes, string what, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            throw new ItemTooLargeException($"The {what} is {request.ContentLength} bytes; the limit is {maxBytes} bytes.");
+        }
+
+        var reader = request.BodyReader;
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (buffer.Length > maxBytes)
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                throw new ItemTooLargeException($"The {what} is over the limit of {maxBytes} bytes.");
+            }
+
+            if (result.IsCompleted)
+            {
+                var bytes = buffer.ToArray();
+                reader.AdvanceTo(buffer.End);
+                return bytes;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>The write condition from <c>If-Match</c> / <c>If-None-Match</c>; 400 when malformed.</summary>
+    public static Expect ParseCondition(HttpRequest request)
+    {
+        var ifMatch = request.Headers.IfMatch.ToString();
+        var ifNoneMatch = request.Headers.IfNoneMatch.ToString();
+        if (ifMatch.Length > 0 && ifNoneMatch.Length > 0)
+        {
+            throw new InvalidRequestException("Give either If-Match or If-None-Match, not both.");
+        }
+
+        if (ifNoneMatch.Length > 0)
+        {
+            return ifNoneMatch.Trim() == "*"
+                ? Expect.Absent
+                : throw new InvalidRequestException($"If-None-Match on a write must be '*' (create only); got '{ifNoneMatch}'.");
+        }
+
+        if (ifMatch.Length == 0)
+        {
+            return Expect.Any;
+        }
+
+        if (ifMatch.Trim() == "*")
+        {
+            return Expect.Exists;
+        }
+
+        return TryParseETag(ifMatch, out var version)
+            ? Expect.Version(version)
+            : throw new InvalidRequestException($"If-Match must be one ETag such as \"42\" (as returned in ETag) or '*'; got '{ifMatch}'.");
+    }
+
+    public static bool TryParseETag(string value, out long version)
+    {
+        version = 0;
+        if (!EntityTagHeaderValue.TryParse(value.Trim(), out var tag) || tag.IsWeak)
+        {
+            return false;
+        }
+
+        var inner = tag.Tag.AsSpan().Trim('"');
+        return long.TryParse(inner, NumberStyles.None, CultureInfo.InvariantCulture, out version) && version > 0;
+    }
+
+    public static SafetyLevel ParseSafety(string? value) => value?.ToLowerInvariant() switch
+    {
+        null or "" => SafetyLevel.Default,
+        "local" => SafetyLevel.Local,
+        "received" => SafetyLevel.Received,
+        "applied" => SafetyLevel.Applied,
+        "durable" => SafetyLevel.Durable,
+        _ => throw new InvalidRequestException($"safety '{value}' is unknown; use local, received, applied or durable."),
+    };
+
+    public static async Task WriteRawJsonAsync(HttpResponse response, byte[] json)
+    {
+        response.ContentType = "application/json";
+        response.ContentLength = json.Length;
+        await response.BodyWriter.WriteAsync(json).ConfigureAwait(false);
+    }
+}

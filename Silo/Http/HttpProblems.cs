@@ -1,0 +1,57 @@
+using Microsoft.AspNetCore.Http;
+
+namespace OrleansReplication.Silo.Http;
+
+/// <summary>Maps typed errors to <c>application/problem+json</c> responses with the right status.</summary>
+internal static class HttpProblems
+{
+    private const string TypeBase = "https://github.com/orleans-replication/errors#";
+
+    public static IResult From(Exception exception) => exception switch
+    {
+        InvalidRequestException e => Problem(StatusCodes.Status400BadRequest, "invalid-request", "Invalid request", e.Message),
+        ItemTooLargeException e => Problem(StatusCodes.Status413PayloadTooLarge, "too-large", "Payload too large", e.Message),
+        VersionConflictException e => Conflict(e),
+        ReplicaUnavailableException e => Unavailable(e),
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } e => Problem(StatusCodes.Status413PayloadTooLarge, "too-large", "Payload too large", e.Message),
+        BadHttpRequestException e => Problem(e.StatusCode, "invalid-request", "Invalid request", e.Message),
+        _ => Problem(StatusCodes.Status500InternalServerError, "internal", "Internal error", "The silo hit an internal error; it was logged. Retry, and report it if it persists."),
+    };
+
+    public static IResult NotFound(string component, ItemKey key) =>
+        Problem(StatusCodes.Status404NotFound, "not-found", "Item not found", $"Component '{component}' has no item '{key}'.");
+
+    public static IResult Problem(int status, string type, string title, string detail, IDictionary<string, object?>? extensions = null) =>
+        Results.Problem(detail: detail, statusCode: status, title: title, type: TypeBase + type, extensions: extensions);
+
+    private static IResult Conflict(VersionConflictException e)
+    {
+        var first = e.Conflicts.Count > 0 ? e.Conflicts[0] : null;
+        var extensions = new Dictionary<string, object?>
+        {
+            // The single-item case: the version to retry with (0 when the item does not exist).
+            ["currentVersion"] = first?.CurrentVersion,
+            ["conflicts"] = e.Conflicts.Select(c => new { id = c.Key.Id, partitionKey = c.Key.PartitionKey, expected = c.Expected.ToString(), currentVersion = c.CurrentVersion }).ToArray(),
+        };
+        if (e.Applied.Count > 0)
+        {
+            extensions["applied"] = e.Applied.Select(HttpJson.ResultObject).ToArray();
+        }
+
+        return Problem(StatusCodes.Status412PreconditionFailed, "version-conflict", "Stale version", e.Message, extensions);
+    }
+
+    private static IResult Unavailable(ReplicaUnavailableException e) => new RetryAfterResult(
+        Problem(StatusCodes.Status503ServiceUnavailable, "unavailable", "Unavailable", e.Message),
+        Math.Max(1, (int)Math.Ceiling(e.RetryAfter.TotalSeconds)));
+
+    /// <summary>Adds <c>Retry-After</c> to a problem response.</summary>
+    private sealed class RetryAfterResult(IResult inner, int seconds) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return inner.ExecuteAsync(httpContext);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+
+namespace OrleansReplication.Silo.Partitions;
+
+/// <summary>
+/// The warm in-memory items of one partition, with a per-component sorted index for listing.
+/// Written only by the partition's commit loop; read by any thread without locks (the
+/// dictionaries are concurrent and the index sets are immutable snapshots swapped atomically).
+/// </summary>
+internal sealed class ItemTable
+{
+    private readonly ConcurrentDictionary<ItemAddress, ItemEntry> _items = new();
+    private readonly ConcurrentDictionary<string, ImmutableSortedSet<ListingKey>> _index = new(StringComparer.Ordinal);
+
+    public int Count => _items.Count;
+
+    public ItemEntry? Get(in ItemAddress address) => _items.TryGetValue(address, out var entry) ? entry : null;
+
+    /// <summary>Commit loop only: sets or removes items; index changes are applied per component in one swap.</summary>
+    public void Apply(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> changes)
+    {
+        Dictionary<string, ImmutableSortedSet<ListingKey>.Builder>? builders = null;
+        foreach (var (address, pending) in changes)
+        {
+            bool indexChanged;
+            if (pending.Json is null)
+            {
+                indexChanged = _items.TryRemove(address, out _);
+            }
+            else
+            {
+                indexChanged = !_items.ContainsKey(address);
+                _items[address] = new ItemEntry(pending.Version, pending.Json);
+            }
+
+            if (!indexChanged)
+            {
+                continue;
+            }
+
+            builders ??= new(StringComparer.Ordinal);
+            if (!builders.TryGetValue(address.Component, out var builder))
+            {
+                builder = _index.GetValueOrDefault(address.Component, ImmutableSortedSet<ListingKey>.Empty).ToBuilder();
+                builders[address.Component] = builder;
+            }
+
+            var listingKey = new ListingKey(address.Id, address.PartitionKey);
+            if (pending.Json is null)
+            {
+                builder.Remove(listingKey);
+            }
+            else
+            {
+                builder.Add(listingKey);
+            }
+        }
+
+        if (builders is not null)
+        {
+            foreach (var (component, builder) in builders)
+            {
+                _index[component] = builder.ToImmutable();
+            }
+        }
+    }
+
+    /// <summary>Loads items (at partition load); replaces nothing already there.</summary>
+    public void Load(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> items) => Apply(items);
+
+    /// <summary>Removes everything (before a reload from the store).</summary>
+    public void Clear()
+    {
+        _items.Clear();
+        _index.Clear();
+    }
+
+    /// <summary>Up to <paramref name="limit"/> items of <paramref name="component"/> after <paramref name="after"/>, in listing order.</summary>
+    public void CollectAfter(string component, ListingKey? after, int limit, List<(ListingKey Key, ItemEntry Entry)> into)
+    {
+        if (!_index.TryGetValue(component, out var set) || set.Count == 0)
+        {
+            return;
+        }
+
+        var start = 0;
+        if (after is { } a)
+        {
+            var at = set.IndexOf(a);
+            start = at >= 0 ? at + 1 : ~at;
+        }
+
+        var taken = 0;
+        for (var i = start; i < set.Count && taken < limit; i++)
+        {
+            var key = set[i];
+            if (_items.TryGetValue(new ItemAddress(component, key.PartitionKey, key.Id), out var entry))
+            {
+                into.Add((key, entry));
+                taken++;
+            }
+        }
+    }
+}
+
+/// <summary>A change not yet committed: a new version and JSON, or a removal (<see cref="Json"/> null).</summary>
+internal readonly record struct PendingEntry(long Version, byte[]? Json);

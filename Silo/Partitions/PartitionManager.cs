@@ -1,0 +1,172 @@
+using Microsoft.Extensions.Logging;
+using OrleansReplication.Grains.State;
+using OrleansReplication.Silo.Storage;
+
+namespace OrleansReplication.Silo.Partitions;
+
+/// <summary>
+/// The home of the partitions on this silo: loads them from the store at start, routes every
+/// read and write to its partition, and splits multi-partition calls (atomic per partition).
+/// </summary>
+internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory loggerFactory) : IItemStateAccess
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger<PartitionManager>();
+    private Partition[] _partitions = [];
+
+    public int PartitionCount => _partitions.Length;
+
+    public IReadOnlyList<Partition> Partitions => _partitions;
+
+    public bool IsReady { get; private set; }
+
+    public async Task StartAsync(int proposedPartitionCount, CancellationToken cancellationToken)
+    {
+        var count = await store.GetOrSetPartitionCountAsync(proposedPartitionCount, cancellationToken).ConfigureAwait(false);
+        if (count != proposedPartitionCount)
+        {
+            LogPartitionCountFixed(count, proposedPartitionCount);
+        }
+
+        var partitionLogger = loggerFactory.CreateLogger<Partition>();
+        var partitions = new Partition[count];
+        for (var i = 0; i < count; i++)
+        {
+            partitions[i] = new Partition(i, store, partitionLogger);
+        }
+
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await Parallel.ForEachAsync(partitions, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, (p, ct) => new ValueTask(p.LoadAndStartAsync(ct))).ConfigureAwait(false);
+        _partitions = partitions;
+        IsReady = true;
+        LogLoaded(count, partitions.Sum(p => p.Items.Count), (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    public async Task StopAsync()
+    {
+        IsReady = false;
+        await Task.WhenAll(_partitions.Select(p => p.StopAsync())).ConfigureAwait(false);
+    }
+
+    public int GetPartitionId(string component, ItemKey key) =>
+        PartitionHasher.GetPartition(component, key.EffectivePartitionKey, _partitions.Length);
+
+    public ItemState? Get(string component, ItemKey key)
+    {
+        var entry = Route(component, key).Items.Get(ItemAddress.From(component, key));
+        return entry is null ? null : new ItemState(entry.Version, entry.Json);
+    }
+
+    public Task<IReadOnlyList<WriteResult>> ApplyAsync(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, CancellationToken cancellationToken)
+    {
+        if (writes.Count == 0)
+        {
+            return Task.FromResult<IReadOnlyList<WriteResult>>([]);
+        }
+
+        var first = GetPartitionId(component, writes[0].Key);
+        var single = true;
+        for (var i = 1; i < writes.Count && single; i++)
+        {
+            single = GetPartitionId(component, writes[i].Key) == first;
+        }
+
+        return single
+            ? Partition(first).CommitAsync(new CommitRequest(component, writes, safety))
+            : ApplyAcrossPartitionsAsync(component, writes, safety);
+    }
+
+    /// <summary>One page of a component's items in listing order, merged across partitions.</summary>
+    public (List<(ListingKey Key, ItemEntry Entry)> Items, string? NextCursor) List(string component, string? afterCursor, int limit)
+    {
+        ListingKey? after = string.IsNullOrEmpty(afterCursor) ? null : ListingKey.FromCursor(afterCursor);
+        var candidates = new List<(ListingKey Key, ItemEntry Entry)>();
+        foreach (var partition in _partitions)
+        {
+            partition.Items.CollectAfter(component, after, limit + 1, candidates);
+        }
+
+        candidates.Sort(static (a, b) => a.Key.CompareTo(b.Key));
+        var more = candidates.Count > limit;
+        if (more)
+        {
+            candidates.RemoveRange(limit, candidates.Count - limit);
+        }
+
+        return (candidates, more ? candidates[^1].Key.ToCursor() : null);
+    }
+
+    private Partition Partition(int id) => _partitions.Length > 0
+        ? _partitions[id]
+        : throw new ReplicaUnavailableException("The silo is still loading its partitions; retry shortly.", TimeSpan.FromSeconds(1));
+
+    private Partition Route(string component, ItemKey key) =>
+        _partitions.Length > 0
+            ? _partitions[GetPartitionId(component, key)]
+            : throw new ReplicaUnavailableException("The silo is still loading its partitions; retry shortly.", TimeSpan.FromSeconds(1));
+
+    private async Task<IReadOnlyList<WriteResult>> ApplyAcrossPartitionsAsync(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety)
+    {
+        // Group by partition, remembering each write's place so results keep the caller's order.
+        var groups = new Dictionary<int, (List<ItemWriteData> Writes, List<int> Positions)>();
+        for (var i = 0; i < writes.Count; i++)
+        {
+            var id = GetPartitionId(component, writes[i].Key);
+            if (!groups.TryGetValue(id, out var group))
+            {
+                group = ([], []);
+                groups[id] = group;
+            }
+
+            group.Writes.Add(writes[i]);
+            group.Positions.Add(i);
+        }
+
+        var tasks = groups.Select(g => (g.Value.Positions, Task: Partition(g.Key).CommitAsync(new CommitRequest(component, g.Value.Writes, safety)))).ToList();
+        try
+        {
+            await Task.WhenAll(tasks.Select(t => t.Task)).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Examined below, per partition.
+        }
+
+        var results = new WriteResult[writes.Count];
+        List<VersionConflict>? conflicts = null;
+        List<WriteResult>? applied = null;
+        Exception? other = null;
+        foreach (var (positions, task) in tasks)
+        {
+            if (task.IsCompletedSuccessfully)
+            {
+                for (var i = 0; i < positions.Count; i++)
+                {
+                    results[positions[i]] = task.Result[i];
+                }
+
+                (applied ??= []).AddRange(task.Result);
+            }
+            else if (task.Exception?.InnerException is VersionConflictException conflict)
+            {
+                (conflicts ??= []).AddRange(conflict.Conflicts);
+            }
+            else
+            {
+                other ??= task.Exception?.InnerException;
+            }
+        }
+
+        if (conflicts is not null)
+        {
+            throw new VersionConflictException(conflicts, applied);
+        }
+
+        return other is not null ? throw other : results;
+    }
+
+    [LoggerMessage(EventId = LogEvents.PartitionsLoaded, Level = LogLevel.Information, Message = "Loaded {Partitions} partitions ({Items} items) from the store in {ElapsedMs} ms.")]
+    private partial void LogLoaded(int partitions, int items, long elapsedMs);
+
+    [LoggerMessage(EventId = LogEvents.StoreOpened, Level = LogLevel.Warning, Message = "The cluster was created with {Stored} partitions; the configured {Configured} is ignored (the partition count is fixed for the cluster's life).")]
+    private partial void LogPartitionCountFixed(int stored, int configured);
+}

@@ -1,0 +1,212 @@
+using System.Data;
+using System.Globalization;
+using Npgsql;
+
+namespace OrleansReplication.Silo.Storage;
+
+/// <summary>The production <see cref="IStateStore"/>: PostgreSQL through one pooled <see cref="NpgsqlDataSource"/>.</summary>
+/// <remarks>
+/// A commit is one <see cref="NpgsqlBatch"/> (fence, then every write) sent in one round trip, plus
+/// the COMMIT. Statements never fail on a mismatch; they affect no row, and the per-statement row
+/// counts decide whether to commit or roll back. The fence's upsert locks the partition's row first,
+/// so commits of one partition are serialized and a conditional write never races a second one.
+/// </remarks>
+internal sealed class PostgresStateStore : IStateStore
+{
+    private const string InsertPartitionCountSql =
+        "INSERT INTO or_cluster (key, value) VALUES ('partition_count', $1) ON CONFLICT (key) DO NOTHING";
+
+    private const string SelectPartitionCountSql = "SELECT value FROM or_cluster WHERE key = 'partition_count'";
+
+    private const string SelectPartitionSql = "SELECT epoch, last_sequence FROM or_partitions WHERE partition_id = $1";
+
+    private const string SelectItemsSql =
+        "SELECT component, partition_key, item_id, version, value FROM or_items WHERE partition_id = $1";
+
+    private const string FenceSql = """
+        INSERT INTO or_partitions (partition_id, epoch, last_sequence) VALUES ($1, $2, $3)
+        ON CONFLICT (partition_id) DO UPDATE SET epoch = EXCLUDED.epoch, last_sequence = EXCLUDED.last_sequence
+        WHERE or_partitions.epoch <= EXCLUDED.epoch AND or_partitions.last_sequence < EXCLUDED.last_sequence
+        """;
+
+    // Key parameters are $1..$3 in every item statement.
+    private const string InsertItemSql = """
+        INSERT INTO or_items (component, partition_key, item_id, partition_id, version, value)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (component, partition_key, item_id) DO NOTHING
+        """;
+
+    private const string UpdateItemSql =
+        "UPDATE or_items SET version = $5, value = $6 WHERE component = $1 AND partition_key = $2 AND item_id = $3 AND version = $4";
+
+    private const string DeleteItemSql =
+        "DELETE FROM or_items WHERE component = $1 AND partition_key = $2 AND item_id = $3 AND version = $4";
+
+    private const string SelectVersionSql =
+        "SELECT version FROM or_items WHERE component = $1 AND partition_key = $2 AND item_id = $3";
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    /// <summary>Creates the store and its connection pool; nothing is opened until the first call.</summary>
+    /// <param name="connectionString">An Npgsql connection string.</param>
+    public PostgresStateStore(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        _dataSource = NpgsqlDataSource.Create(connectionString);
+    }
+
+    /// <inheritdoc />
+    public string ProviderName => "postgres";
+
+    /// <inheritdoc />
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        // The script starts with pg_advisory_xact_lock: concurrent silos run it one after the other.
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var script = new NpgsqlCommand(SchemaScripts.Load(SchemaScripts.Postgres), connection, transaction))
+        {
+            await script.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> GetOrSetPartitionCountAsync(int proposed, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(proposed);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+        // Two statements, not one CTE: a separate SELECT takes a fresh snapshot and so sees the row a
+        // concurrent first silo committed while our INSERT waited on it; a CTE's snapshot would not.
+        await using (var insert = new NpgsqlCommand(InsertPartitionCountSql, connection))
+        {
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = proposed.ToString(CultureInfo.InvariantCulture) });
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var select = new NpgsqlCommand(SelectPartitionCountSql, connection);
+        var stored = (string?)await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return PartitionCount.Parse(stored, connection.Database);
+    }
+
+    /// <inheritdoc />
+    public async Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+        // REPEATABLE READ: both SELECTs see one snapshot, so the sequence matches the items.
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Statement(SelectPartitionSql, Int(partitionId)));
+        batch.BatchCommands.Add(Statement(SelectItemsSql, Int(partitionId)));
+
+        long epoch = 0;
+        long lastSequence = 0;
+        var items = new List<StoredItem>();
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                epoch = reader.GetInt64(0);
+                lastSequence = reader.GetInt64(1);
+            }
+
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                items.Add(new StoredItem(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<byte[]>(4)));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new PartitionData(partitionId, epoch, lastSequence, items);
+    }
+
+    /// <inheritdoc />
+    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken)
+    {
+        StoredWriteRules.ValidateCommit(partitionId, writes);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+        // Disposing the transaction without a commit rolls it back: every throw below persists nothing.
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Statement(FenceSql, Int(partitionId), Long(epoch), Long(lastSequence)));
+        foreach (var write in writes)
+        {
+            batch.BatchCommands.Add(WriteStatement(partitionId, write));
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+
+        if (batch.BatchCommands[0].RecordsAffected == 0)
+        {
+            var (storedEpoch, storedSequence) = await ReadPartitionHeadAsync(connection, transaction, partitionId, cancellationToken).ConfigureAwait(false);
+            throw new StaleEpochException(partitionId, epoch, storedEpoch, lastSequence, storedSequence);
+        }
+
+        for (var i = 0; i < writes.Count; i++)
+        {
+            if (batch.BatchCommands[i + 1].RecordsAffected == 0)
+            {
+                var write = writes[i];
+                var actual = await ReadVersionAsync(connection, transaction, write, cancellationToken).ConfigureAwait(false);
+                throw new StoreConflictException(partitionId, write.Component, write.PartitionKey, write.Id, write.ExpectedVersion, actual);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the connection pool.</summary>
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    private static NpgsqlBatchCommand WriteStatement(int partitionId, StoredWrite write)
+    {
+        if (write.Value is null)
+        {
+            return Statement(DeleteItemSql, Text(write.Component), Text(write.PartitionKey), Text(write.Id), Long(write.ExpectedVersion));
+        }
+
+        return write.ExpectedVersion == 0
+            ? Statement(InsertItemSql, Text(write.Component), Text(write.PartitionKey), Text(write.Id), Int(partitionId), Long(write.NewVersion), Bytes(write.Value))
+            : Statement(UpdateItemSql, Text(write.Component), Text(write.PartitionKey), Text(write.Id), Long(write.ExpectedVersion), Long(write.NewVersion), Bytes(write.Value));
+    }
+
+    // Read inside the still-open transaction (no statement failed, so it is usable), before the rollback.
+    private static async Task<long> ReadVersionAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, StoredWrite write, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(SelectVersionSql, connection, transaction);
+        command.Parameters.Add(Text(write.Component));
+        command.Parameters.Add(Text(write.PartitionKey));
+        command.Parameters.Add(Text(write.Id));
+        var version = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return version is long stored ? stored : 0;
+    }
+
+    private static async Task<(long Epoch, long LastSequence)> ReadPartitionHeadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int partitionId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(SelectPartitionSql, connection, transaction);
+        command.Parameters.Add(Int(partitionId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
+    }
+
+    private static NpgsqlBatchCommand Statement(string sql, params NpgsqlParameter[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.AddRange(parameters);
+        return command;
+    }
+
+    // Typed, positional parameters: no boxing, no SQL rewriting, and the types the columns expect.
+    private static NpgsqlParameter<int> Int(int value) => new() { TypedValue = value };
+
+    private static NpgsqlParameter<long> Long(long value) => new() { TypedValue = value };
+
+    private static NpgsqlParameter<string> Text(string value) => new() { TypedValue = value };
+
+    private static NpgsqlParameter<byte[]> Bytes(byte[] value) => new() { TypedValue = value };
+}

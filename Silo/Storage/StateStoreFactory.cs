@@ -1,0 +1,22 @@
+using OrleansReplication.Silo.Hosting;
+
+namespace OrleansReplication.Silo.Storage;
+
+/// <summary>Creates the configured store provider.</summary>
+internal static class StateStoreFactory
+{
+    public const string SqliteFileName = "replication.db";
+
+    public static IStateStore Create(SiloOptions options) => options.Storage switch
+    {
+        "postgres" => new PostgresStateStore(options.ConnectionString),
+        _ => new SqliteStateStore(string.IsNullOrEmpty(options.ConnectionString) ? SqliteConnectionString(options.DataDir) : options.ConnectionString),
+    };
+
+    public static string SqliteConnectionString(string dataDir)
+    {
+        var full = Path.GetFullPath(dataDir);
+        Directory.CreateDirectory(full);
+        return $"Data Source={Path.Combine(full, SqliteFileName)}";
+    }
+}
