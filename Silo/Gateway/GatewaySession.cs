@@ -45,6 +45,11 @@ internal sealed partial class GatewaySession
     public async Task RunAsync()
     {
         LogConnected(_connection.ConnectionId, _connection.RemoteEndPoint?.ToString());
+
+        // Kestrel asks connections to close when the silo stops; without this, shutdown would
+        // wait for every connected client to hang up.
+        var lifetime = _connection.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeNotificationFeature>();
+        using var closeRequested = (lifetime?.ConnectionClosedRequested ?? CancellationToken.None).UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _closing);
         var writer = Task.Run(WriteLoopAsync);
         try
         {

@@ -1,0 +1,133 @@
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OrleansReplication.Protocol;
+
+namespace OrleansReplication.Client;
+
+/// <summary>
+/// A long-lived connection to an OrleansReplication cluster: typed State Replicators per
+/// component and Orleans-style item grains. Create one per process and share it (thread-safe);
+/// it reconnects by itself when a gateway goes away.
+/// </summary>
+public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
+{
+    private readonly ConnectionManager _connections;
+
+    private ReplicationClient(ReplicationClientOptions options, ILoggerFactory? loggerFactory)
+    {
+        options.Validate();
+        Options = options;
+        _connections = new ConnectionManager(options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ReplicationClient>());
+    }
+
+    /// <summary>The client's options.</summary>
+    public ReplicationClientOptions Options { get; }
+
+    /// <summary>Creates a client and waits until it is connected to a gateway.</summary>
+    /// <exception cref="ReplicaUnavailableException">No gateway answered within <see cref="ReplicationClientOptions.ConnectTimeout"/>.</exception>
+    public static Task<ReplicationClient> ConnectAsync(ReplicationClientOptions options, CancellationToken cancellationToken = default) =>
+        ConnectAsync(options, null, cancellationToken);
+
+    /// <summary>Creates a client that logs through <paramref name="loggerFactory"/> and waits until it is connected.</summary>
+    public static async Task<ReplicationClient> ConnectAsync(ReplicationClientOptions options, ILoggerFactory? loggerFactory, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var client = new ReplicationClient(options, loggerFactory);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.ConnectTimeout);
+            await client._connections.GetConnectionAsync(timeout.Token).ConfigureAwait(false);
+            return client;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw new ReplicaUnavailableException(
+                $"No gateway of [{string.Join(", ", options.Gateways)}] accepted a connection within {options.ConnectTimeout.TotalSeconds:0.#} s. Check that a silo runs and its gateway port is reachable.",
+                options.MinReconnectDelay);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Creates a client that connects in the background; requests wait for the connection (used by dependency injection).</summary>
+    public static ReplicationClient Create(ReplicationClientOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new ReplicationClient(options, loggerFactory);
+    }
+
+    /// <summary>The State Replicator of <paramref name="component"/> for internally keyed items whose key comes from <paramref name="keySelector"/> or a <see cref="StateKeyAttribute"/> property.</summary>
+    /// <exception cref="InvalidRequestException"><paramref name="component"/> is not a valid component name.</exception>
+    public IStateReplicator<TItem> GetReplicator<TItem>(string component, Func<TItem, ItemKey>? keySelector = null)
+    {
+        if (StateNames.ValidateComponent(component) is { } error)
+        {
+            throw new InvalidRequestException(error);
+        }
+
+        return new StateReplicator<TItem>(this, component, keySelector ?? StateKeyAccessor<TItem>.Selector);
+    }
+
+    /// <summary>Gets a reference to a grain. Supported: <see cref="IStateItemGrain"/> (key from <see cref="StateItemGrainKey.Format"/>).</summary>
+    public TGrainInterface GetGrain<TGrainInterface>(string primaryKey)
+        where TGrainInterface : IGrainWithStringKey
+    {
+        if (typeof(TGrainInterface) != typeof(IStateItemGrain))
+        {
+            throw new NotSupportedException($"The client can reach {nameof(IStateItemGrain)} grains; {typeof(TGrainInterface).Name} runs only inside a silo.");
+        }
+
+        var (component, key) = StateItemGrainKey.Parse(primaryKey);
+        return (TGrainInterface)(object)new StateItemGrainReference(this, component, key);
+    }
+
+    /// <summary>Closes the connection; requests in flight fail with <see cref="ReplicaUnavailableException"/>.</summary>
+    public async ValueTask DisposeAsync() => await _connections.DisposeAsync().ConfigureAwait(false);
+
+    // Sends a request and waits for its reply within RequestTimeout. Idempotent requests (reads)
+    // are sent again after a lost connection; writes are not, until they carry idempotency ids.
+    internal async Task<TReply> SendAsync<TReply>(MessageType type, IMessage request, MessageType replyType, MessageParser<TReply> parser, bool idempotent, CancellationToken cancellationToken)
+        where TReply : IMessage<TReply>
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Options.RequestTimeout);
+        try
+        {
+            while (true)
+            {
+                var connection = await _connections.GetConnectionAsync(timeout.Token).ConfigureAwait(false);
+                CheckFrameSize(request, connection.Hello);
+                try
+                {
+                    return await connection.SendAsync(type, request, replyType, parser, timeout.Token).ConfigureAwait(false);
+                }
+                catch (ReplicaUnavailableException ex) when (idempotent && ex.InnerException is not null)
+                {
+                    // Lost connection: a read is safe to send again on the next connection.
+                    await Task.Delay(ex.RetryAfter, timeout.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ReplicaUnavailableException(
+                $"No reply to {type} within {Options.RequestTimeout.TotalSeconds:0.#} s (RequestTimeout). A write may or may not have been applied; read it back before retrying a conditional write.",
+                Options.MinReconnectDelay);
+        }
+    }
+
+    private static void CheckFrameSize(IMessage request, HelloReply hello)
+    {
+        var size = request.CalculateSize();
+        if (hello.MaxFrameBytes > 0 && size > hello.MaxFrameBytes)
+        {
+            throw new ItemTooLargeException($"The request is {size} bytes; the silo accepts frames up to {hello.MaxFrameBytes} bytes. Split the call into smaller batches.");
+        }
+    }
+}

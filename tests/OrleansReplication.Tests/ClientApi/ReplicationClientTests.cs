@@ -1,0 +1,162 @@
+using System.Text.Json;
+using OrleansReplication.Client;
+using OrleansReplication.Tests.Infrastructure;
+
+namespace OrleansReplication.Tests.ClientApi;
+
+public sealed class ReplicationClientTests : IAsyncLifetime
+{
+    private readonly TempDirectory _dir = new();
+    private InProcessSilo _silo = null!;
+    private ReplicationClient _client = null!;
+
+    public sealed record Order([property: StateKey] string Id, decimal Total, string[] Lines);
+
+    public async Task InitializeAsync()
+    {
+        _silo = await InProcessSilo.StartAsync(_dir.Path);
+        _client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions { Gateways = [_silo.GatewayEndPoint.ToString()] });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _client.DisposeAsync();
+        await _silo.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task SetStateItems_InternallyKeyed_RoundTripsWithVersions()
+    {
+        var orders = _client.GetReplicator<Order>("orders");
+        var written = await orders.SetStateItemsAsync([new Order("o1", 10m, ["a"]), new Order("o2", 20m, ["b", "c"])]);
+
+        Assert.Equal(2, written.Count);
+        Assert.All(written, r => Assert.True(r.Version > 0 && r.Created));
+        var read = await orders.GetStateItemsAsync(["o2", "missing", "o1"]);
+        Assert.Equal(["o2", "o1"], read.Select(i => i.Key.Id));
+        Assert.Equal(new Order("o2", 20m, ["b", "c"]) with { Lines = read[0].Value.Lines }, read[0].Value);
+        Assert.Equal(["b", "c"], read[0].Value.Lines);
+        Assert.Equal(written[0].Version, read[1].Version);
+    }
+
+    [Fact]
+    public async Task Apply_StaleVersion_ThrowsConflictWithCurrentVersionAndAppliesNothing()
+    {
+        var replicator = _client.GetReplicator<int>("counters");
+        var first = (await replicator.SetStateItemsAsync([KeyValuePair.Create(new ItemKey("a", "grp"), 1)]))[0];
+        await replicator.SetStateItemsAsync([KeyValuePair.Create(new ItemKey("a", "grp"), 2)]);
+
+        var conflict = await Assert.ThrowsAsync<VersionConflictException>(() => replicator.ApplyAsync(
+        [
+            ItemWrite<int>.Set(new ItemKey("b", "grp"), 100),
+            ItemWrite<int>.Set(new ItemKey("a", "grp"), 3, Expect.Version(first.Version)),
+        ]));
+
+        Assert.Single(conflict.Conflicts);
+        Assert.True(conflict.Conflicts[0].CurrentVersion > first.Version);
+        Assert.Empty(await replicator.GetStateItemsAsync([new ItemKey("b", "grp")]));
+        Assert.Equal(2, (await replicator.GetStateItemsAsync([new ItemKey("a", "grp")]))[0].Value);
+    }
+
+    [Fact]
+    public async Task RemoveStateItems_RemovesAndReportsMissing()
+    {
+        var replicator = _client.GetReplicator<string>("names");
+        await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, string>("x", "ex")]);
+
+        var results = await replicator.RemoveStateItemsAsync(["x", "never"]);
+
+        Assert.True(results[0].Changed && results[0].Removed);
+        Assert.False(results[1].Changed);
+        Assert.Empty(await replicator.GetStateItemsAsync(["x"]));
+    }
+
+    [Fact]
+    public async Task GetAllStateItems_LateJoiner_PagesThroughEveryItemInOrder()
+    {
+        var replicator = _client.GetReplicator<int>("late");
+        await replicator.SetStateItemsAsync(Enumerable.Range(0, 1200).Select(i => KeyValuePair.Create<ItemKey, int>($"k{i:D5}", i)));
+
+        var all = new List<VersionedItem<int>>();
+        await foreach (var item in replicator.GetAllStateItemsAsync())
+        {
+            all.Add(item);
+        }
+
+        Assert.Equal(1200, all.Count);
+        Assert.Equal(Enumerable.Range(0, 1200), all.Select(i => i.Value));
+        var page = await replicator.GetAllStateItemsAsync("k00009", 3);
+        Assert.Equal(["k00010", "k00011", "k00012"], page.Items.Select(i => i.Key.Id));
+        Assert.Equal("k00012", page.NextAfter);
+    }
+
+    [Fact]
+    public async Task GetGrain_StateItemGrain_GetSetRemoveWithETags()
+    {
+        var grain = _client.GetGrain<IStateItemGrain>(StateItemGrainKey.Format("profiles", "u1"));
+        Assert.Null(await grain.GetAsync());
+
+        var v1 = await grain.SetAsync(JsonSerializer.SerializeToElement(new { name = "Ada" }), Expect.Absent);
+        var read = await grain.GetAsync();
+        Assert.Equal(v1, read!.Version);
+        Assert.Equal("Ada", read.Value.GetProperty("name").GetString());
+
+        await Assert.ThrowsAsync<VersionConflictException>(() => grain.SetAsync(JsonSerializer.SerializeToElement(1), Expect.Absent));
+        var v2 = await grain.SetAsync(JsonSerializer.SerializeToElement(new { name = "Grace" }), Expect.Version(v1));
+        Assert.True(v2 > v1);
+        Assert.True(await grain.RemoveAsync(Expect.Version(v2)));
+        Assert.Null(await grain.GetAsync());
+    }
+
+    [Fact]
+    public async Task Client_BadInput_ThrowsTypedErrorsAndKeepsWorking()
+    {
+        Assert.Throws<InvalidRequestException>(() => _client.GetReplicator<int>("bad name"));
+        var replicator = _client.GetReplicator<string>("limits");
+        await Assert.ThrowsAsync<InvalidRequestException>(() => replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, string>("", "x")]));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, string>(new string('i', 600), "x")]));
+        await Assert.ThrowsAsync<ItemTooLargeException>(() => replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, string>("big", new string('x', 1_100_000))]));
+
+        var ok = await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, string>("fine", "y")]);
+        Assert.True(ok[0].Version > 0);
+        Assert.Empty(await replicator.GetStateItemsAsync(["big"]));
+    }
+
+    [Fact]
+    public async Task Client_SiloRestarts_ReconnectsAndReadsPersistedState()
+    {
+        var replicator = _client.GetReplicator<int>("restart");
+        var written = await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>("r", 7)]);
+        var gateway = _silo.GatewayEndPoint;
+        var settings = new Dictionary<string, string?>
+        {
+            ["Silo:HttpPort"] = _silo.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Silo:GatewayPort"] = gateway.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Silo:SiloPort"] = _silo.SiloEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+
+        await _silo.DisposeAsync();
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>("r", 8)], cancellationToken: giveUp.Token));
+        _silo = await InProcessSilo.StartAsync(_dir.Path, settings);
+        Assert.Equal(gateway, _silo.GatewayEndPoint);
+
+        // Reads are retried across the reconnect; the client waits for the new connection.
+        var read = await replicator.GetStateItemsAsync(["r"]);
+        Assert.Equal(7, read[0].Value);
+        Assert.Equal(written[0].Version, read[0].Version);
+    }
+
+    [Fact]
+    public async Task ConnectAsync_NoGateway_ThrowsUnavailableNamingGateways()
+    {
+        var error = await Assert.ThrowsAsync<ReplicaUnavailableException>(() => ReplicationClient.ConnectAsync(new ReplicationClientOptions
+        {
+            Gateways = ["127.0.0.1:1"],
+            ConnectTimeout = TimeSpan.FromMilliseconds(500),
+        }));
+
+        Assert.Contains("127.0.0.1:1", error.Message);
+    }
+}
