@@ -24,7 +24,7 @@ internal static class StateEndpoints
         group.MapPost("/batch", BatchAsync);
     }
 
-    private static async Task<IResult> PutAsync(string component, string id, string? pk, string? safety, HttpRequest request, PartitionManager partitions, IOptions<SiloOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> PutAsync(string component, string? id, string? pk, string? safety, HttpRequest request, PartitionManager partitions, IOptions<SiloOptions> options, CancellationToken cancellationToken)
     {
         try
         {
@@ -45,7 +45,7 @@ internal static class StateEndpoints
         }
     }
 
-    private static IResult Get(string component, string id, string? pk, HttpRequest request, PartitionManager partitions)
+    private static IResult Get(string component, string? id, string? pk, HttpRequest request, PartitionManager partitions)
     {
         try
         {
@@ -67,7 +67,7 @@ internal static class StateEndpoints
         }
     }
 
-    private static async Task<IResult> DeleteAsync(string component, string id, string? pk, string? safety, HttpRequest request, PartitionManager partitions, IOptions<SiloOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(string component, string? id, string? pk, string? safety, HttpRequest request, PartitionManager partitions, IOptions<SiloOptions> options, CancellationToken cancellationToken)
     {
         try
         {
@@ -186,10 +186,12 @@ internal static class StateEndpoints
         return write;
     }
 
-    private static ItemKey ValidKey(string component, string id, string? pk)
+    // The id is nullable because `items/` binds no id: the validator then answers a problem+json
+    // 400 ("the item id is empty") instead of the framework's bodiless binding failure.
+    private static ItemKey ValidKey(string component, string? id, string? pk)
     {
         RequestValidator.Component(component);
-        var key = new ItemKey(id, string.IsNullOrEmpty(pk) ? null : pk);
+        var key = new ItemKey(id ?? string.Empty, string.IsNullOrEmpty(pk) ? null : pk);
         RequestValidator.Key(key);
         return key;
     }
