@@ -83,13 +83,21 @@ internal static class StateEndpoints
         }
     }
 
-    private static IResult List(string component, string? after, int? limit, PartitionManager partitions, IOptions<SiloOptions> options)
+    // limit is bound as text: an int? parameter makes `?limit=abc` a bodiless framework 400
+    // instead of the problem+json every other bad input gets.
+    private static IResult List(string component, string? after, string? limit, PartitionManager partitions, IOptions<SiloOptions> options)
     {
         try
         {
             RequestValidator.Component(component);
             var max = options.Value.MaxListLimit;
-            var (items, next) = partitions.List(component, after, RequestValidator.Limit(limit ?? Math.Min(100, max), max));
+            var count = Math.Min(100, max);
+            if (!string.IsNullOrEmpty(limit) && !int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count))
+            {
+                throw new InvalidRequestException($"limit must be an integer between 1 and {max}; got '{limit}'.");
+            }
+
+            var (items, next) = partitions.List(component, after, RequestValidator.Limit(count, max));
             return new ItemPageResult(items, next);
         }
         catch (Exception ex)

@@ -315,6 +315,8 @@ public sealed class HttpApiTests(SiloFixture fixture) : IClassFixture<SiloFixtur
     [Theory]
     [InlineData("limit=0")]
     [InlineData("limit=100001")]
+    [InlineData("limit=abc")]
+    [InlineData("limit=-5")]
     public async Task List_LimitOutOfRange_Returns400(string query)
     {
         using var response = await Http.GetAsync("v1/components/http-list-bad/items?" + query);

@@ -52,11 +52,14 @@ public sealed class ActivationLifecycleTests : IAsyncLifetime
         Assert.DoesNotContain(queued, t => t.IsCompleted);
         _harness.Probe.Gate("activation").TrySetResult();
 
+        var errors = new List<GrainTestException>();
         foreach (var call in queued)
         {
-            var error = await Assert.ThrowsAsync<GrainTestException>(() => Wait.ForAsync(call, Deadline, "a call queued behind a failing activation"));
-            Assert.Equal("activation failed on purpose", error.Message);
+            errors.Add(await Assert.ThrowsAsync<GrainTestException>(() => Wait.ForAsync(call, Deadline, "a call queued behind a failing activation")));
         }
+
+        Assert.Equal("activation failed on purpose", errors[0].Message);
+        Assert.All(errors, e => Assert.Same(errors[0], e));
 
         Assert.Equal(0, _harness.Probe.Activations);
 

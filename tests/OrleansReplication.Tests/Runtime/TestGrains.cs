@@ -34,7 +34,7 @@ public sealed class GrainProbe
     /// <summary>A named gate: awaiting it waits until the test (or another grain) opens it.</summary>
     public TaskCompletionSource Gate(string name) => _gates.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
-    /// <summary>Marks a call as entered; returns the calls inside at once.</summary>
+    /// <summary>Marks a call as entered and records how many calls are inside at once.</summary>
     public void Enter(int call)
     {
         Entered.Enqueue(call);
