@@ -120,7 +120,8 @@ internal sealed partial class GatewaySession
         {
             // Framing is lost: answer once, then close this connection only.
             LogProtocolError(_connection.ConnectionId, ex.Message);
-            Send(MessageType.Error, FrameCodec.PeekCorrelationId(buffer), new ErrorReply { Code = ErrorCode.ErrorProtocol, Message = ex.Message });
+            var code = ex is FrameTooLargeException ? ErrorCode.ErrorTooLarge : ErrorCode.ErrorProtocol;
+            Send(MessageType.Error, FrameCodec.PeekCorrelationId(buffer), new ErrorReply { Code = code, Message = ex.Message });
             _closing.Cancel();
             buffer = buffer.Slice(buffer.End);
             frame = default;

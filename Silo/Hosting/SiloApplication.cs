@@ -31,6 +31,10 @@ public static class SiloApplication
         builder.AddSilo();
         configure?.Invoke(builder);
         var app = builder.Build();
+
+        // Unknown routes, wrong methods and unexpected exceptions answer problem+json too.
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
         app.MapStateEndpoints();
         app.MapClusterEndpoints();
         return app;
@@ -74,6 +78,17 @@ public static class SiloApplication
             kestrel.Listen(address, options.EffectiveSiloPort, l => l.UseConnectionHandler<GatewayConnectionHandler>());
         });
 
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+        {
+            var request = context.HttpContext.Request;
+            context.ProblemDetails.Detail ??= context.ProblemDetails.Status switch
+            {
+                StatusCodes.Status404NotFound => $"No endpoint serves {request.Method} {request.Path}; the API is under /v1 (see the README).",
+                StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}.",
+                StatusCodes.Status500InternalServerError => "The silo hit an internal error; it was logged. Retry, and report it if it persists.",
+                _ => context.ProblemDetails.Title,
+            };
+        });
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull);
         // Per-request framework logs drown the operator's view; warnings and errors still show.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);

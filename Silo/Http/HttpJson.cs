@@ -19,6 +19,33 @@ internal static class HttpJson
         created = r.Created,
     };
 
+    /// <summary>
+    /// The item id exactly as the client encoded it. The router leaves <c>%2F</c> undecoded in a
+    /// catch-all value, so <c>a%2Fb</c> and <c>a/b</c> would be different ids; decoding the raw
+    /// request target once makes every encoding of the same id name the same item.
+    /// </summary>
+    public static string? ItemId(HttpRequest request, string? routeId)
+    {
+        const string Prefix = "/v1/components/";
+        const string Items = "/items/";
+        var raw = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        if (raw is null || !raw.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return routeId;
+        }
+
+        var query = raw.IndexOf('?', StringComparison.Ordinal);
+        var path = query < 0 ? raw : raw[..query];
+        var slash = path.IndexOf('/', Prefix.Length);
+        if (slash < 0 || string.CompareOrdinal(path, slash, Items, 0, Items.Length) != 0)
+        {
+            return routeId;
+        }
+
+        var encoded = path[(slash + Items.Length)..];
+        return encoded.Length == 0 ? null : Uri.UnescapeDataString(encoded);
+    }
+
     public static string ETag(long version) => "\"" + version.ToString(CultureInfo.InvariantCulture) + "\"";
 
     /// <summary>Reads the whole body, refusing (413) more than <paramref name="maxBytes"/> before buffering it.</summary>

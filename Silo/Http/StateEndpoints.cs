@@ -28,7 +28,7 @@ internal static class StateEndpoints
     {
         try
         {
-            var key = ValidKey(component, id, pk);
+            var key = ValidKey(component, HttpJson.ItemId(request, id), pk);
             var condition = HttpJson.ParseCondition(request);
             var level = Safety(safety, options.Value);
             var body = await HttpJson.ReadBodyAsync(request, options.Value.MaxItemBytes, "item", cancellationToken).ConfigureAwait(false);
@@ -49,7 +49,7 @@ internal static class StateEndpoints
     {
         try
         {
-            var key = ValidKey(component, id, pk);
+            var key = ValidKey(component, HttpJson.ItemId(request, id), pk);
             if (partitions.Get(component, key) is not { } state)
             {
                 return HttpProblems.NotFound(component, key);
@@ -71,7 +71,7 @@ internal static class StateEndpoints
     {
         try
         {
-            var key = ValidKey(component, id, pk);
+            var key = ValidKey(component, HttpJson.ItemId(request, id), pk);
             var condition = HttpJson.ParseCondition(request);
             var write = new ItemWriteData(key, null, condition);
             var result = (await partitions.ApplyAsync(component, [write], Safety(safety, options.Value), cancellationToken).ConfigureAwait(false))[0];

@@ -99,7 +99,7 @@ public sealed class GatewayBadInputTests(SiloFixture fixture) : IClassFixture<Si
 
         var trailing = await offender.AssertClosedAsync();
         var error = Assert.Single(trailing).AsError();
-        Assert.Equal(ErrorCode.ErrorProtocol, error.Code);
+        Assert.Equal(ErrorCode.ErrorTooLarge, error.Code);
         Assert.Contains("limit", error.Message, StringComparison.OrdinalIgnoreCase);
         await AssertServesAsync(other, 401);
     }

@@ -283,7 +283,6 @@ public sealed class HttpApiTests(SiloFixture fixture) : IClassFixture<SiloFixtur
         var ids = Enumerable.Range(0, 45).Select(i => $"k{i * 7919 % 1000:D3}/{i}").ToList();
         foreach (var id in ids)
         {
-            // The id's '/' goes into the path as is: the catch-all route keeps it (an escaped %2F is not decoded).
             using var put = await PutAsync("http-list", id, $"{{\"id\":\"{id}\"}}");
             Assert.Equal(HttpStatusCode.Created, put.StatusCode);
         }
@@ -388,6 +387,30 @@ public sealed class HttpApiTests(SiloFixture fixture) : IClassFixture<SiloFixtur
         using var put = await PutAsync("http-alive", id, "true");
         Assert.Equal(HttpStatusCode.Created, put.StatusCode);
         Assert.Equal("true", await GetBodyAsync("http-alive", id));
+    }
+
+    [Fact]
+    public async Task Item_IdEscapedOrRawSlash_NamesTheSameItem()
+    {
+        using var put = await Http.PutAsync("v1/components/http-escape/items/a%2Fb%20c", Json("{\"n\":1}"));
+        Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+
+        using var raw = await Http.GetAsync("v1/components/http-escape/items/a/b%20c");
+        Assert.Equal(HttpStatusCode.OK, raw.StatusCode);
+        Assert.Equal(put.Headers.ETag, raw.Headers.ETag);
+        var page = await Http.GetFromJsonAsync<JsonElement>("v1/components/http-escape/items");
+        Assert.Equal("a/b c", Assert.Single(page.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task UnknownRouteOrMethod_AnswersProblemJson()
+    {
+        using var unknown = await Http.GetAsync("v1/nothing-here");
+        await AssertProblemAsync(unknown, HttpStatusCode.NotFound);
+
+        using var wrongMethod = await Http.PatchAsync("v1/components/http-method/items/x", Json("1"));
+        await AssertProblemAsync(wrongMethod, HttpStatusCode.MethodNotAllowed);
+        await AssertStillServesAsync();
     }
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
