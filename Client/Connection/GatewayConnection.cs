@@ -178,7 +178,7 @@ internal sealed class GatewayConnection : IAsyncDisposable
         }
         finally
         {
-            await _input.CompleteAsync().ConfigureAwait(false);
+            await CompleteQuietlyAsync(_input.CompleteAsync()).ConfigureAwait(false);
         }
     }
 
@@ -207,7 +207,20 @@ internal sealed class GatewayConnection : IAsyncDisposable
         }
         finally
         {
-            await _output.CompleteAsync().ConfigureAwait(false);
+            await CompleteQuietlyAsync(_output.CompleteAsync()).ConfigureAwait(false);
+        }
+    }
+
+    // Completing a pipe half flushes or disposes the shared stream; once the other half or the
+    // peer closed it, that throws, and there is nothing left to report.
+    private static async ValueTask CompleteQuietlyAsync(ValueTask completion)
+    {
+        try
+        {
+            await completion.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+        {
         }
     }
 

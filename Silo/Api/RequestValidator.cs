@@ -42,6 +42,11 @@ internal static class RequestValidator
             throw new ItemTooLargeException($"Item '{key}' is {json.Length} bytes; the limit is {maxItemBytes} bytes (Silo:MaxItemBytes).");
         }
 
+        if (json.IsEmpty)
+        {
+            throw new InvalidRequestException($"Item '{key}' is empty; it must be one JSON value (for example {{}} or \"text\").");
+        }
+
         try
         {
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 64 });
