@@ -1,0 +1,262 @@
+using OrleansReplication.Silo.Membership;
+
+namespace OrleansReplication.Silo.Placement;
+
+/// <summary>
+/// Decides the partition map: pure and deterministic (same inputs, same map on every silo), so
+/// any silo may compute a change and the store's compare-and-swap settles races. Every result
+/// row has its version already raised; the caller writes it with <see cref="IPartitionMapStore"/>.
+/// </summary>
+internal static class PlacementPolicy
+{
+    /// <summary>A new cluster's map: primaries round-robin over the silos, standbys by cost.</summary>
+    public static IReadOnlyList<PartitionAssignment> Initial(int partitionCount, IReadOnlyList<SiloRecord> silos, PlacementOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(partitionCount);
+        if (silos.Count == 0)
+        {
+            throw new ArgumentException("No live silo to place partitions on.", nameof(silos));
+        }
+
+        var ordered = silos.OrderBy(s => s.Address.SiloId, StringComparer.Ordinal).ThenBy(s => s.Address.Incarnation).ToList();
+        var load = new LoadTable(ordered);
+        var primaries = new SiloAddress[partitionCount];
+        for (var p = 0; p < partitionCount; p++)
+        {
+            primaries[p] = ordered[p % ordered.Count].Address;
+            load.Add(primaries[p]);
+        }
+
+        var map = new PartitionAssignment[partitionCount];
+        for (var p = 0; p < partitionCount; p++)
+        {
+            var standbys = ChooseStandbys([primaries[p]], options.ReplicationFactor - 1, ordered, load, options);
+            map[p] = new PartitionAssignment(p, Version: 1, Epoch: 1, primaries[p], standbys);
+        }
+
+        return map;
+    }
+
+    /// <summary>
+    /// Repairs and balances standbys: drops standbys that are not live, fills buddy groups up to
+    /// the replication factor, then moves at most <paramref name="maxMoves"/> standbys from silos
+    /// above their share to silos below it (a new silo takes on its share gradually). Primaries
+    /// are not touched. Returns only the rows that change.
+    /// </summary>
+    public static IReadOnlyList<PartitionAssignment> PlanStandbys(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live, PlacementOptions options, int maxMoves)
+    {
+        var ordered = live.OrderBy(s => s.Address.SiloId, StringComparer.Ordinal).ThenBy(s => s.Address.Incarnation).ToList();
+        var alive = ordered.Select(s => s.Address).ToHashSet();
+        var load = new LoadTable(ordered);
+        var rows = map.ToDictionary(a => a.PartitionId);
+        foreach (var a in map)
+        {
+            if (a.Primary is { } primary)
+            {
+                load.Add(primary);
+            }
+
+            foreach (var s in a.Standbys.Where(alive.Contains))
+            {
+                load.Add(s);
+            }
+        }
+
+        var changed = new Dictionary<int, PartitionAssignment>();
+        foreach (var a in map.OrderBy(a => a.PartitionId))
+        {
+            var keep = a.Standbys.Where(alive.Contains).Distinct().ToList();
+            var needed = options.ReplicationFactor - 1 - keep.Count;
+            if (a.Primary is not { } primary || (keep.Count == a.Standbys.Count && needed <= 0))
+            {
+                continue;
+            }
+
+            var replicas = new List<SiloAddress> { primary };
+            replicas.AddRange(keep);
+            var added = needed > 0 ? ChooseStandbys(replicas, needed, ordered, load, options) : [];
+            var next = a with { Version = a.Version + 1, Standbys = [.. keep, .. added] };
+            rows[a.PartitionId] = next;
+            changed[a.PartitionId] = next;
+        }
+
+        for (var moves = 0; moves < maxMoves && TryMoveOneStandby(rows, ordered, load, options, out var moved); moves++)
+        {
+            changed[moved.PartitionId] = moved;
+        }
+
+        return [.. changed.Values.OrderBy(a => a.PartitionId)];
+    }
+
+    /// <summary>
+    /// Primaries to hand off (seed 002 "promote the buddy, demote the primary"): while a silo leads
+    /// more than its share and one of its partitions has an in-sync standby on a silo below its
+    /// share, swap them (epoch + 1). At most <paramref name="maxMoves"/> rows.
+    /// </summary>
+    public static IReadOnlyList<PartitionAssignment> PlanPrimaryHandoffs(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live, Func<int, SiloAddress, bool> isInSync, int maxMoves)
+    {
+        var alive = live.Select(s => s.Address).ToHashSet();
+        var leads = live.ToDictionary(s => s.Address, _ => 0);
+        foreach (var a in map)
+        {
+            if (a.Primary is { } p && leads.ContainsKey(p))
+            {
+                leads[p]++;
+            }
+        }
+
+        var share = (int)Math.Ceiling((double)map.Count / Math.Max(1, live.Count));
+        var rows = map.ToDictionary(a => a.PartitionId);
+        var result = new List<PartitionAssignment>();
+        while (result.Count < maxMoves)
+        {
+            var over = leads.Where(kv => kv.Value > share).OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.ToString(), StringComparer.Ordinal).Select(kv => kv.Key).FirstOrDefault();
+            if (over == default)
+            {
+                break;
+            }
+
+            PartitionAssignment? handoff = null;
+            SiloAddress target = default;
+            foreach (var a in rows.Values.Where(a => a.Primary == over).OrderBy(a => a.PartitionId))
+            {
+                var candidate = a.Standbys.Where(s => alive.Contains(s) && leads[s] < share && isInSync(a.PartitionId, s))
+                    .OrderBy(s => leads[s]).ThenBy(s => s.ToString(), StringComparer.Ordinal).FirstOrDefault();
+                if (candidate != default)
+                {
+                    handoff = a;
+                    target = candidate;
+                    break;
+                }
+            }
+
+            if (handoff is null)
+            {
+                break;
+            }
+
+            var standbys = handoff.Standbys.Select(s => s == target ? over : s).ToList();
+            var next = handoff with { Version = handoff.Version + 1, Epoch = handoff.Epoch + 1, Primary = target, Standbys = standbys };
+            rows[next.PartitionId] = next;
+            leads[over]--;
+            leads[target]++;
+            result.Add(next);
+        }
+
+        return result;
+    }
+
+    private static bool TryMoveOneStandby(Dictionary<int, PartitionAssignment> rows, List<SiloRecord> silos, LoadTable load, PlacementOptions options, out PartitionAssignment moved)
+    {
+        moved = null!;
+        if (silos.Count < 2)
+        {
+            return false;
+        }
+
+        var standbyCount = silos.ToDictionary(s => s.Address, _ => 0);
+        foreach (var a in rows.Values)
+        {
+            foreach (var s in a.Standbys.Where(standbyCount.ContainsKey))
+            {
+                standbyCount[s]++;
+            }
+        }
+
+        var total = standbyCount.Values.Sum();
+        var share = (int)Math.Ceiling((double)total / silos.Count);
+        var under = silos.Where(s => standbyCount[s.Address] < share - 1).OrderBy(s => standbyCount[s.Address]).ThenBy(s => s.Address.ToString(), StringComparer.Ordinal).ToList();
+        var over = silos.Where(s => standbyCount[s.Address] > share).OrderByDescending(s => standbyCount[s.Address]).ThenBy(s => s.Address.ToString(), StringComparer.Ordinal).ToList();
+        foreach (var from in over)
+        {
+            foreach (var a in rows.Values.Where(a => a.Standbys.Contains(from.Address)).OrderBy(a => a.PartitionId))
+            {
+                var others = a.Standbys.Where(s => s != from.Address).Append(a.Primary!.Value).ToList();
+                var fromAffinity = AffinityCost(from, others, silos, options);
+                foreach (var to in under)
+                {
+                    // Move only when it does not weaken anti-affinity (host, zone, rack).
+                    if (others.Contains(to.Address) || AffinityCost(to, others, silos, options) > fromAffinity)
+                    {
+                        continue;
+                    }
+
+                    moved = a with { Version = a.Version + 1, Standbys = a.Standbys.Select(s => s == from.Address ? to.Address : s).ToList() };
+                    rows[a.PartitionId] = moved;
+                    load.Remove(from.Address);
+                    load.Add(to.Address);
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static List<SiloAddress> ChooseStandbys(List<SiloAddress> replicas, int needed, List<SiloRecord> silos, LoadTable load, PlacementOptions options)
+    {
+        var chosen = new List<SiloAddress>();
+        var taken = new List<SiloAddress>(replicas);
+        for (var i = 0; i < needed; i++)
+        {
+            var best = silos.Where(s => !taken.Contains(s.Address))
+                .Select(s => (Silo: s, Cost: Cost(s, taken, silos, load, options)))
+                .OrderBy(c => c.Cost).ThenBy(c => c.Silo.Address.ToString(), StringComparer.Ordinal)
+                .FirstOrDefault();
+            if (best.Silo is null)
+            {
+                break; // fewer silos than the replication factor: the group stays short until one joins
+            }
+
+            chosen.Add(best.Silo.Address);
+            taken.Add(best.Silo.Address);
+            load.Add(best.Silo.Address);
+        }
+
+        return chosen;
+    }
+
+    private static long Cost(SiloRecord candidate, List<SiloAddress> replicas, List<SiloRecord> silos, LoadTable load, PlacementOptions options) =>
+        LoadCost(candidate, load, silos, options) + AffinityCost(candidate, replicas, silos, options);
+
+    private static long AffinityCost(SiloRecord candidate, List<SiloAddress> replicas, List<SiloRecord> silos, PlacementOptions options)
+    {
+        long cost = 0;
+        foreach (var replica in replicas)
+        {
+            var other = silos.FirstOrDefault(s => s.Address == replica);
+            if (other is null)
+            {
+                continue;
+            }
+
+            cost += Same(candidate.Host, other.Host) ? options.SameHostCost : 0;
+            cost += Same(candidate.Zone, other.Zone) ? options.SameZoneCost : 0;
+            cost += Same(candidate.Rack, other.Rack) ? options.SameRackCost : 0;
+        }
+
+        return cost;
+    }
+
+    private static long LoadCost(SiloRecord candidate, LoadTable load, List<SiloRecord> silos, PlacementOptions options)
+    {
+        const long GiB = 1024L * 1024 * 1024;
+        var roomiest = silos.Max(s => s.FreeMemoryBytes);
+        return (load.Of(candidate.Address) * options.PerPartitionCost) + ((roomiest - candidate.FreeMemoryBytes) / GiB * options.PerGiBLessFreeMemoryCost);
+    }
+
+    // An unknown attribute ("") is shared with nobody: it says nothing about co-location.
+    private static bool Same(string a, string b) => a.Length > 0 && string.Equals(a, b, StringComparison.Ordinal);
+
+    /// <summary>Partitions (primary or standby) each silo carries, updated as choices are made.</summary>
+    private sealed class LoadTable(IEnumerable<SiloRecord> silos)
+    {
+        private readonly Dictionary<SiloAddress, int> _counts = silos.ToDictionary(s => s.Address, _ => 0);
+
+        public int Of(SiloAddress silo) => _counts.GetValueOrDefault(silo);
+
+        public void Add(SiloAddress silo) => _counts[silo] = Of(silo) + 1;
+
+        public void Remove(SiloAddress silo) => _counts[silo] = Math.Max(0, Of(silo) - 1);
+    }
+}
