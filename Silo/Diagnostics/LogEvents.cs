@@ -25,6 +25,13 @@ internal static class LogEvents
     public const int GatewayRequestFailed = 1303;
     public const int GatewayCutMidFrame = 1304;
 
+    // Membership 1500-1599
+    public const int SiloJoined = 1500;
+    public const int SiloLeft = 1501;
+    public const int SiloDeclaredDead = 1502;
+    public const int SelfDeclaredDead = 1503;
+    public const int MembershipTableError = 1504;
+
     // HTTP 1400-1499
     public const int HttpRequestFailed = 1400;
 }

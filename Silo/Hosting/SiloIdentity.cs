@@ -12,6 +12,9 @@ internal sealed class SiloIdentity(IOptions<SiloOptions> options, TimeProvider t
     /// <summary>When this incarnation started; a restarted silo is a new incarnation.</summary>
     public DateTimeOffset StartedAt { get; } = time.GetUtcNow();
 
+    /// <summary>This incarnation: the silo id and its start time in Unix milliseconds.</summary>
+    public Membership.SiloAddress Address => new(SiloId, StartedAt.ToUnixTimeMilliseconds());
+
     public string SiloEndpoint => $"{_options.EffectiveAdvertisedAddress}:{_options.EffectiveSiloPort}";
 
     public string GatewayEndpoint => $"{_options.EffectiveAdvertisedAddress}:{_options.EffectiveGatewayPort}";

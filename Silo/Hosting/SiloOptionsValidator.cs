@@ -23,6 +23,11 @@ internal sealed class SiloOptionsValidator : IValidateOptions<SiloOptions>
             failures.Add($"Silo:SiloPort, Silo:GatewayPort and Silo:HttpPort must differ; they are {string.Join(", ", ports)}.");
         }
 
+        if (options.SiloId.Any(c => c == '@' || char.IsWhiteSpace(c) || char.IsControl(c)) || options.SiloId.Length > 128)
+        {
+            failures.Add($"Silo:SiloId (--silo-id) '{options.SiloId}' must be at most 128 characters without '@', spaces or control characters.");
+        }
+
         if (!IPAddress.TryParse(options.ListenAddress, out _))
         {
             failures.Add($"Silo:ListenAddress (--listen-address) '{options.ListenAddress}' is not an IP address; use 127.0.0.1 or 0.0.0.0.");

@@ -1,0 +1,15 @@
+namespace OrleansReplication.Silo.Membership;
+
+/// <summary>An immutable view of the membership table; a new one is published whenever a row's status or endpoints change.</summary>
+/// <param name="Version">Increases with every published snapshot (local to this silo).</param>
+/// <param name="Silos">Every known incarnation, dead ones included, ordered by silo id then incarnation.</param>
+internal sealed record MembershipSnapshot(long Version, IReadOnlyList<SiloRecord> Silos)
+{
+    public static MembershipSnapshot Empty { get; } = new(0, []);
+
+    /// <summary>The silos that may hold partitions: Active ones (Joining and ShuttingDown ones take none).</summary>
+    public IReadOnlyList<SiloRecord> Active => [.. Silos.Where(s => s.Status == SiloStatus.Active)];
+
+    /// <summary>Whether <paramref name="silo"/> is known and not dead.</summary>
+    public bool IsAlive(SiloAddress silo) => Silos.Any(s => s.Address == silo && s.Status != SiloStatus.Dead);
+}
