@@ -17,6 +17,9 @@ internal static class LogEvents
     public const int CommitFailed = 1200;
     public const int PartitionFenced = 1201;
     public const int PartitionReloaded = 1202;
+    public const int PartitionAssigned = 1203;
+    public const int PartitionMapRace = 1204;
+    public const int PartitionMapReconcileFailed = 1205;
 
     // Gateway 1300-1399
     public const int GatewayConnected = 1300;

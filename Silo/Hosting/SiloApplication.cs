@@ -14,7 +14,9 @@ using OrleansReplication.Grains;
 using OrleansReplication.Grains.State;
 using OrleansReplication.Silo.Gateway;
 using OrleansReplication.Silo.Http;
+using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
+using OrleansReplication.Silo.Placement;
 using OrleansReplication.Silo.Runtime;
 using OrleansReplication.Silo.Storage;
 
@@ -56,9 +58,15 @@ public static class SiloApplication
         services.TryAddSingleton<GrainRuntime>();
         services.TryAddSingleton<IGrainFactory>(sp => sp.GetRequiredService<GrainRuntime>());
         services.TryAddSingleton<GatewayDispatcher>();
+        services.AddOptions<MembershipOptions>().BindConfiguration(SiloOptions.SectionName + ":Membership");
+        services.AddOptions<PlacementOptions>().BindConfiguration(SiloOptions.SectionName + ":Placement");
+        services.TryAddSingleton(sp => StateStoreFactory.CreateMembershipTable(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
+        services.TryAddSingleton(sp => StateStoreFactory.CreatePartitionMapStore(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<MembershipService>(sp, (Func<int>)(() => sp.GetRequiredService<PartitionManager>().PartitionCount)));
+        services.TryAddSingleton<PartitionMapManager>();
 
-        // Order matters: partitions load before the listeners open and stop after they close.
-        services.AddHostedService<PartitionHostedService>();
+        // Order matters: the lifecycle loads partitions before the listeners open and stops them after they close.
+        services.AddHostedService<SiloLifecycleService>();
         services.AddHostedService<ActivationCollector>();
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 

@@ -2,19 +2,22 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using OrleansReplication.Silo.Hosting;
+using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
+using OrleansReplication.Silo.Placement;
 using OrleansReplication.Silo.Storage;
 
 namespace OrleansReplication.Silo.Http;
 
-/// <summary>Operator endpoints: this silo's identity and status, and Kubernetes probes.</summary>
+/// <summary>Operator endpoints: this silo, the membership, the partition map, and Kubernetes probes.</summary>
 internal static class ClusterEndpoints
 {
     public static void MapClusterEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/cluster", (SiloIdentity identity, PartitionManager partitions, IStateStore store) => Results.Ok(new
         {
-            id = identity.SiloId,
+            id = identity.Address.ToString(),
+            name = identity.SiloId,
             status = partitions.IsReady ? "active" : "starting",
             startedAt = identity.StartedAt,
             storage = store.ProviderName,
@@ -22,6 +25,38 @@ internal static class ClusterEndpoints
             partitionCount = partitions.PartitionCount,
             partitionsServing = partitions.Partitions.Count(p => p.Status == PartitionStatus.Serving),
             items = partitions.Partitions.Sum(p => p.Items.Count),
+        }));
+
+        app.MapGet("/v1/cluster/silos", (MembershipService membership) => Results.Ok(new
+        {
+            silos = membership.Current.Silos.Select(s => new
+            {
+                id = s.Address.ToString(),
+                status = s.Status.ToString().ToLowerInvariant(),
+                httpEndpoint = s.HttpEndpoint,
+                gatewayEndpoint = s.GatewayEndpoint,
+                siloEndpoint = s.SiloEndpoint,
+                zone = s.Zone,
+                host = s.Host,
+                rack = s.Rack,
+                lastHeartbeat = DateTimeOffset.FromUnixTimeMilliseconds(s.IAmAlive),
+                partitions = s.PartitionsCarried,
+            }),
+        }));
+
+        app.MapGet("/v1/cluster/partitions", (PartitionMapManager map, PartitionManager partitions, SiloIdentity identity) => Results.Ok(new
+        {
+            partitions = map.Current.Assignments.Select((a, id) => new
+            {
+                id,
+                epoch = a?.Epoch,
+                version = a?.Version,
+                primary = a?.Primary?.ToString(),
+
+                // Known where this silo leads the partition; other silos report their own.
+                lastSequence = a?.Primary == identity.Address && id < partitions.PartitionCount ? partitions.Partitions[id].LastSequence : (long?)null,
+                standbys = a?.Standbys.Select(s => new { silo = s.ToString() }) ?? [],
+            }),
         }));
 
         app.MapGet("/healthz/live", () => Results.Ok(new { status = "live" }));

@@ -1,6 +1,7 @@
 using System.Data;
 using System.Globalization;
 using Npgsql;
+using static OrleansReplication.Silo.Storage.PostgresConnections;
 
 namespace OrleansReplication.Silo.Storage;
 
@@ -51,8 +52,7 @@ internal sealed class PostgresStateStore : IStateStore
     /// <param name="connectionString">An Npgsql connection string.</param>
     public PostgresStateStore(string connectionString)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        _dataSource = NpgsqlDataSource.Create(connectionString);
+        _dataSource = CreateDataSource(connectionString);
     }
 
     /// <inheritdoc />
@@ -193,20 +193,4 @@ internal sealed class PostgresStateStore : IStateStore
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
     }
-
-    private static NpgsqlBatchCommand Statement(string sql, params NpgsqlParameter[] parameters)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        command.Parameters.AddRange(parameters);
-        return command;
-    }
-
-    // Typed, positional parameters: no boxing, no SQL rewriting, and the types the columns expect.
-    private static NpgsqlParameter<int> Int(int value) => new() { TypedValue = value };
-
-    private static NpgsqlParameter<long> Long(long value) => new() { TypedValue = value };
-
-    private static NpgsqlParameter<string> Text(string value) => new() { TypedValue = value };
-
-    private static NpgsqlParameter<byte[]> Bytes(byte[] value) => new() { TypedValue = value };
 }

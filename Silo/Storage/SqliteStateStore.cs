@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using static OrleansReplication.Silo.Storage.SqliteConnections;
 
 namespace OrleansReplication.Silo.Storage;
 
@@ -13,8 +14,6 @@ namespace OrleansReplication.Silo.Storage;
 /// </remarks>
 internal sealed class SqliteStateStore : IStateStore
 {
-    private const int BusyTimeoutMilliseconds = 5000;
-
     private const string InsertPartitionCountSql =
         "INSERT INTO or_cluster (key, value) VALUES ('partition_count', $value) ON CONFLICT (key) DO NOTHING";
 
@@ -167,8 +166,7 @@ internal sealed class SqliteStateStore : IStateStore
     /// <summary>Releases this file's pooled connections, so the silo leaves no handle on it.</summary>
     public ValueTask DisposeAsync()
     {
-        using var connection = new SqliteConnection(_connectionString);
-        SqliteConnection.ClearPool(connection);
+        ClearPool(_connectionString);
         return ValueTask.CompletedTask;
     }
 
@@ -218,30 +216,5 @@ internal sealed class SqliteStateStore : IStateStore
         command.Parameters.AddWithValue("$id", write.Id);
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        return command;
-    }
-
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-
-            // Per connection, not per file: wait this long for another process's lock before SQLITE_BUSY.
-            await using var pragma = Command(connection, null, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}");
-            await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => SqliteConnections.OpenAsync(_connectionString, cancellationToken);
 }

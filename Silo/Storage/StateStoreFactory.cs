@@ -10,7 +10,22 @@ internal static class StateStoreFactory
     public static IStateStore Create(SiloOptions options) => options.Storage switch
     {
         "postgres" => new PostgresStateStore(options.ConnectionString),
-        _ => new SqliteStateStore(string.IsNullOrEmpty(options.ConnectionString) ? SqliteConnectionString(options.DataDir) : options.ConnectionString),
+        _ => new SqliteStateStore(SqliteConnectionStringOf(options)),
+    };
+
+    private static string SqliteConnectionStringOf(SiloOptions options) =>
+        string.IsNullOrEmpty(options.ConnectionString) ? SqliteConnectionString(options.DataDir) : options.ConnectionString;
+
+    public static Membership.IMembershipTable CreateMembershipTable(SiloOptions options) => options.Storage switch
+    {
+        "postgres" => new PostgresMembershipTable(options.ConnectionString),
+        _ => new SqliteMembershipTable(SqliteConnectionStringOf(options)),
+    };
+
+    public static Placement.IPartitionMapStore CreatePartitionMapStore(SiloOptions options) => options.Storage switch
+    {
+        "postgres" => new PostgresPartitionMapStore(options.ConnectionString),
+        _ => new SqlitePartitionMapStore(SqliteConnectionStringOf(options)),
     };
 
     public static string SqliteConnectionString(string dataDir)

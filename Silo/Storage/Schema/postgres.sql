@@ -29,3 +29,31 @@ CREATE TABLE IF NOT EXISTS or_items (
 );
 
 CREATE INDEX IF NOT EXISTS or_items_partition_id ON or_items (partition_id);
+
+-- The membership table: one row per silo incarnation (a restart is a new incarnation). Status is
+-- SiloStatus (1 Joining, 2 Active, 3 ShuttingDown, 4 Dead); i_am_alive is Unix milliseconds.
+CREATE TABLE IF NOT EXISTS or_silos (
+    silo_id          TEXT   NOT NULL,
+    incarnation      BIGINT NOT NULL,
+    status           INT    NOT NULL,
+    silo_endpoint    TEXT   NOT NULL,
+    gateway_endpoint TEXT   NOT NULL,
+    http_endpoint    TEXT   NOT NULL,
+    zone             TEXT   NOT NULL,
+    host             TEXT   NOT NULL,
+    rack             TEXT   NOT NULL,
+    i_am_alive       BIGINT NOT NULL,
+    free_memory      BIGINT NOT NULL,
+    partitions       INT    NOT NULL,
+    PRIMARY KEY (silo_id, incarnation)
+);
+
+-- The partition map: one row per assigned partition, changed only by compare-and-swap on version.
+-- Silos are 'id@incarnation'; standbys are space-separated in promotion order ('' for none).
+CREATE TABLE IF NOT EXISTS or_partition_map (
+    partition_id INT    PRIMARY KEY,
+    version      BIGINT NOT NULL,
+    epoch        BIGINT NOT NULL,
+    primary_silo TEXT   NULL,
+    standbys     TEXT   NOT NULL
+);

@@ -27,3 +27,32 @@ CREATE TABLE IF NOT EXISTS or_items (
 );
 
 CREATE INDEX IF NOT EXISTS or_items_partition_id ON or_items (partition_id);
+
+-- The membership table: one row per silo incarnation (a restart is a new incarnation). Status is
+-- SiloStatus (1 Joining, 2 Active, 3 ShuttingDown, 4 Dead); i_am_alive is Unix milliseconds.
+CREATE TABLE IF NOT EXISTS or_silos (
+    silo_id          TEXT    NOT NULL,
+    incarnation      INTEGER NOT NULL,
+    status           INTEGER NOT NULL,
+    silo_endpoint    TEXT    NOT NULL,
+    gateway_endpoint TEXT    NOT NULL,
+    http_endpoint    TEXT    NOT NULL,
+    zone             TEXT    NOT NULL,
+    host             TEXT    NOT NULL,
+    rack             TEXT    NOT NULL,
+    i_am_alive       INTEGER NOT NULL,
+    free_memory      INTEGER NOT NULL,
+    partitions       INTEGER NOT NULL,
+    PRIMARY KEY (silo_id, incarnation)
+);
+
+-- The partition map: one row per assigned partition, changed only by compare-and-swap on version.
+-- Silos are 'id@incarnation'; standbys are space-separated in promotion order ('' for none).
+-- INTEGER PRIMARY KEY (not INT) makes partition_id the rowid, as in or_partitions.
+CREATE TABLE IF NOT EXISTS or_partition_map (
+    partition_id INTEGER PRIMARY KEY,
+    version      INTEGER NOT NULL,
+    epoch        INTEGER NOT NULL,
+    primary_silo TEXT    NULL,
+    standbys     TEXT    NOT NULL
+);

@@ -1,0 +1,82 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansReplication.Silo.Membership;
+using OrleansReplication.Silo.Partitions;
+using OrleansReplication.Silo.Placement;
+using OrleansReplication.Silo.Storage;
+
+namespace OrleansReplication.Silo.Hosting;
+
+/// <summary>
+/// The silo's start and stop, in named stages. Start: store schema → join membership (Joining) →
+/// load partitions → Active → partition map reconciled, then kept in step with membership.
+/// Stop, in reverse: map loop → partitions (queued writes finish) → leave membership → store.
+/// Hosted services start before Kestrel, so nothing is served before the partitions are loaded.
+/// </summary>
+internal sealed partial class SiloLifecycleService(
+    IStateStore store,
+    MembershipService membership,
+    PartitionMapManager partitionMap,
+    PartitionManager partitions,
+    SiloIdentity identity,
+    IOptions<SiloOptions> options,
+    ILogger<SiloLifecycleService> logger) : IHostedService
+{
+    private readonly ILogger _logger = logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _mapLoop;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await membership.StartAsync(cancellationToken).ConfigureAwait(false);
+        await partitions.StartAsync(o.PartitionCount, cancellationToken).ConfigureAwait(false);
+        identity.PartitionCount = partitions.PartitionCount;
+        await membership.MarkActiveAsync(cancellationToken).ConfigureAwait(false);
+        await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, cancellationToken).ConfigureAwait(false);
+        _mapLoop = Task.Run(MapLoopAsync, CancellationToken.None);
+        LogStarted(identity.Address.ToString(), store.ProviderName, identity.HttpEndpoint, identity.GatewayEndpoint, identity.SiloEndpoint, partitions.PartitionCount);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        LogStopping(identity.Address.ToString());
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_mapLoop is not null)
+        {
+            await _mapLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        await partitions.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        await membership.StopAsync(cancellationToken).ConfigureAwait(false);
+        await store.DisposeAsync().ConfigureAwait(false);
+    }
+
+    // Every membership change (a silo joined, left or died) triggers a reconciliation.
+    private async Task MapLoopAsync()
+    {
+        var token = _stopping.Token;
+        await foreach (var snapshot in membership.WatchAsync(token).ConfigureAwait(false))
+        {
+            try
+            {
+                await partitionMap.ReconcileAsync(partitions.PartitionCount, snapshot, token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!token.IsCancellationRequested)
+            {
+                LogReconcileFailed(identity.Address.ToString(), ex);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = LogEvents.SiloStarted, Level = LogLevel.Information, Message = "Silo {SiloId} serving with the {Storage} store: HTTP {HttpEndpoint}, gateway {GatewayEndpoint}, silo {SiloEndpoint}, {Partitions} partitions.")]
+    private partial void LogStarted(string siloId, string storage, string httpEndpoint, string gatewayEndpoint, string siloEndpoint, int partitions);
+
+    [LoggerMessage(EventId = LogEvents.SiloStopping, Level = LogLevel.Information, Message = "Silo {SiloId} stopping: finishing queued writes, leaving the membership table, then closing the store.")]
+    private partial void LogStopping(string siloId);
+
+    [LoggerMessage(EventId = LogEvents.PartitionMapReconcileFailed, Level = LogLevel.Warning, Message = "Silo {SiloId} could not reconcile the partition map; it retries on the next membership change. Check the store's health.")]
+    private partial void LogReconcileFailed(string siloId, Exception exception);
+}

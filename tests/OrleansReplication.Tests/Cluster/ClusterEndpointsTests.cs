@@ -1,0 +1,64 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using OrleansReplication.Tests.Infrastructure;
+
+namespace OrleansReplication.Tests.Cluster;
+
+public sealed class ClusterEndpointsTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task ClusterEndpoints_OneSilo_ListsItselfLeadingEveryPartition()
+    {
+        using var dir = new TempDirectory("or-cluster-");
+        await using var silo = await InProcessSilo.StartAsync(dir.Path, new Dictionary<string, string?> { ["Silo:PartitionCount"] = "8" });
+
+        var self = (await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString();
+        var silos = (await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster/silos")).GetProperty("silos").EnumerateArray().ToList();
+        var partitions = (await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").EnumerateArray().ToList();
+
+        var me = Assert.Single(silos);
+        Assert.Equal(self, me.GetProperty("id").GetString());
+        Assert.Equal("active", me.GetProperty("status").GetString());
+        Assert.Equal(silo.GatewayEndPoint.ToString(), me.GetProperty("gatewayEndpoint").GetString());
+        Assert.Equal(8, partitions.Count);
+        Assert.All(partitions, p =>
+        {
+            Assert.Equal(self, p.GetProperty("primary").GetString());
+            Assert.Equal(1, p.GetProperty("epoch").GetInt64());
+            Assert.Empty(p.GetProperty("standbys").EnumerateArray());
+            Assert.Equal(0, p.GetProperty("lastSequence").GetInt64());
+        });
+    }
+
+    [Fact]
+    public async Task ClusterEndpoints_SecondSiloJoinsSharedStore_BothSeeItAndItBecomesStandby()
+    {
+        using var dir = new TempDirectory("or-cluster2-");
+        var settings = new Dictionary<string, string?> { ["Silo:PartitionCount"] = "8", ["Silo:SiloId"] = "first" };
+        await using var first = await InProcessSilo.StartAsync(dir.Path, settings);
+        settings["Silo:SiloId"] = "second";
+        await using var second = await InProcessSilo.StartAsync(dir.Path, settings);
+        var secondId = (await second.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString();
+
+        await Wait.UntilAsync(
+            async () =>
+            {
+                var partitions = (await first.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").EnumerateArray();
+                return partitions.All(p => p.GetProperty("standbys").EnumerateArray().Any(s => s.GetProperty("silo").GetString() == secondId));
+            },
+            Deadline,
+            "every partition of the first silo to get the second silo as its standby");
+
+        var silos = (await second.Http.GetFromJsonAsync<JsonElement>("v1/cluster/silos")).GetProperty("silos").EnumerateArray().ToList();
+        Assert.Equal(2, silos.Count(s => s.GetProperty("status").GetString() == "active"));
+
+        await second.StopAsync();
+        await Wait.UntilAsync(
+            async () => (await first.Http.GetFromJsonAsync<JsonElement>("v1/cluster/silos")).GetProperty("silos").EnumerateArray()
+                .Any(s => s.GetProperty("id").GetString() == secondId && s.GetProperty("status").GetString() == "dead"),
+            Deadline,
+            "the first silo to see the stopped second silo as dead");
+    }
+}
