@@ -125,6 +125,26 @@ public sealed class InProcessSilo : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Ends the silo the way a crash does, as far as a process can do that to itself: no graceful
+    /// stop, no flush, no leaving the membership table (peers must detect the death), listeners and
+    /// connections closed. Real SIGKILL is what <see cref="SiloProcess"/> does.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        Http.Dispose();
+        await App.DisposeAsync();
+    }
+
+    /// <summary>Whether the silo was stopped or killed.</summary>
+    public bool IsStopped => _stopped;
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await StopAsync();
 
