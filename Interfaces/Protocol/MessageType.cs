@@ -9,6 +9,12 @@ public enum MessageType : byte
     /// <summary>Answer to <see cref="Hello"/> (<see cref="HelloReply"/>).</summary>
     HelloReply = 2,
 
+    /// <summary>First frame of a silo-to-silo connection (<see cref="SiloHello"/>).</summary>
+    SiloHello = 3,
+
+    /// <summary>Answer to <see cref="SiloHello"/> (<see cref="SiloHelloReply"/>).</summary>
+    SiloHelloReply = 4,
+
     /// <summary>Sets and removes (<see cref="ApplyRequest"/>).</summary>
     Apply = 10,
 
@@ -32,6 +38,15 @@ public enum MessageType : byte
 
     /// <summary>Answer to <see cref="Ping"/> (<see cref="Ping"/>).</summary>
     Pong = 21,
+
+    /// <summary>Primary to standby: ordered changes of one partition (<see cref="ReplicationBatch"/>).</summary>
+    ReplicationBatch = 30,
+
+    /// <summary>Standby to primary: received and applied sequence (<see cref="ReplicationAck"/>).</summary>
+    ReplicationAck = 31,
+
+    /// <summary>Primary to standby: part of a partition snapshot (<see cref="SnapshotChunk"/>).</summary>
+    SnapshotChunk = 32,
 
     /// <summary>A request failed (<see cref="ErrorReply"/>); carries the request's correlation id.</summary>
     Error = 255,

@@ -19,6 +19,7 @@ using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Placement;
 using OrleansReplication.Silo.Runtime;
 using OrleansReplication.Silo.Storage;
+using OrleansReplication.Silo.Transport;
 
 namespace OrleansReplication.Silo.Hosting;
 
@@ -64,6 +65,8 @@ public static class SiloApplication
         services.TryAddSingleton(sp => StateStoreFactory.CreatePartitionMapStore(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
         services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<MembershipService>(sp, (Func<int>)(() => sp.GetRequiredService<PartitionManager>().PartitionCount)));
         services.TryAddSingleton<PartitionMapManager>();
+        services.TryAddSingleton<SiloMessageRouter>();
+        services.TryAddSingleton<SiloConnectionPool>();
 
         // Order matters: the lifecycle loads partitions before the listeners open and stops them after they close.
         services.AddHostedService<SiloLifecycleService>();
@@ -81,9 +84,7 @@ public static class SiloApplication
             kestrel.Listen(address, options.EffectiveHttpPort, l => l.Protocols = HttpProtocols.Http1);
             kestrel.Listen(address, options.EffectiveGatewayPort, l => l.UseConnectionHandler<GatewayConnectionHandler>());
 
-            // The silo-to-silo port speaks the same framed protocol; replication messages join it
-            // with the warm-standby work.
-            kestrel.Listen(address, options.EffectiveSiloPort, l => l.UseConnectionHandler<GatewayConnectionHandler>());
+            kestrel.Listen(address, options.EffectiveSiloPort, l => l.UseConnectionHandler<SiloConnectionHandler>());
         });
 
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
