@@ -35,12 +35,14 @@ internal static class LogEvents
     public const int SelfDeclaredDead = 1503;
     public const int MembershipTableError = 1504;
 
-    // Silo transport 1600-1699
-    public const int SiloPeerConnected = 1600;
-    public const int SiloPeerDisconnected = 1601;
-    public const int SiloPeerRefused = 1602;
-    public const int SiloPeerMalformed = 1603;
-    public const int SiloPeerConnectFailed = 1604;
+    // Replication 1600-1699: see Replication/ReplicationLogEvents.cs
+
+    // Silo transport 1700-1799
+    public const int SiloPeerConnected = 1700;
+    public const int SiloPeerDisconnected = 1701;
+    public const int SiloPeerRefused = 1702;
+    public const int SiloPeerMalformed = 1703;
+    public const int SiloPeerConnectFailed = 1704;
 
     // HTTP 1400-1499
     public const int HttpRequestFailed = 1400;

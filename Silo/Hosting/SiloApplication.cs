@@ -17,6 +17,7 @@ using OrleansReplication.Silo.Http;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Placement;
+using OrleansReplication.Silo.Replication;
 using OrleansReplication.Silo.Runtime;
 using OrleansReplication.Silo.Storage;
 using OrleansReplication.Silo.Transport;
@@ -53,7 +54,10 @@ public static class SiloApplication
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<SiloIdentity>();
         services.TryAddSingleton(sp => StateStoreFactory.Create(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
-        services.TryAddSingleton<PartitionManager>();
+        services.AddOptions<ReplicationOptions>().BindConfiguration(SiloOptions.SectionName + ":" + ReplicationOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReplicationOptions>, ReplicationOptionsValidator>());
+        services.TryAddSingleton(sp => new PartitionManager(
+            sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), sp.GetRequiredService<IOptions<ReplicationOptions>>().Value));
         services.TryAddSingleton<IItemStateAccess>(sp => sp.GetRequiredService<PartitionManager>());
         services.TryAddSingleton(new GrainTypeRegistry().AddAssembly(typeof(StateItemGrain).Assembly));
         services.TryAddSingleton<GrainRuntime>();

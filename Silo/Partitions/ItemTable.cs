@@ -5,7 +5,7 @@ namespace OrleansReplication.Silo.Partitions;
 
 /// <summary>
 /// The warm in-memory items of one partition, with a per-component sorted index for listing.
-/// Written only by the partition's commit loop; read by any thread without locks (the
+/// Written only by the partition's commit loop (or a standby's apply loop); read by any thread without locks (the
 /// dictionaries are concurrent and the index sets are immutable snapshots swapped atomically).
 /// </summary>
 internal sealed class ItemTable
@@ -68,6 +68,17 @@ internal sealed class ItemTable
 
     /// <summary>Loads items (at partition load); replaces nothing already there.</summary>
     public void Load(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> items) => Apply(items);
+
+    /// <summary>Copies every item into <paramref name="into"/> (entries are immutable: references only). Consistent only when nothing writes meanwhile.</summary>
+    public void CopyTo(List<KeyValuePair<ItemAddress, ItemEntry>> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        into.EnsureCapacity(into.Count + _items.Count);
+        foreach (var item in _items)
+        {
+            into.Add(item);
+        }
+    }
 
     /// <summary>Removes everything (before a reload from the store).</summary>
     public void Clear()

@@ -1,64 +1,88 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using OrleansReplication.Silo.Replication;
 using OrleansReplication.Silo.Storage;
 
 namespace OrleansReplication.Silo.Partitions;
 
 /// <summary>
-/// One partition on its primary: the warm item table and the commit loop that is the single
-/// point where the partition's writes are validated (version / ETag), numbered with sequence
-/// numbers, persisted and applied. The loop drains every queued request into one batch, so
-/// concurrent writers share one store transaction (group commit).
+/// One partition on its primary: the warm item table; the commit loop, the single point where the
+/// partition's writes are validated (version / ETag), numbered with sequence numbers, applied,
+/// logged and streamed to standbys (<c>Partition.Commit.cs</c>, <c>Partition.Replicate.cs</c>);
+/// and the write-behind persister that group-commits the log to the store in sequence order
+/// (<c>Partition.Persist.cs</c>).
 /// </summary>
-internal sealed partial class Partition
+/// <remarks>
+/// A write is acknowledged when its safety level's watermark reaches its last sequence number:
+/// Local at once; Received / Applied when every in-sync standby queued / applied it (with no
+/// in-sync standby, when the store has it: only the store then survives this silo's crash);
+/// Durable when the store has it. The commit loop never waits for acks.
+/// </remarks>
+internal sealed partial class Partition : IReplicationSource
 {
-    // A batch stops growing at either bound, so one store transaction stays a few MiB.
-    private const int MaxBatchRequests = 1024;
-    private const int MaxBatchJsonBytes = 8 * 1024 * 1024;
-
     private readonly Channel<CommitRequest> _requests = Channel.CreateUnbounded<CommitRequest>(new() { SingleReader = true });
     private readonly IStateStore _store;
     private readonly ILogger _logger;
-
-    // Reused by the commit loop only (single reader), so a batch allocates no dictionaries.
-    private readonly List<CommitRequest> _batch = [];
-    private readonly Dictionary<ItemAddress, PendingEntry> _overlay = [];
-    private readonly Dictionary<ItemAddress, long> _baseVersions = [];
-    private readonly List<(ItemAddress Address, bool HadPending, PendingEntry Previous)> _undo = [];
-    private readonly List<StoredWrite> _storedWrites = [];
+    private readonly ReplicationOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Lock _stopLock = new();
 
     private Task? _loop;
+    private Task? _persister;
+    private Task? _stopping;
 
-    // Written by the commit loop, read by diagnostics threads: a stale read is harmless there.
+    // Created by LoadAsync before the loops start and never replaced: every thread reads the same instances.
+    private ReplicationLog _log = null!;
+    private SequenceWaiters _receivedWaiters = null!;
+    private SequenceWaiters _appliedWaiters = null!;
+    private SequenceWaiters _durableWaiters = null!;
+
+    // Written by the commit loop, read by diagnostics and snapshot takers: a stale read is harmless there.
     private long _lastSequence;
     private volatile PartitionStatus _status = PartitionStatus.Loading;
 
-    public Partition(int id, IStateStore store, ILogger logger)
+    public Partition(int id, IStateStore store, ILogger logger, ReplicationOptions? options = null, TimeProvider? timeProvider = null)
     {
         Id = id;
         _store = store;
         _logger = logger;
+        _options = options ?? new ReplicationOptions();
+        ReplicationOptionsValidator.ThrowIfInvalid(_options);
+        _time = timeProvider ?? TimeProvider.System;
     }
 
     public int Id { get; }
 
+    int IReplicationSource.PartitionId => Id;
+
     public ItemTable Items { get; } = new();
 
-    /// <summary>The epoch this silo leads the partition in; its store writes carry it.</summary>
+    /// <summary>The epoch this silo leads the partition in; its store writes and replication records carry it.</summary>
     public long Epoch { get; private set; }
 
+    /// <summary>The sequence number of the last change applied to the warm table.</summary>
     public long LastSequence => Volatile.Read(ref _lastSequence);
+
+    /// <summary>Every change up to here is persisted in the store.</summary>
+    public long DurableSequence => _log?.DurableSequence ?? 0;
+
+    /// <summary>The partition's retained changes (loaded partitions only).</summary>
+    public ReplicationLog Log => _log;
 
     public PartitionStatus Status => _status;
 
-    /// <summary>Loads the partition from the store and starts its commit loop, taking the next epoch.</summary>
+    /// <summary>Writes waiting for their safety level, per level (diagnostics).</summary>
+    public (int Received, int Applied, int Durable) PendingWrites => _log is null ? default : (_receivedWaiters.Count, _appliedWaiters.Count, _durableWaiters.Count);
+
+    /// <summary>Loads the partition from the store and starts its commit loop and persister, taking the next epoch.</summary>
     public async Task LoadAndStartAsync(CancellationToken cancellationToken)
     {
         await LoadAsync(cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(RunAsync, CancellationToken.None);
+        _persister = Task.Run(PersistAsync, CancellationToken.None);
     }
 
-    /// <summary>Queues writes for the commit loop; completes when they are committed (or fails with the reason).</summary>
+    /// <summary>Queues writes for the commit loop; completes when they reach their safety level (or fails with the reason).</summary>
     public Task<IReadOnlyList<WriteResult>> CommitAsync(CommitRequest request)
     {
         if (_status != PartitionStatus.Serving || !_requests.Writer.TryWrite(request))
@@ -69,16 +93,66 @@ internal sealed partial class Partition
         return request.Completion;
     }
 
-    /// <summary>Stops taking writes, lets the queued ones finish, and ends the loop.</summary>
-    public async Task StopAsync()
+    /// <summary>
+    /// Stops taking writes, lets the queued ones finish, persists everything applied (within
+    /// <see cref="ReplicationOptions.StopFlushTimeout"/>), acknowledges what became durable, and
+    /// closes the links. Idempotent.
+    /// </summary>
+    public Task StopAsync()
+    {
+        lock (_stopLock)
+        {
+            return _stopping ??= StopCoreAsync();
+        }
+    }
+
+    private async Task StopCoreAsync()
     {
         _requests.Writer.TryComplete();
-        if (_loop is not null)
+        if (_loop is null || _persister is null)
         {
-            await _loop.ConfigureAwait(false);
+            _status = PartitionStatus.Stopped;
+            return;
         }
 
-        _status = PartitionStatus.Stopped;
+        if (_options.StopFlushTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _persistStop.CancelAfter(_options.StopFlushTimeout);
+        }
+
+        await _loop.ConfigureAwait(false);
+        _commitLoopEnded = true;
+        _persistWork.Set();
+        await _persister.ConfigureAwait(false);
+
+        // Everything the store has survives any crash: writes waiting for standbys are safe now.
+        var durable = _log.DurableSequence;
+        _receivedWaiters.Advance(durable);
+        _appliedWaiters.Advance(durable);
+        if (_status != PartitionStatus.Fenced)
+        {
+            _status = PartitionStatus.Stopped;
+        }
+
+        var error = Unavailable();
+        _receivedWaiters.FailAll(error);
+        _appliedWaiters.FailAll(error);
+        _durableWaiters.FailAll(error);
+        FailSnapshotRequests();
+
+        IReplicaLink[] links;
+        lock (_linksLock)
+        {
+            links = _links;
+            _links = [];
+        }
+
+        foreach (var link in links)
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _persistStop.Dispose();
     }
 
     private async Task LoadAsync(CancellationToken cancellationToken)
@@ -88,212 +162,26 @@ internal sealed partial class Partition
         Items.Load(data.Items.Select(i => KeyValuePair.Create(new ItemAddress(i.Component, i.PartitionKey, i.Id), new PendingEntry(i.Version, i.Value))));
         Epoch = data.Epoch + 1;
         Volatile.Write(ref _lastSequence, data.LastSequence);
+        _log = new ReplicationLog(data.LastSequence, _options);
+        _receivedWaiters = new SequenceWaiters(data.LastSequence);
+        _appliedWaiters = new SequenceWaiters(data.LastSequence);
+        _durableWaiters = new SequenceWaiters(data.LastSequence);
         _status = PartitionStatus.Serving;
-    }
-
-    private async Task RunAsync()
-    {
-        var reader = _requests.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            _batch.Clear();
-            var bytes = 0;
-            while (_batch.Count < MaxBatchRequests && bytes < MaxBatchJsonBytes && reader.TryRead(out var request))
-            {
-                _batch.Add(request);
-                bytes += request.JsonBytes;
-            }
-
-            try
-            {
-                await CommitBatchAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                // A bug must not kill the loop (every later write would hang): fail this batch
-                // with nothing applied, and keep serving.
-                LogCommitFailed(Id, _batch.Count, ex);
-                var error = Unavailable(ex);
-                foreach (var request in _batch)
-                {
-                    request.Fail(error);
-                }
-            }
-        }
-    }
-
-    private async Task CommitBatchAsync()
-    {
-        _overlay.Clear();
-        _baseVersions.Clear();
-        var sequence = _lastSequence;
-        var accepted = 0;
-        for (var i = 0; i < _batch.Count; i++)
-        {
-            if (Validate(_batch[i], ref sequence))
-            {
-                _batch[accepted++] = _batch[i];
-            }
-        }
-
-        _batch.RemoveRange(accepted, _batch.Count - accepted);
-        if (_overlay.Count == 0)
-        {
-            CompleteAll();
-            return;
-        }
-
-        try
-        {
-            BuildStoredWrites();
-            await _store.CommitAsync(Id, Epoch, sequence, _storedWrites, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            await OnCommitFailedAsync(ex).ConfigureAwait(false);
-            return;
-        }
-
-        Items.Apply(_overlay);
-        Volatile.Write(ref _lastSequence, sequence);
-        CompleteAll();
-    }
-
-    /// <summary>Checks and tentatively applies one request to the batch overlay; on a conflict, undoes it and fails the request.</summary>
-    private bool Validate(CommitRequest request, ref long sequence)
-    {
-        _undo.Clear();
-        var startSequence = sequence;
-        List<VersionConflict>? conflicts = null;
-        var results = new WriteResult[request.Writes.Count];
-        for (var i = 0; i < request.Writes.Count; i++)
-        {
-            var write = request.Writes[i];
-            var address = ItemAddress.From(request.Component, write.Key);
-            var hadPending = _overlay.TryGetValue(address, out var pending);
-            var current = hadPending ? (pending.Json is null ? 0 : pending.Version) : Items.Get(address)?.Version ?? 0;
-            if (!write.Expect.IsSatisfiedBy(current))
-            {
-                (conflicts ??= []).Add(new VersionConflict(write.Key, write.Expect, current));
-                continue;
-            }
-
-            if (write.Json is null && current == 0)
-            {
-                results[i] = new WriteResult(write.Key, 0, Removed: true, Changed: false, Created: false);
-                continue;
-            }
-
-            sequence++;
-            _undo.Add((address, hadPending, pending));
-            _baseVersions.TryAdd(address, current);
-            _overlay[address] = new PendingEntry(sequence, write.Json);
-            results[i] = new WriteResult(write.Key, sequence, Removed: write.Json is null, Changed: true, Created: write.Json is not null && current == 0);
-        }
-
-        if (conflicts is null)
-        {
-            request.Results = results;
-            return true;
-        }
-
-        for (var u = _undo.Count - 1; u >= 0; u--)
-        {
-            var (address, hadPending, previous) = _undo[u];
-            if (hadPending)
-            {
-                _overlay[address] = previous;
-            }
-            else
-            {
-                _overlay.Remove(address);
-            }
-        }
-
-        sequence = startSequence;
-        request.Fail(new VersionConflictException(conflicts));
-        return false;
-    }
-
-    private void BuildStoredWrites()
-    {
-        _storedWrites.Clear();
-        foreach (var (address, pending) in _overlay)
-        {
-            var expected = _baseVersions[address];
-            if (pending.Json is null && expected == 0)
-            {
-                continue; // created and removed within the batch: the store never saw it
-            }
-
-            _storedWrites.Add(new StoredWrite(address.Component, address.PartitionKey, address.Id, expected, pending.Version, pending.Json));
-        }
-    }
-
-    private void CompleteAll()
-    {
-        foreach (var request in _batch)
-        {
-            request.Complete();
-        }
-    }
-
-    private async Task OnCommitFailedAsync(Exception exception)
-    {
-        switch (exception)
-        {
-            case StaleEpochException fenced:
-                // Another silo took the partition: stop serving it so nothing more is acknowledged here.
-                _status = PartitionStatus.Fenced;
-                LogFenced(Id, Epoch, fenced.StoredEpoch);
-                break;
-            case StoreConflictException:
-                // The store no longer matches the warm copy (another writer): reload it.
-                LogCommitFailed(Id, _batch.Count, exception);
-                await ReloadAsync().ConfigureAwait(false);
-                break;
-            default:
-                LogCommitFailed(Id, _batch.Count, exception);
-                break;
-        }
-
-        var error = Unavailable(exception);
-        foreach (var request in _batch)
-        {
-            request.Fail(error);
-        }
-    }
-
-    private async Task ReloadAsync()
-    {
-        _status = PartitionStatus.Loading;
-        try
-        {
-            await LoadAsync(CancellationToken.None).ConfigureAwait(false);
-            LogReloaded(Id, Items.Count, LastSequence);
-        }
-        catch (Exception ex)
-        {
-            LogCommitFailed(Id, 0, ex);
-            _status = PartitionStatus.Fenced;
-        }
     }
 
     private ReplicaUnavailableException Unavailable(Exception? inner = null) => _status switch
     {
         PartitionStatus.Fenced => new ReplicaUnavailableException($"Partition {Id} is no longer led by this silo (fenced at epoch {Epoch}); retry to reach its current primary.", TimeSpan.FromSeconds(1), inner),
-        PartitionStatus.Serving when inner is not null => new ReplicaUnavailableException($"Partition {Id} could not persist the write: {inner.Message} Nothing was applied; retry.", TimeSpan.FromSeconds(1), inner),
+        PartitionStatus.Serving when inner is not null => new ReplicaUnavailableException($"Partition {Id} could not commit the write: {inner.Message} Nothing was applied; retry.", TimeSpan.FromSeconds(1), inner),
+        PartitionStatus.Stopped => new ReplicaUnavailableException($"Partition {Id} stopped on this silo before the write reached its safety level (it was applied here and may have taken effect); retry with the same idempotency id.", TimeSpan.FromSeconds(1), inner),
         _ => new ReplicaUnavailableException($"Partition {Id} is {_status.ToString().ToLowerInvariant()} on this silo; retry shortly.", TimeSpan.FromSeconds(1), inner),
     };
 
-    [LoggerMessage(EventId = LogEvents.CommitFailed, Level = LogLevel.Error, Message = "Partition {Partition}: committing a batch of {Requests} requests failed; they were answered 'unavailable' and nothing was applied. Check the store's health.")]
+    [LoggerMessage(EventId = LogEvents.CommitFailed, Level = LogLevel.Error, Message = "Partition {Partition}: committing a batch of {Requests} requests failed; they were answered 'unavailable'.")]
     private partial void LogCommitFailed(int partition, int requests, Exception exception);
 
     [LoggerMessage(EventId = LogEvents.PartitionFenced, Level = LogLevel.Warning, Message = "Partition {Partition}: the store holds epoch {StoredEpoch}, above ours ({Epoch}); another silo leads it. This silo stopped serving the partition.")]
     private partial void LogFenced(int partition, long epoch, long storedEpoch);
-
-    [LoggerMessage(EventId = LogEvents.PartitionReloaded, Level = LogLevel.Warning, Message = "Partition {Partition}: reloaded {Items} items from the store at sequence {Sequence} after a store conflict.")]
-    private partial void LogReloaded(int partition, int items, long sequence);
 }
 
 /// <summary>Where a partition is in its life on this silo.</summary>

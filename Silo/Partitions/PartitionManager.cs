@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using OrleansReplication.Grains.State;
+using OrleansReplication.Silo.Replication;
 using OrleansReplication.Silo.Storage;
 
 namespace OrleansReplication.Silo.Partitions;
@@ -11,7 +12,16 @@ namespace OrleansReplication.Silo.Partitions;
 internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory loggerFactory) : IItemStateAccess
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<PartitionManager>();
+    private readonly ReplicationOptions _replication = new();
     private Partition[] _partitions = [];
+
+    /// <summary>Creates the manager with explicit replication and write-behind bounds.</summary>
+    public PartitionManager(IStateStore store, ILoggerFactory loggerFactory, ReplicationOptions replication)
+        : this(store, loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(replication);
+        _replication = replication;
+    }
 
     public int PartitionCount => _partitions.Length;
 
@@ -31,7 +41,7 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
         var partitions = new Partition[count];
         for (var i = 0; i < count; i++)
         {
-            partitions[i] = new Partition(i, store, partitionLogger);
+            partitions[i] = new Partition(i, store, partitionLogger, _replication);
         }
 
         var started = System.Diagnostics.Stopwatch.GetTimestamp();

@@ -1,0 +1,155 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using OrleansReplication.Silo.Replication;
+using OrleansReplication.Silo.Storage;
+
+namespace OrleansReplication.Silo.Partitions;
+
+/// <summary>
+/// The write-behind persister: takes changes from the log in sequence order, coalesces them per
+/// item, and commits them in one store transaction per flush (fenced by the epoch). It flushes as
+/// soon as there is work; whatever accumulates during a flush goes into the next one (group commit).
+/// </summary>
+internal sealed partial class Partition
+{
+    private readonly AsyncSignal _persistWork = new();
+    private readonly AsyncSignal _persisted = new();
+
+    // Cancelled when a stop gives up on the store (StopFlushTimeout); read by the commit loop and the persister.
+    private readonly CancellationTokenSource _persistStop = new();
+
+    // Reused by the persister only (single reader).
+    private readonly List<LogEntry> _flushEntries = [];
+    private readonly Dictionary<ItemAddress, FlushItem> _flushItems = [];
+    private readonly List<StoredWrite> _storedWrites = [];
+
+    // Set by StopCoreAsync once the commit loop ended; read by the persister: drain, then exit.
+    private volatile bool _commitLoopEnded;
+
+    private async Task PersistAsync()
+    {
+        var token = _persistStop.Token;
+        var delay = _options.PersistRetryInitialDelay;
+        try
+        {
+            while (_status != PartitionStatus.Fenced)
+            {
+                var durable = _log.DurableSequence;
+                if (durable >= _log.LastSequence)
+                {
+                    if (_commitLoopEnded)
+                    {
+                        return;
+                    }
+
+                    await _persistWork.WaitAsync(token).ConfigureAwait(false);
+                    continue;
+                }
+
+                long last;
+                try
+                {
+                    last = BuildFlush(durable + 1);
+                    await _store.CommitAsync(Id, Epoch, last, _storedWrites, token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is StaleEpochException or StoreConflictException)
+                {
+                    Fence(ex);
+                    return;
+                }
+                catch (Exception ex) when (!token.IsCancellationRequested)
+                {
+                    // The store is down or slow: the changes stay in the log, writes waiting for
+                    // Durable stay pending, and the same range (plus whatever came since) is retried.
+                    LogPersistFailed(Id, durable + 1, _log.LastSequence, delay.TotalMilliseconds, ex);
+                    await Task.Delay(delay, _time, token).ConfigureAwait(false);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.PersistRetryMaxDelay.Ticks));
+                    continue;
+                }
+
+                delay = _options.PersistRetryInitialDelay;
+                _log.MarkDurable(last);
+                _durableWaiters.Advance(last);
+                UpdateReplicaWatermarks();
+                _persisted.Set();
+            }
+        }
+        catch (Exception) when (token.IsCancellationRequested)
+        {
+            // Stopping gave up on the store (whatever the last attempt threw).
+            LogStopTimedOut(Id, _options.StopFlushTimeout.TotalSeconds, _log.DurableSequence, _log.LastSequence);
+        }
+        finally
+        {
+            _flushEntries.Clear();
+            _flushItems.Clear();
+            _storedWrites.Clear();
+            _persisted.Set();
+        }
+    }
+
+    /// <summary>Reads the next flush from the log and builds its store writes; returns its last sequence.</summary>
+    private long BuildFlush(long fromSequence)
+    {
+        _flushEntries.Clear();
+        _flushItems.Clear();
+        _storedWrites.Clear();
+        if (!_log.TryRead(fromSequence, _options.FlushMaxChanges, _options.FlushMaxBytes, _flushEntries) || _flushEntries.Count == 0)
+        {
+            throw new InvalidOperationException($"Partition {Id}: the log no longer holds unpersisted sequence {fromSequence}; this is a bug (unpersisted changes are never evicted).");
+        }
+
+        // The store holds each item as of the change before this flush, so an item's expected
+        // version is the version before its first change in the flush; its new state is its last.
+        foreach (var entry in CollectionsMarshal.AsSpan(_flushEntries))
+        {
+            ref var item = ref CollectionsMarshal.GetValueRefOrAddDefault(_flushItems, entry.Address, out var seen);
+            item = seen
+                ? item with { Version = entry.Sequence, Value = entry.Value }
+                : new FlushItem(entry.PreviousVersion, entry.Sequence, entry.Value);
+        }
+
+        foreach (var (address, item) in _flushItems)
+        {
+            if (item.Value is null && item.Expected == 0)
+            {
+                continue; // created and removed within the flush: the store never saw it
+            }
+
+            _storedWrites.Add(new StoredWrite(address.Component, address.PartitionKey, address.Id, item.Expected, item.Version, item.Value));
+        }
+
+        return _flushEntries[^1].Sequence;
+    }
+
+    /// <summary>Stops serving: the store holds a newer epoch (another silo leads) or no longer matches the warm copy.</summary>
+    private void Fence(Exception exception)
+    {
+        _status = PartitionStatus.Fenced;
+        if (exception is StaleEpochException stale)
+        {
+            LogFenced(Id, Epoch, stale.StoredEpoch);
+        }
+        else
+        {
+            LogStoreDiverged(Id, exception);
+        }
+
+        var error = Unavailable(exception);
+        _durableWaiters.FailAll(error);
+        _appliedWaiters.FailAll(error);
+        _receivedWaiters.FailAll(error);
+        _persisted.Set();
+    }
+
+    private readonly record struct FlushItem(long Expected, long Version, byte[]? Value);
+
+    [LoggerMessage(EventId = ReplicationLogEvents.PersistFailed, Level = LogLevel.Warning, Message = "Partition {Partition}: persisting changes {From}..{To} failed; retrying in {DelayMs} ms. Writes waiting for Durable (and for Applied with no in-sync standby) wait meanwhile. Check the store's health.")]
+    private partial void LogPersistFailed(int partition, long from, long to, double delayMs, Exception exception);
+
+    [LoggerMessage(EventId = ReplicationLogEvents.PersistStopTimedOut, Level = LogLevel.Error, Message = "Partition {Partition}: stopping gave up on the store after {Seconds} s with changes {Durable}..{Last} not persisted; writes still waiting for them were answered 'unavailable'.")]
+    private partial void LogStopTimedOut(int partition, double seconds, long durable, long last);
+
+    [LoggerMessage(EventId = ReplicationLogEvents.StoreDiverged, Level = LogLevel.Error, Message = "Partition {Partition}: the store no longer matches this primary's changes (another writer?); this silo stopped serving the partition so that nothing more is acknowledged here.")]
+    private partial void LogStoreDiverged(int partition, Exception exception);
+}

@@ -1,0 +1,138 @@
+using Microsoft.Extensions.Options;
+
+namespace OrleansReplication.Silo.Replication;
+
+/// <summary>
+/// Bounds of the replication stream and of write-behind persistence, per partition
+/// (configuration section <c>Replication</c>). Every queue a slow standby or a slow store could
+/// grow is bounded by one of these.
+/// </summary>
+public sealed class ReplicationOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Replication";
+
+    /// <summary>How many persisted changes the primary keeps for standbys that fall behind; older ones are caught up by snapshot.</summary>
+    /// <value>Defaults to 65,536 changes.</value>
+    public int LogRetainedChanges { get; set; } = 65_536;
+
+    /// <summary>How many bytes of persisted changes the primary keeps for standbys that fall behind.</summary>
+    /// <value>Defaults to 64 MiB.</value>
+    public long LogRetainedBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// How many applied changes may wait for the store before the commit loop stops taking writes
+    /// until the store catches up (back-pressure on writers instead of unbounded memory).
+    /// </summary>
+    /// <value>Defaults to 262,144 changes.</value>
+    public int MaxUnpersistedChanges { get; set; } = 262_144;
+
+    /// <summary>How many bytes of applied changes may wait for the store; see <see cref="MaxUnpersistedChanges"/>.</summary>
+    /// <value>Defaults to 256 MiB.</value>
+    public long MaxUnpersistedBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Most changes in one store transaction of the write-behind persister.</summary>
+    /// <value>Defaults to 16,384 changes.</value>
+    public int FlushMaxChanges { get; set; } = 16_384;
+
+    /// <summary>Most bytes in one store transaction of the write-behind persister (the transaction stays a few MiB).</summary>
+    /// <value>Defaults to 8 MiB.</value>
+    public long FlushMaxBytes { get; set; } = 8L * 1024 * 1024;
+
+    /// <summary>The first wait before retrying a failed store commit; doubled per failure up to <see cref="PersistRetryMaxDelay"/>.</summary>
+    /// <value>Defaults to 100 ms.</value>
+    public TimeSpan PersistRetryInitialDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between retries of a failed store commit.</summary>
+    /// <value>Defaults to 5 s.</value>
+    public TimeSpan PersistRetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a graceful stop waits for the store to take every applied change before giving up (and failing the writes still waiting).</summary>
+    /// <value>Defaults to 30 s.</value>
+    public TimeSpan StopFlushTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Most records queued to one standby. A live batch that does not fit marks the standby out
+    /// of sync (it leaves the safety-level quorum and is caught up from the log or by snapshot).
+    /// </summary>
+    /// <value>Defaults to 1,024 records.</value>
+    public int LinkQueueRecords { get; set; } = 1024;
+
+    /// <summary>Most bytes queued to one standby; see <see cref="LinkQueueRecords"/>.</summary>
+    /// <value>Defaults to 32 MiB.</value>
+    public long LinkQueueBytes { get; set; } = 32L * 1024 * 1024;
+
+    /// <summary>
+    /// How long an in-sync standby may leave a change unacknowledged before it is marked out of
+    /// sync (so a stalled standby whose queue is not full cannot hold writes forever).
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns the check off.
+    /// </summary>
+    /// <value>Defaults to 5 s: the longest a silently stalled standby can hold writes, about a failure detector's probe period.</value>
+    public TimeSpan MaxAckDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most changes in one catch-up batch read from the log.</summary>
+    /// <value>Defaults to 1,024 changes.</value>
+    public int CatchUpBatchChanges { get; set; } = 1024;
+
+    /// <summary>Most bytes in one catch-up batch or snapshot chunk.</summary>
+    /// <value>Defaults to 1 MiB.</value>
+    public int CatchUpBatchBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Most items in one snapshot chunk.</summary>
+    /// <value>Defaults to 512 items.</value>
+    public int SnapshotChunkItems { get; set; } = 512;
+}
+
+/// <summary>Checks <see cref="ReplicationOptions"/>, naming every setting to fix.</summary>
+internal sealed class ReplicationOptionsValidator : IValidateOptions<ReplicationOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ReplicationOptions options)
+    {
+        var failures = new List<string>();
+        Positive(failures, nameof(options.LogRetainedChanges), options.LogRetainedChanges);
+        Positive(failures, nameof(options.LogRetainedBytes), options.LogRetainedBytes);
+        Positive(failures, nameof(options.MaxUnpersistedChanges), options.MaxUnpersistedChanges);
+        Positive(failures, nameof(options.MaxUnpersistedBytes), options.MaxUnpersistedBytes);
+        Positive(failures, nameof(options.FlushMaxChanges), options.FlushMaxChanges);
+        Positive(failures, nameof(options.FlushMaxBytes), options.FlushMaxBytes);
+        Positive(failures, nameof(options.LinkQueueRecords), options.LinkQueueRecords);
+        Positive(failures, nameof(options.LinkQueueBytes), options.LinkQueueBytes);
+        Positive(failures, nameof(options.CatchUpBatchChanges), options.CatchUpBatchChanges);
+        Positive(failures, nameof(options.CatchUpBatchBytes), options.CatchUpBatchBytes);
+        Positive(failures, nameof(options.SnapshotChunkItems), options.SnapshotChunkItems);
+        if (options.PersistRetryInitialDelay <= TimeSpan.Zero || options.PersistRetryMaxDelay < options.PersistRetryInitialDelay)
+        {
+            failures.Add($"Replication:PersistRetryInitialDelay ({options.PersistRetryInitialDelay}) must be positive and at most Replication:PersistRetryMaxDelay ({options.PersistRetryMaxDelay}).");
+        }
+
+        if (options.StopFlushTimeout <= TimeSpan.Zero && options.StopFlushTimeout != Timeout.InfiniteTimeSpan)
+        {
+            failures.Add($"Replication:StopFlushTimeout is {options.StopFlushTimeout}; use a positive time.");
+        }
+
+        if (options.MaxAckDelay <= TimeSpan.Zero && options.MaxAckDelay != Timeout.InfiniteTimeSpan)
+        {
+            failures.Add($"Replication:MaxAckDelay is {options.MaxAckDelay}; use a positive time, or -00:00:00.001 (infinite) to turn the check off.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Throws with every failure when <paramref name="options"/> is invalid (for code that builds options without the host).</summary>
+    public static void ThrowIfInvalid(ReplicationOptions options)
+    {
+        var result = new ReplicationOptionsValidator().Validate(null, options);
+        if (result.Failed)
+        {
+            throw new OptionsValidationException(nameof(ReplicationOptions), typeof(ReplicationOptions), result.Failures);
+        }
+    }
+
+    private static void Positive(List<string> failures, string setting, long value)
+    {
+        if (value <= 0)
+        {
+            failures.Add($"Replication:{setting} is {value}; use a positive number.");
+        }
+    }
+}

@@ -1,0 +1,204 @@
+using OrleansReplication.Protocol;
+using OrleansReplication.Silo.Partitions;
+
+namespace OrleansReplication.Silo.Replication;
+
+/// <summary>What a standby did with a record.</summary>
+internal enum StandbyApplyResult
+{
+    /// <summary>Applied (a batch), or the last chunk of a snapshot installed.</summary>
+    Applied,
+
+    /// <summary>A snapshot chunk was staged; the copy changes at the last chunk.</summary>
+    Staged,
+
+    /// <summary>Every change was already applied: nothing to do.</summary>
+    Duplicate,
+
+    /// <summary>Refused: the batch does not follow the applied sequence (or is not contiguous). Nothing applied; the standby needs catch-up.</summary>
+    Gap,
+
+    /// <summary>Refused: a batch of a new epoch on top of another history. Nothing applied; the standby needs a snapshot.</summary>
+    NeedsSnapshot,
+
+    /// <summary>Refused: the record's epoch is below the one the standby follows (its sender was deposed).</summary>
+    StaleEpoch,
+
+    /// <summary>Refused: the record is for another partition, or a batch arrived while a snapshot was being staged.</summary>
+    Ignored,
+}
+
+/// <summary>
+/// The warm copy of one partition on a standby: applies batches strictly in sequence order and
+/// installs snapshots. A single consumer (the link's receive loop) calls <see cref="Apply"/> and
+/// <see cref="Install"/>; any thread reads <see cref="Items"/>, <see cref="AppliedSequence"/> and
+/// <see cref="Epoch"/>.
+/// </summary>
+internal sealed class StandbyReplica(int partitionId)
+{
+    // Consumer only, reused for every batch.
+    private readonly List<KeyValuePair<ItemAddress, PendingEntry>> _changes = [];
+
+    // Swapped by the consumer at a snapshot's last chunk; read by any thread (a reference write is atomic).
+    private volatile ItemTable _items = new();
+
+    // Consumer only: the snapshot being staged.
+    private ItemTable? _staging;
+    private long _stagingSequence;
+    private long _stagingEpoch;
+
+    // Written by the consumer, read by any thread (64-bit values written whole).
+    private long _appliedSequence;
+    private long _epoch;
+
+    // Consumer only: the applied sequence at which a catch-up was last asked for, so a queue full
+    // of records past a gap asks once, not once per record.
+    private long _catchUpAskedAt = -1;
+
+    public int PartitionId { get; } = partitionId;
+
+    /// <summary>The warm items, as of <see cref="AppliedSequence"/>.</summary>
+    public ItemTable Items => _items;
+
+    /// <summary>Every change up to here is applied, in order, with none missing: what promotion compares.</summary>
+    public long AppliedSequence => Volatile.Read(ref _appliedSequence);
+
+    /// <summary>The epoch of the primary this copy follows; records of a lower epoch are refused.</summary>
+    public long Epoch => Volatile.Read(ref _epoch);
+
+    /// <summary>Whether a snapshot is being staged.</summary>
+    public bool InstallingSnapshot => _staging is not null;
+
+    /// <summary>Applies a batch if it follows the applied sequence; changes already applied are skipped; a gap is refused whole.</summary>
+    public StandbyApplyResult Apply(ReplicationBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Partition != PartitionId || _staging is not null)
+        {
+            return StandbyApplyResult.Ignored;
+        }
+
+        var epoch = Epoch;
+        if (batch.Epoch < epoch)
+        {
+            return StandbyApplyResult.StaleEpoch;
+        }
+
+        var changes = batch.Changes;
+        if (changes.Count == 0)
+        {
+            return StandbyApplyResult.Duplicate;
+        }
+
+        var applied = AppliedSequence;
+        if (batch.Epoch > epoch && applied > 0)
+        {
+            // A new primary's history may differ from ours past some point: never mix the two.
+            return StandbyApplyResult.NeedsSnapshot;
+        }
+
+        if (changes[changes.Count - 1].Sequence <= applied)
+        {
+            return StandbyApplyResult.Duplicate;
+        }
+
+        if (changes[0].Sequence > applied + 1)
+        {
+            return StandbyApplyResult.Gap;
+        }
+
+        // Check the whole batch before changing anything: a gap inside it is refused too.
+        for (var i = 1; i < changes.Count; i++)
+        {
+            if (changes[i].Sequence != changes[i - 1].Sequence + 1)
+            {
+                return StandbyApplyResult.Gap;
+            }
+        }
+
+        _changes.Clear();
+        foreach (var change in changes)
+        {
+            if (change.Sequence > applied)
+            {
+                _changes.Add(KeyValuePair.Create(ReplicatedChanges.Address(change), new PendingEntry(change.Sequence, change.Remove ? null : ReplicatedChanges.Json(change))));
+            }
+        }
+
+        _items.Apply(_changes);
+        _changes.Clear();
+        Volatile.Write(ref _epoch, batch.Epoch);
+        Volatile.Write(ref _appliedSequence, changes[changes.Count - 1].Sequence);
+        return StandbyApplyResult.Applied;
+    }
+
+    /// <summary>Stages a snapshot chunk; at the last one, replaces the copy with the snapshot and sets the applied sequence to its sequence.</summary>
+    public StandbyApplyResult Install(SnapshotChunk chunk)
+    {
+        ArgumentNullException.ThrowIfNull(chunk);
+        if (chunk.Partition != PartitionId)
+        {
+            return StandbyApplyResult.Ignored;
+        }
+
+        if (chunk.Epoch < Epoch)
+        {
+            return StandbyApplyResult.StaleEpoch;
+        }
+
+        if (_staging is null || chunk.SnapshotSequence != _stagingSequence || chunk.Epoch != _stagingEpoch)
+        {
+            // A new snapshot (one left unfinished is dropped: the primary restarted it).
+            _staging = new ItemTable();
+            _stagingSequence = chunk.SnapshotSequence;
+            _stagingEpoch = chunk.Epoch;
+        }
+
+        _changes.Clear();
+        foreach (var item in chunk.Items)
+        {
+            if (!item.Remove)
+            {
+                _changes.Add(KeyValuePair.Create(ReplicatedChanges.Address(item), new PendingEntry(item.Sequence, ReplicatedChanges.Json(item))));
+            }
+        }
+
+        _staging.Load(_changes);
+        _changes.Clear();
+        if (!chunk.Last)
+        {
+            return StandbyApplyResult.Staged;
+        }
+
+        _items = _staging;
+        _staging = null;
+        _catchUpAskedAt = -1;
+        Volatile.Write(ref _epoch, chunk.Epoch);
+        Volatile.Write(ref _appliedSequence, chunk.SnapshotSequence);
+        return StandbyApplyResult.Applied;
+    }
+
+    /// <summary>
+    /// The acknowledgement after some records: everything applied (a standby's queue is drained
+    /// before it acks, so received = applied). Asks for catch-up after a refusal, once per
+    /// applied sequence.
+    /// </summary>
+    public ReplicationAck CreateAck(bool refused)
+    {
+        var applied = AppliedSequence;
+        var ask = refused && _catchUpAskedAt != applied;
+        if (ask)
+        {
+            _catchUpAskedAt = applied;
+        }
+
+        return new ReplicationAck
+        {
+            Partition = PartitionId,
+            Epoch = Epoch,
+            ReceivedSequence = applied,
+            AppliedSequence = applied,
+            CatchUpRequested = ask,
+        };
+    }
+}

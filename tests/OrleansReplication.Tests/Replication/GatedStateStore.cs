@@ -1,0 +1,75 @@
+using OrleansReplication.Silo.Storage;
+
+namespace OrleansReplication.Tests.Replication;
+
+/// <summary>
+/// A real store with a gate in front of its commits, so tests decide when persistence happens
+/// (deterministically, without timing): closed, every commit waits; failing, every commit throws.
+/// Loads pass straight through.
+/// </summary>
+internal sealed class GatedStateStore(IStateStore inner) : IStateStore
+{
+    private volatile TaskCompletionSource _gate = Opened();
+    private int _commits;
+    private int _waiting;
+    private int _failures;
+
+    public string ProviderName => inner.ProviderName;
+
+    /// <summary>Commits that reached the store.</summary>
+    public int Commits => Volatile.Read(ref _commits);
+
+    /// <summary>Commits waiting at the closed gate now.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
+
+    /// <summary>Commits that failed on purpose.</summary>
+    public int Failures => Volatile.Read(ref _failures);
+
+    /// <summary>When set, every commit throws (a store outage).</summary>
+    public bool Failing { get; set; }
+
+    public void Close() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Open() => _gate.TrySetResult();
+
+    public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
+
+    public Task<int> GetOrSetPartitionCountAsync(int proposed, CancellationToken cancellationToken) => inner.GetOrSetPartitionCountAsync(proposed, cancellationToken);
+
+    public Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken) => inner.LoadPartitionAsync(partitionId, cancellationToken);
+
+    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken)
+    {
+        var gate = _gate;
+        if (!gate.Task.IsCompleted)
+        {
+            Interlocked.Increment(ref _waiting);
+            try
+            {
+                await gate.Task.WaitAsync(cancellationToken);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+        }
+
+        if (Failing)
+        {
+            Interlocked.Increment(ref _failures);
+            throw new InvalidOperationException("Injected store failure.");
+        }
+
+        await inner.CommitAsync(partitionId, epoch, lastSequence, writes, cancellationToken);
+        Interlocked.Increment(ref _commits);
+    }
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+    private static TaskCompletionSource Opened()
+    {
+        var open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        open.SetResult();
+        return open;
+    }
+}
