@@ -71,6 +71,8 @@ public static class SiloApplication
         services.TryAddSingleton<PartitionMapManager>();
         services.TryAddSingleton<SiloMessageRouter>();
         services.TryAddSingleton<SiloConnectionPool>();
+        services.TryAddSingleton<StandbyHost>();
+        services.TryAddSingleton<ReplicationRouting>();
 
         // Order matters: the lifecycle loads partitions before the listeners open and stops them after they close.
         services.AddHostedService<SiloLifecycleService>();

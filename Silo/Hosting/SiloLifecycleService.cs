@@ -4,7 +4,9 @@ using Microsoft.Extensions.Options;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Placement;
+using OrleansReplication.Silo.Replication;
 using OrleansReplication.Silo.Storage;
+using OrleansReplication.Silo.Transport;
 
 namespace OrleansReplication.Silo.Hosting;
 
@@ -19,23 +21,32 @@ internal sealed partial class SiloLifecycleService(
     MembershipService membership,
     PartitionMapManager partitionMap,
     PartitionManager partitions,
+    SiloMessageRouter router,
+    StandbyHost standbys,
+    ReplicationRouting replication,
     SiloIdentity identity,
     IOptions<SiloOptions> options,
     ILogger<SiloLifecycleService> logger) : IHostedService
 {
     private readonly ILogger _logger = logger;
+    // How often the map is reconciled between membership changes (a read of one table; writes only when the plan is not empty).
+    private static readonly TimeSpan MapRefreshInterval = TimeSpan.FromMilliseconds(500);
+
     private readonly CancellationTokenSource _stopping = new();
     private Task? _mapLoop;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
+        standbys.Register(router);
+        replication.Register(router);
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await membership.StartAsync(cancellationToken).ConfigureAwait(false);
         await partitions.StartAsync(o.PartitionCount, cancellationToken).ConfigureAwait(false);
         identity.PartitionCount = partitions.PartitionCount;
         await membership.MarkActiveAsync(cancellationToken).ConfigureAwait(false);
-        await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, cancellationToken).ConfigureAwait(false);
+        var map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, cancellationToken).ConfigureAwait(false);
+        await replication.ApplyMapAsync(map, membership.Current).ConfigureAwait(false);
         _mapLoop = Task.Run(MapLoopAsync, CancellationToken.None);
         LogStarted(identity.Address.ToString(), store.ProviderName, identity.HttpEndpoint, identity.GatewayEndpoint, identity.SiloEndpoint, partitions.PartitionCount);
     }
@@ -49,24 +60,50 @@ internal sealed partial class SiloLifecycleService(
             await _mapLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
+        await replication.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         await partitions.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         await membership.StopAsync(cancellationToken).ConfigureAwait(false);
         await store.DisposeAsync().ConfigureAwait(false);
     }
 
-    // Every membership change (a silo joined, left or died) triggers a reconciliation.
+    // Every membership change (a silo joined, left or died) triggers a reconciliation, and so does
+    // a regular tick: other silos change the map too, and standby moves are bounded per round.
     private async Task MapLoopAsync()
     {
         var token = _stopping.Token;
-        await foreach (var snapshot in membership.WatchAsync(token).ConfigureAwait(false))
+        await using var changes = membership.WatchAsync(token).GetAsyncEnumerator(token);
+        var next = changes.MoveNextAsync().AsTask();
+        while (!token.IsCancellationRequested)
         {
             try
             {
-                await partitionMap.ReconcileAsync(partitions.PartitionCount, snapshot, token).ConfigureAwait(false);
+                var tick = Task.Delay(MapRefreshInterval, token);
+                PartitionMap map;
+                if (await Task.WhenAny(next, tick).ConfigureAwait(false) == next)
+                {
+                    if (!await next.ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    map = await partitionMap.ReconcileAsync(partitions.PartitionCount, changes.Current, token).ConfigureAwait(false);
+                    next = changes.MoveNextAsync().AsTask();
+                }
+                else
+                {
+                    // Standby moves are bounded per round, so keep reconciling until the plan is empty.
+                    map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, token).ConfigureAwait(false);
+                }
+
+                await replication.ApplyMapAsync(map, membership.Current).ConfigureAwait(false);
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
             {
                 LogReconcileFailed(identity.Address.ToString(), ex);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }

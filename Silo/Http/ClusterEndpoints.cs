@@ -55,9 +55,16 @@ internal static class ClusterEndpoints
 
                 // Known where this silo leads the partition; other silos report their own.
                 lastSequence = a?.Primary == identity.Address && id < partitions.PartitionCount ? partitions.Partitions[id].LastSequence : (long?)null,
-                standbys = a?.Standbys.Select(s => new { silo = s.ToString() }) ?? [],
+                standbys = a?.Standbys.Select(s => StandbyView(s, a.Primary == identity.Address && id < partitions.PartitionCount ? partitions.Partitions[id] : null)) ?? [],
             }),
         }));
+
+        static object StandbyView(SiloAddress standby, Partition? ledHere)
+        {
+            // The primary knows its standbys' progress from their acks; other silos only the assignment.
+            var link = ledHere?.Links.FirstOrDefault(l => l.Name == standby.ToString());
+            return new { silo = standby.ToString(), appliedSequence = link?.AppliedSequence, inSync = link?.InSync };
+        }
 
         app.MapGet("/healthz/live", () => Results.Ok(new { status = "live" }));
         app.MapGet("/healthz/ready", (PartitionManager partitions) => partitions.IsReady

@@ -49,6 +49,9 @@ internal abstract partial class ReplicaLink
     /// <summary>Sends the log from the link's next sequence (a snapshot first when the log no longer has it) until the standby reaches the live stream.</summary>
     private async Task CatchUpAsync(CancellationToken cancellationToken)
     {
+        // A link reaches the live stream only through here, so it is never streaming (or counted
+        // in sync) before its transport can carry a record.
+        await PrepareTransportAsync(cancellationToken).ConfigureAwait(false);
         var source = _source!;
         var log = source.Log;
         ReplicationLog.Pin? pin = null;

@@ -264,6 +264,12 @@ internal abstract partial class ReplicaLink : IReplicaLink
     {
     }
 
+    /// <summary>Makes the transport able to carry records (e.g. connects); awaited before every catch-up.</summary>
+    protected virtual ValueTask PrepareTransportAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>Whether the transport can carry records now; a link joins the in-sync set only then.</summary>
+    protected virtual bool IsTransportReady => true;
+
     /// <summary>Stops the transport, after the worker.</summary>
     protected virtual ValueTask DisposeTransportAsync() => ValueTask.CompletedTask;
 
@@ -342,7 +348,7 @@ internal abstract partial class ReplicaLink : IReplicaLink
         long from;
         lock (_gate)
         {
-            if (_inSync || _state != ReplicaLinkState.Streaming || Volatile.Read(ref _applied) < _inSyncFrom)
+            if (_inSync || _state != ReplicaLinkState.Streaming || Volatile.Read(ref _applied) < _inSyncFrom || !IsTransportReady)
             {
                 return false;
             }

@@ -20,7 +20,10 @@ internal sealed class SiloMessageRouter
             throw new InvalidOperationException("Silo message handlers must be registered before the silo starts routing frames.");
         }
 
-        _handlers[type] = handler;
+        if (!_handlers.TryAdd(type, handler))
+        {
+            throw new InvalidOperationException($"Silo message type {type} already has a handler; each type has one owner.");
+        }
     }
 
     /// <summary>Routes a frame; false when no part handles its type.</summary>

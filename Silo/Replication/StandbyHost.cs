@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using OrleansReplication.Protocol;
+using OrleansReplication.Silo.Transport;
+
+namespace OrleansReplication.Silo.Replication;
+
+/// <summary>
+/// This silo's standby replicas: the warm copies of partitions other silos lead. Records arrive
+/// on silo-to-silo connections and are applied on the connection's read loop (in order), and the
+/// acknowledgement goes back on the same connection.
+/// </summary>
+internal sealed partial class StandbyHost(ILogger<StandbyHost> logger)
+{
+    private readonly ConcurrentDictionary<int, StandbyReplica> _replicas = new();
+    private readonly ILogger _logger = logger;
+
+    /// <summary>The warm copy of <paramref name="partitionId"/>, if this silo holds one.</summary>
+    public StandbyReplica? Find(int partitionId) => _replicas.GetValueOrDefault(partitionId);
+
+    public IEnumerable<StandbyReplica> Replicas => _replicas.Values;
+
+    public void Register(SiloMessageRouter router)
+    {
+        router.Register(MessageType.ReplicationBatch, (FramedConnection connection, in Frame frame) =>
+        {
+            var batch = ReplicationBatch.Parser.ParseFrom(frame.Body);
+            Apply(connection, batch.Partition, replica => replica.Apply(batch));
+        });
+        router.Register(MessageType.SnapshotChunk, (FramedConnection connection, in Frame frame) =>
+        {
+            var chunk = SnapshotChunk.Parser.ParseFrom(frame.Body);
+            Apply(connection, chunk.Partition, replica => replica.Install(chunk));
+        });
+    }
+
+    private void Apply(FramedConnection connection, int partitionId, Func<StandbyReplica, StandbyApplyResult> apply)
+    {
+        var replica = _replicas.GetOrAdd(partitionId, static id => new StandbyReplica(id));
+        ReplicationAck ack;
+
+        // Records of one partition may come from two primaries briefly (old and new epoch) on two
+        // connections; the replica is single-threaded, and this lock is never held across an await.
+        lock (replica)
+        {
+            StandbyApplyResult result;
+            try
+            {
+                result = apply(replica);
+            }
+            catch (Exception ex)
+            {
+                LogApplyFailed(partitionId, connection.Peer?.ToString() ?? "?", replica.AppliedSequence, ex);
+                result = StandbyApplyResult.Gap;
+            }
+
+            ack = replica.CreateAck(result is StandbyApplyResult.Gap or StandbyApplyResult.NeedsSnapshot);
+        }
+
+        connection.TrySend(MessageType.ReplicationAck, 0, ack);
+    }
+
+    [LoggerMessage(EventId = ReplicationLogEvents.StandbyApplyFailed, Level = LogLevel.Error, Message = "Partition {Partition}: applying a record from primary {Primary} failed at applied sequence {Applied}; the standby asks to be caught up again.")]
+    private partial void LogApplyFailed(int partition, string primary, long applied, Exception exception);
+}
