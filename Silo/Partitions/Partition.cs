@@ -155,17 +155,49 @@ internal sealed partial class Partition : IReplicationSource
         _persistStop.Dispose();
     }
 
+    /// <summary>
+    /// Starts this partition as the primary of <paramref name="epoch"/> (already claimed in the
+    /// partition map) from a standby's warm copy instead of the store: the copy is merged with the
+    /// store (<see cref="WarmCopyMerge"/>), the store is brought up to the merge in one transaction
+    /// fenced by <paramref name="epoch"/>, and the loops start. No acknowledged write is lost,
+    /// whichever of the copy and the store is ahead.
+    /// </summary>
+    public async Task StartFromWarmCopyAsync(IReadOnlyList<KeyValuePair<ItemAddress, ItemEntry>> copy, long copyApplied, long epoch, CancellationToken cancellationToken)
+    {
+        var data = await _store.LoadPartitionAsync(Id, cancellationToken).ConfigureAwait(false);
+        var merge = WarmCopyMerge.Merge(copy, copyApplied, data);
+        // Also with no row to write: the store must learn the last sequence, or versions used by
+        // changes that netted out (created and removed after S) could be handed out again.
+        if (merge.StoreWrites.Count > 0 || merge.LastSequence > data.LastSequence)
+        {
+            await _store.CommitAsync(Id, epoch, merge.LastSequence, merge.StoreWrites, cancellationToken).ConfigureAwait(false);
+        }
+
+        Initialize(merge.Items, merge.LastSequence, epoch);
+        _loop = Task.Run(RunAsync, CancellationToken.None);
+        _persister = Task.Run(PersistAsync, CancellationToken.None);
+    }
+
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
         var data = await _store.LoadPartitionAsync(Id, cancellationToken).ConfigureAwait(false);
+        Initialize(
+            data.Items.Select(i => KeyValuePair.Create(new ItemAddress(i.Component, i.PartitionKey, i.Id), new PendingEntry(i.Version, i.Value))),
+            data.LastSequence,
+            data.Epoch + 1);
+    }
+
+    // Everything up to lastSequence is in the store when this runs: the durable watermark starts there.
+    private void Initialize(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> items, long lastSequence, long epoch)
+    {
         Items.Clear();
-        Items.Load(data.Items.Select(i => KeyValuePair.Create(new ItemAddress(i.Component, i.PartitionKey, i.Id), new PendingEntry(i.Version, i.Value))));
-        Epoch = data.Epoch + 1;
-        Volatile.Write(ref _lastSequence, data.LastSequence);
-        _log = new ReplicationLog(data.LastSequence, _options);
-        _receivedWaiters = new SequenceWaiters(data.LastSequence);
-        _appliedWaiters = new SequenceWaiters(data.LastSequence);
-        _durableWaiters = new SequenceWaiters(data.LastSequence);
+        Items.Load(items);
+        Epoch = epoch;
+        Volatile.Write(ref _lastSequence, lastSequence);
+        _log = new ReplicationLog(lastSequence, _options);
+        _receivedWaiters = new SequenceWaiters(lastSequence);
+        _appliedWaiters = new SequenceWaiters(lastSequence);
+        _durableWaiters = new SequenceWaiters(lastSequence);
         _status = PartitionStatus.Serving;
     }
 
