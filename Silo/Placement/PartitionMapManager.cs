@@ -51,7 +51,29 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
         }
 
         var assigned = map.Assignments.Where(a => a is not null).Select(a => a!).ToList();
-        changes.AddRange(PlacementPolicy.PlanStandbys(assigned, active, _options, MaxStandbyMovesPerRound));
+        var failovers = PlacementPolicy.PlanFailover(assigned, active);
+        changes.AddRange(failovers);
+
+        // Standbys are planned on the map as it will be once the failovers are written.
+        var after = assigned.ToDictionary(a => a.PartitionId);
+        foreach (var f in failovers)
+        {
+            after[f.PartitionId] = f;
+        }
+
+        foreach (var standbyChange in PlacementPolicy.PlanStandbys([.. after.Values], active, _options, MaxStandbyMovesPerRound))
+        {
+            // A row both failed over and repaired is written once, with the repair's standbys.
+            var index = changes.FindIndex(c => c.PartitionId == standbyChange.PartitionId);
+            if (index >= 0)
+            {
+                changes[index] = standbyChange with { Version = changes[index].Version };
+            }
+            else
+            {
+                changes.Add(standbyChange);
+            }
+        }
 
         var lost = 0;
         foreach (var change in changes)

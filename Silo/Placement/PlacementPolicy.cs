@@ -38,6 +38,56 @@ internal static class PlacementPolicy
     }
 
     /// <summary>
+    /// New primaries for partitions whose primary is not live: the first live standby in the
+    /// buddy group's order is promoted (it holds a warm copy); with no live standby, the
+    /// least-loaded live silo takes the partition cold, from the store. Either way the epoch is
+    /// raised, so the map's compare-and-swap claims it and the old primary is fenced.
+    /// </summary>
+    public static IReadOnlyList<PartitionAssignment> PlanFailover(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live)
+    {
+        if (live.Count == 0)
+        {
+            return [];
+        }
+
+        var alive = live.Select(s => s.Address).ToHashSet();
+        var leads = live.ToDictionary(s => s.Address, _ => 0);
+        foreach (var a in map)
+        {
+            if (a.Primary is { } p && leads.ContainsKey(p))
+            {
+                leads[p]++;
+            }
+        }
+
+        var result = new List<PartitionAssignment>();
+        foreach (var a in map.OrderBy(a => a.PartitionId))
+        {
+            if (a.Primary is { } primary && alive.Contains(primary))
+            {
+                continue;
+            }
+
+            var standbys = a.Standbys.Where(alive.Contains).ToList();
+            SiloAddress next;
+            if (standbys.Count > 0)
+            {
+                next = standbys[0];
+                standbys.RemoveAt(0);
+            }
+            else
+            {
+                next = leads.OrderBy(kv => kv.Value).ThenBy(kv => kv.Key.ToString(), StringComparer.Ordinal).First().Key;
+            }
+
+            leads[next]++;
+            result.Add(a with { Version = a.Version + 1, Epoch = a.Epoch + 1, Primary = next, Standbys = standbys });
+        }
+
+        return result;
+    }
+
+    /// <summary>
     /// Repairs and balances standbys: drops standbys that are not live, fills buddy groups up to
     /// the replication factor, then moves at most <paramref name="maxMoves"/> standbys from silos
     /// above their share to silos below it (a new silo takes on its share gradually). Primaries

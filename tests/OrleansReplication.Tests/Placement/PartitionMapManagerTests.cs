@@ -80,6 +80,24 @@ public sealed class PartitionMapManagerTests : IAsyncLifetime
         });
     }
 
+    [Fact]
+    public async Task Reconcile_PrimarySiloDies_StandbysPromotedAndGroupsRefilledInOneWrite()
+    {
+        var manager = NewManager();
+        await manager.ReconcileAsync(Partitions, Snapshot("a", "b", "c"), default);
+
+        var map = await manager.ReconcileAsync(Partitions, Snapshot("b", "c"), default);
+
+        Assert.All(map.Assignments, a =>
+        {
+            Assert.NotEqual(Address("a"), a!.Primary);
+            Assert.DoesNotContain(Address("a"), a.Standbys);
+            Assert.NotEqual(a.Primary, Assert.Single(a.Standbys));
+        });
+        Assert.Contains(map.Assignments, a => a!.Epoch == 2);
+        Assert.Empty(PlacementPolicy.PlanFailover([.. map.Assignments.Select(a => a!)], Snapshot("b", "c").Active));
+    }
+
     private PartitionMapManager NewManager()
     {
         var store = new SqlitePartitionMapStore(_connectionString);

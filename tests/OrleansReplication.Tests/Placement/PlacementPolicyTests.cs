@@ -182,6 +182,53 @@ public sealed class PlacementPolicyTests
         Assert.All(handoffs, h => Assert.Equal(0, h.PartitionId % 2));
     }
 
+    [Fact]
+    public void PlanFailover_PrimaryDeadStandbyLive_PromotesStandbyAtNextEpoch()
+    {
+        var silos = Silos(("a", "h1", ""), ("b", "h2", ""), ("c", "h3", ""));
+        var map = PlacementPolicy.Initial(12, silos, Rf2);
+        var dead = silos[0].Address;
+
+        var failovers = PlacementPolicy.PlanFailover(map, silos.Skip(1).ToList());
+
+        var led = map.Where(a => a.Primary == dead).ToList();
+        Assert.Equal(led.Select(a => a.PartitionId), failovers.Select(f => f.PartitionId));
+        Assert.All(failovers, f =>
+        {
+            var before = map[f.PartitionId];
+            Assert.Equal(before.Standbys[0], f.Primary);
+            Assert.Equal(before.Epoch + 1, f.Epoch);
+            Assert.Equal(before.Version + 1, f.Version);
+            Assert.DoesNotContain(f.Primary!.Value, f.Standbys);
+        });
+    }
+
+    [Fact]
+    public void PlanFailover_NoLiveStandby_ColdToLeastLoadedLiveSilo()
+    {
+        var lone = Silos(("a", "h1", ""));
+        var map = PlacementPolicy.Initial(4, lone, Rf2);
+        var restarted = new List<SiloRecord> { lone[0] with { Address = new SiloAddress("a", 2) } };
+
+        var failovers = PlacementPolicy.PlanFailover(map, restarted);
+
+        Assert.Equal(4, failovers.Count);
+        Assert.All(failovers, f =>
+        {
+            Assert.Equal(restarted[0].Address, f.Primary);
+            Assert.Equal(2, f.Epoch);
+            Assert.Empty(f.Standbys);
+        });
+    }
+
+    [Fact]
+    public void PlanFailover_PrimariesAlive_NoChange()
+    {
+        var silos = Silos(("a", "h1", ""), ("b", "h2", ""));
+
+        Assert.Empty(PlacementPolicy.PlanFailover(PlacementPolicy.Initial(8, silos, Rf2), silos));
+    }
+
     private static void AssertSpread(IEnumerable<int> counts, int total, int silos, int slack = 1)
     {
         var list = counts.ToList();
