@@ -12,7 +12,14 @@ namespace OrleansReplication.Client;
 /// </summary>
 public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
 {
+    // A request follows at most this many "partition moved" answers before it fails: enough for a
+    // failover racing a handoff, never a loop.
+    private const int MaxRedirects = 4;
+
     private readonly ConnectionManager _connections;
+
+    // Created on the first watch and shared by all (thread-safe); disposed with the client.
+    private readonly Lazy<HttpClient> _http = new(() => new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) }) { Timeout = Timeout.InfiniteTimeSpan });
 
     private ReplicationClient(ReplicationClientOptions options, ILoggerFactory? loggerFactory)
     {
@@ -88,7 +95,28 @@ public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
     }
 
     /// <summary>Closes the connection; requests in flight fail with <see cref="ReplicaUnavailableException"/>.</summary>
-    public async ValueTask DisposeAsync() => await _connections.DisposeAsync().ConfigureAwait(false);
+    public async ValueTask DisposeAsync()
+    {
+        if (_http.IsValueCreated)
+        {
+            _http.Value.Dispose();
+        }
+
+        await _connections.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The HTTP client of watches (no timeout: a watch lasts as long as its listener wants).</summary>
+    internal HttpClient Http => _http.Value;
+
+    /// <summary>The HTTP API of the silo the client is connected to, as its gateway announced it.</summary>
+    internal async Task<Uri> GetHttpEndpointAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _connections.GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var endpoint = connection.Hello.HttpEndpoint;
+        return endpoint is { Length: > 0 } && Uri.TryCreate(endpoint.TrimEnd('/') + "/", UriKind.Absolute, out var uri)
+            ? uri
+            : throw new ReplicaUnavailableException($"The silo '{connection.Hello.SiloId}' did not announce its HTTP endpoint (an older silo); watching needs it.", Options.MinReconnectDelay);
+    }
 
     // Sends a request and waits for its reply within RequestTimeout. Idempotent requests (reads)
     // are sent again after a lost connection; writes are not, until they carry idempotency ids.
@@ -97,6 +125,7 @@ public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Options.RequestTimeout);
+        var redirects = 0;
         try
         {
             while (true)
@@ -106,6 +135,16 @@ public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
                 try
                 {
                     return await connection.SendAsync(type, request, replyType, parser, timeout.Token).ConfigureAwait(false);
+                }
+                catch (PartitionMovedException moved) when (moved.PrimaryGatewayEndpoint is { } primary && redirects++ < MaxRedirects)
+                {
+                    // Nothing was applied: follow the partition to its primary and send again.
+                    await _connections.RedirectAsync(primary, connection).ConfigureAwait(false);
+                }
+                catch (PartitionMovedException moved) when (moved.PrimaryGatewayEndpoint is null)
+                {
+                    // Failover in progress: no primary yet. Not applied, so safe to send again shortly.
+                    await Task.Delay(Options.MinReconnectDelay, timeout.Token).ConfigureAwait(false);
                 }
                 catch (ReplicaUnavailableException ex) when (idempotent && ex.InnerException is not null)
                 {

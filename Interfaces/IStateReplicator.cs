@@ -35,4 +35,19 @@ public interface IStateReplicator<TItem>
 
     /// <summary>Reads every item of the component, page by page, in ascending id order.</summary>
     IAsyncEnumerable<VersionedItem<TItem>> GetAllStateItemsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Streams the component's changes: without <paramref name="cursor"/>, first a snapshot of every
+    /// item (<see cref="StateChangeKind.Set"/> events without a cursor) and a
+    /// <see cref="StateChangeKind.SnapshotEnd"/>; then, or from <paramref name="cursor"/>, every
+    /// later change, in order per item. Every event after the snapshot carries the cursor to resume
+    /// from: watching again with it misses nothing and repeats nothing.
+    /// </summary>
+    /// <param name="prefix">Only items whose id starts with this (ordinal); <see langword="null"/> for all.</param>
+    /// <param name="cursor">A cursor from an earlier event, to resume; <see langword="null"/> to start with a snapshot.</param>
+    /// <param name="cancellationToken">Ends the stream.</param>
+    /// <exception cref="CursorExpiredException">The cursor is older than the cluster retains (also mid-stream, when reading too slowly); restart without one.</exception>
+    /// <exception cref="InvalidRequestException">The cursor is not one of this cluster's.</exception>
+    /// <exception cref="ReplicaUnavailableException">The stream broke (silo stopping, partition moving, connection lost); resume from the last cursor.</exception>
+    IAsyncEnumerable<StateChange<TItem>> WatchAsync(string? prefix = null, string? cursor = null, CancellationToken cancellationToken = default);
 }

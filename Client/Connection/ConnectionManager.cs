@@ -10,7 +10,11 @@ namespace OrleansReplication.Client;
 internal sealed partial class ConnectionManager : IAsyncDisposable
 {
     private readonly ReplicationClientOptions _options;
-    private readonly GatewayAddress[] _gateways;
+    private readonly Lock _gatewaysLock = new();
+
+    // Replaced under _gatewaysLock by RedirectAsync; read by the connect loop.
+    private GatewayAddress[] _gateways;
+    private GatewayAddress? _preferred;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _disposing = new();
     private readonly Task _loop;
@@ -25,6 +29,33 @@ internal sealed partial class ConnectionManager : IAsyncDisposable
         _gateways = options.Gateways.Select(g => GatewayAddress.TryParse(g, out var a) ? a : throw new ArgumentException($"Gateway '{g}' is not 'host:port'.")).ToArray();
         _logger = logger;
         _loop = Task.Run(ConnectLoopAsync);
+    }
+
+    /// <summary>
+    /// Moves to the gateway at <paramref name="gateway"/> (<c>host:port</c>, added to the list if
+    /// new): the connection <paramref name="current"/> is closed and the next one is made there.
+    /// </summary>
+    public async Task RedirectAsync(string gateway, GatewayConnection current)
+    {
+        if (!GatewayAddress.TryParse(gateway, out var address))
+        {
+            return;
+        }
+
+        lock (_gatewaysLock)
+        {
+            if (!_gateways.Contains(address))
+            {
+                _gateways = [.. _gateways, address];
+            }
+
+            _preferred = address;
+        }
+
+        if (current.Address != address)
+        {
+            await current.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>The current connection, waiting for one to be established if needed.</summary>
@@ -44,8 +75,21 @@ internal sealed partial class ConnectionManager : IAsyncDisposable
         var token = _disposing.Token;
         while (!token.IsCancellationRequested)
         {
-            var address = _gateways[next];
-            next = (next + 1) % _gateways.Length;
+            GatewayAddress address;
+            lock (_gatewaysLock)
+            {
+                if (_preferred is { } preferred)
+                {
+                    address = preferred;
+                    _preferred = null;
+                }
+                else
+                {
+                    address = _gateways[next % _gateways.Length];
+                    next = (next + 1) % _gateways.Length;
+                }
+            }
+
             GatewayConnection connection;
             try
             {

@@ -6,7 +6,7 @@ using OrleansReplication.Protocol;
 namespace OrleansReplication.Client;
 
 /// <summary>The client side of one component's State Replicator: typed items as JSON on the wire.</summary>
-internal sealed class StateReplicator<TItem>(ReplicationClient client, string component, Func<TItem, ItemKey>? keySelector) : IStateReplicator<TItem>
+internal sealed partial class StateReplicator<TItem>(ReplicationClient client, string component, Func<TItem, ItemKey>? keySelector) : IStateReplicator<TItem>
 {
     private const int PageSize = 500;
 

@@ -29,3 +29,27 @@ public sealed class ReplicaUnavailableException(string message, TimeSpan retryAf
 
 /// <summary>The peer broke the wire protocol (bad frame, unknown message, version mismatch).</summary>
 public sealed class ProtocolException(string message) : ReplicationException(message);
+
+/// <summary>
+/// The silo that got the request does not lead the item's partition (it moved, or this silo holds
+/// only a standby copy). Nothing was applied: send the request to the primary named here.
+/// </summary>
+public sealed class PartitionMovedException(int partition, string? primaryGatewayEndpoint, string? primaryHttpEndpoint, string message)
+    : ReplicationException(message)
+{
+    /// <summary>The item's partition.</summary>
+    public int Partition { get; } = partition;
+
+    /// <summary>The primary's gateway endpoint (<c>host:port</c>), when known.</summary>
+    public string? PrimaryGatewayEndpoint { get; } = primaryGatewayEndpoint;
+
+    /// <summary>The primary's HTTP base URL, when known.</summary>
+    public string? PrimaryHttpEndpoint { get; } = primaryHttpEndpoint;
+}
+
+/// <summary>
+/// A listener's cursor points before the oldest change the silo still retains (it was away, or
+/// read too slowly, for too long). Nothing was skipped: restart the watch without a cursor to get
+/// a fresh snapshot.
+/// </summary>
+public sealed class CursorExpiredException(string message) : ReplicationException(message);

@@ -30,6 +30,12 @@ internal static class ErrorTranslator
                 }
 
                 break;
+            case PartitionMovedException moved:
+                reply.Code = ErrorCode.ErrorNotPrimary;
+                reply.Partition = (uint)moved.Partition;
+                reply.PrimaryGateway = moved.PrimaryGatewayEndpoint ?? string.Empty;
+                reply.PrimaryHttp = moved.PrimaryHttpEndpoint ?? string.Empty;
+                break;
             case ReplicaUnavailableException unavailable:
                 reply.Code = ErrorCode.ErrorUnavailable;
                 reply.RetryAfterMs = (uint)Math.Clamp(unavailable.RetryAfter.TotalMilliseconds, 0, uint.MaxValue);

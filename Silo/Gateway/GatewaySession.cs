@@ -203,6 +203,7 @@ internal sealed partial class GatewaySession
             PartitionCount = (uint)_identity.PartitionCount,
             MaxFrameBytes = (uint)_options.MaxFrameBytes,
             MaxItemBytes = (uint)_options.MaxItemBytes,
+            HttpEndpoint = _identity.HttpEndpoint,
         });
         return true;
     }

@@ -14,6 +14,7 @@ using OrleansReplication.Grains;
 using OrleansReplication.Grains.State;
 using OrleansReplication.Silo.Gateway;
 using OrleansReplication.Silo.Http;
+using OrleansReplication.Silo.Listeners;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Placement;
@@ -40,6 +41,7 @@ public static class SiloApplication
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapStateEndpoints();
+        app.MapWatchEndpoints();
         app.MapClusterEndpoints();
         return app;
     }
@@ -63,6 +65,8 @@ public static class SiloApplication
         services.TryAddSingleton<GrainRuntime>();
         services.TryAddSingleton<IGrainFactory>(sp => sp.GetRequiredService<GrainRuntime>());
         services.TryAddSingleton<GatewayDispatcher>();
+        services.TryAddSingleton(sp => new ChangeFeed(
+            sp.GetRequiredService<PartitionManager>(), sp.GetRequiredService<IOptions<ReplicationOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
         services.AddOptions<MembershipOptions>().BindConfiguration(SiloOptions.SectionName + ":Membership");
         services.AddOptions<PlacementOptions>().BindConfiguration(SiloOptions.SectionName + ":Placement");
         services.TryAddSingleton(sp => StateStoreFactory.CreateMembershipTable(sp.GetRequiredService<IOptions<SiloOptions>>().Value));

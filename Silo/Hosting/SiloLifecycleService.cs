@@ -46,7 +46,7 @@ internal sealed partial class SiloLifecycleService(
         identity.PartitionCount = partitions.PartitionCount;
         await membership.MarkActiveAsync(cancellationToken).ConfigureAwait(false);
         var map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, cancellationToken).ConfigureAwait(false);
-        await replication.ApplyMapAsync(map, membership.Current).ConfigureAwait(false);
+        await FollowMapAsync(map, cancellationToken).ConfigureAwait(false);
         _mapLoop = Task.Run(MapLoopAsync, CancellationToken.None);
         LogStarted(identity.Address.ToString(), store.ProviderName, identity.HttpEndpoint, identity.GatewayEndpoint, identity.SiloEndpoint, partitions.PartitionCount);
     }
@@ -95,7 +95,7 @@ internal sealed partial class SiloLifecycleService(
                     map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, token).ConfigureAwait(false);
                 }
 
-                await replication.ApplyMapAsync(map, membership.Current).ConfigureAwait(false);
+                await FollowMapAsync(map, token).ConfigureAwait(false);
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
             {
@@ -106,6 +106,19 @@ internal sealed partial class SiloLifecycleService(
                 return;
             }
         }
+    }
+
+    // Roles first (promote, take over, demote), then the links of the partitions led here.
+    private async Task FollowMapAsync(PartitionMap map, CancellationToken cancellationToken)
+    {
+        var snapshot = membership.Current;
+        var replaced = await partitions.ApplyRolesAsync(map, identity.Address, snapshot.Silos, standbys.Copy, cancellationToken).ConfigureAwait(false);
+        foreach (var p in replaced)
+        {
+            standbys.Remove(p);
+        }
+
+        await replication.ApplyMapAsync(map, snapshot).ConfigureAwait(false);
     }
 
     [LoggerMessage(EventId = LogEvents.SiloStarted, Level = LogLevel.Information, Message = "Silo {SiloId} serving with the {Storage} store: HTTP {HttpEndpoint}, gateway {GatewayEndpoint}, silo {SiloEndpoint}, {Partitions} partitions.")]

@@ -10,8 +10,10 @@ internal static class HttpProblems
     public static IResult From(Exception exception) => exception switch
     {
         InvalidRequestException e => Problem(StatusCodes.Status400BadRequest, "invalid-request", "Invalid request", e.Message),
+        CursorExpiredException e => Problem(StatusCodes.Status410Gone, "cursor-expired", "Cursor too old, restart from a snapshot", e.Message),
         ItemTooLargeException e => Problem(StatusCodes.Status413PayloadTooLarge, "too-large", "Payload too large", e.Message),
         VersionConflictException e => Conflict(e),
+        PartitionMovedException e => new RedirectToPrimaryResult(e),
         ReplicaUnavailableException e => Unavailable(e),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } e => Problem(StatusCodes.Status413PayloadTooLarge, "too-large", "Payload too large", e.Message),
         BadHttpRequestException e => Problem(e.StatusCode, "invalid-request", "Invalid request", e.Message),
@@ -44,6 +46,25 @@ internal static class HttpProblems
     private static IResult Unavailable(ReplicaUnavailableException e) => new RetryAfterResult(
         Problem(StatusCodes.Status503ServiceUnavailable, "unavailable", "Unavailable", e.Message),
         Math.Max(1, (int)Math.Ceiling(e.RetryAfter.TotalSeconds)));
+
+    /// <summary>
+    /// 307 to the same path and query on the partition's primary (method and body are kept), with a
+    /// problem body for clients that do not follow redirects; 503 when no primary is known.
+    /// </summary>
+    private sealed class RedirectToPrimaryResult(PartitionMovedException moved) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            if (moved.PrimaryHttpEndpoint is not { Length: > 0 } primary)
+            {
+                return Unavailable(new ReplicaUnavailableException(moved.Message, TimeSpan.FromSeconds(1))).ExecuteAsync(httpContext);
+            }
+
+            var request = httpContext.Request;
+            httpContext.Response.Headers.Location = primary.TrimEnd('/') + request.Path + request.QueryString;
+            return Problem(StatusCodes.Status307TemporaryRedirect, "moved", "Partition led elsewhere", moved.Message).ExecuteAsync(httpContext);
+        }
+    }
 
     /// <summary>Adds <c>Retry-After</c> to a problem response.</summary>
     private sealed class RetryAfterResult(IResult inner, int seconds) : IResult

@@ -88,6 +88,7 @@ internal sealed partial class Partition
             Volatile.Write(ref _lastSequence, sequence);
             Replicate();
             _persistWork.Set();
+            NotifyWatchers();
         }
 
         foreach (var request in _batch)

@@ -75,9 +75,12 @@ internal sealed partial class Partition : IReplicationSource
     public (int Received, int Applied, int Durable) PendingWrites => _log is null ? default : (_receivedWaiters.Count, _appliedWaiters.Count, _durableWaiters.Count);
 
     /// <summary>Loads the partition from the store and starts its commit loop and persister, taking the next epoch.</summary>
-    public async Task LoadAndStartAsync(CancellationToken cancellationToken)
+    public Task LoadAndStartAsync(CancellationToken cancellationToken) => LoadAndStartAsync(null, cancellationToken);
+
+    /// <summary>Loads the partition from the store and starts it as the primary of <paramref name="epoch"/> (claimed in the map), or of the stored epoch + 1 when null.</summary>
+    public async Task LoadAndStartAsync(long? epoch, CancellationToken cancellationToken)
     {
-        await LoadAsync(cancellationToken).ConfigureAwait(false);
+        await LoadAsync(epoch, cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(RunAsync, CancellationToken.None);
         _persister = Task.Run(PersistAsync, CancellationToken.None);
     }
@@ -178,13 +181,13 @@ internal sealed partial class Partition : IReplicationSource
         _persister = Task.Run(PersistAsync, CancellationToken.None);
     }
 
-    private async Task LoadAsync(CancellationToken cancellationToken)
+    private async Task LoadAsync(long? epoch, CancellationToken cancellationToken)
     {
         var data = await _store.LoadPartitionAsync(Id, cancellationToken).ConfigureAwait(false);
         Initialize(
             data.Items.Select(i => KeyValuePair.Create(new ItemAddress(i.Component, i.PartitionKey, i.Id), new PendingEntry(i.Version, i.Value))),
             data.LastSequence,
-            data.Epoch + 1);
+            epoch ?? data.Epoch + 1);
     }
 
     // Everything up to lastSequence is in the store when this runs: the durable watermark starts there.

@@ -6,8 +6,9 @@ using OrleansReplication.Silo.Storage;
 namespace OrleansReplication.Silo.Partitions;
 
 /// <summary>
-/// The home of the partitions on this silo: loads them from the store at start, routes every
-/// read and write to its partition, and splits multi-partition calls (atomic per partition).
+/// The home of the partitions on this silo: loads them from the store at start, follows the
+/// partition map (<c>PartitionManager.Roles.cs</c>), routes every read and write to its partition
+/// (or answers where it moved), and splits multi-partition calls (atomic per partition).
 /// </summary>
 internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory loggerFactory) : IItemStateAccess
 {
@@ -90,9 +91,15 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
     {
         ListingKey? after = string.IsNullOrEmpty(afterCursor) ? null : ListingKey.FromCursor(afterCursor);
         var candidates = new List<(ListingKey Key, ItemEntry Entry)>();
-        foreach (var partition in _partitions)
+        for (var p = 0; p < _partitions.Length; p++)
         {
-            partition.Items.CollectAfter(component, after, limit + 1, candidates);
+            // Only partitions served here: a listing on a silo that leads some partitions lists those.
+            if (!Leads(p))
+            {
+                continue;
+            }
+
+            Volatile.Read(ref _partitions[p]).Items.CollectAfter(component, after, limit + 1, candidates);
         }
 
         candidates.Sort(static (a, b) => a.Key.CompareTo(b.Key));
@@ -105,13 +112,19 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
         return (candidates, more ? candidates[^1].Key.ToCursor() : null);
     }
 
-    private Partition Partition(int id) => _partitions.Length > 0
-        ? _partitions[id]
-        : throw new ReplicaUnavailableException("The silo is still loading its partitions; retry shortly.", TimeSpan.FromSeconds(1));
+    private Partition Partition(int id)
+    {
+        if (_partitions.Length == 0)
+        {
+            throw new ReplicaUnavailableException("The silo is still loading its partitions; retry shortly.", TimeSpan.FromSeconds(1));
+        }
+
+        return Leads(id) ? Volatile.Read(ref _partitions[id]) : throw Moved(id);
+    }
 
     private Partition Route(string component, ItemKey key) =>
         _partitions.Length > 0
-            ? _partitions[GetPartitionId(component, key)]
+            ? Partition(GetPartitionId(component, key))
             : throw new ReplicaUnavailableException("The silo is still loading its partitions; retry shortly.", TimeSpan.FromSeconds(1));
 
     private async Task<IReadOnlyList<WriteResult>> ApplyAcrossPartitionsAsync(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety)

@@ -19,8 +19,15 @@ internal abstract partial class ReplicaLink
                         {
                             await CatchUpAsync(cancellationToken).ConfigureAwait(false);
                         }
-                        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                        catch (Exception ex)
                         {
+                            // A failure racing with dispose (the standby's silo went away as the
+                            // link was closed) ends the worker quietly; it must not fault the close.
+                            if (cancellationToken.IsCancellationRequested)
+                            {
+                                return;
+                            }
+
                             LogCatchUpFailed(_source!.PartitionId, Name, ex);
                             await Task.Delay(CatchUpRetryDelay, Time, cancellationToken).ConfigureAwait(false);
                         }

@@ -23,16 +23,16 @@ internal sealed class ReplicationRouting(
     ILoggerFactory loggerFactory,
     TimeProvider time)
 {
-    private readonly ConcurrentDictionary<(int Partition, SiloAddress Standby), NetworkReplicaLink> _links = new();
+    private readonly ConcurrentDictionary<(int Partition, SiloAddress Standby), (Partition Owner, NetworkReplicaLink Link)> _links = new();
     private readonly ILogger _linkLogger = loggerFactory.CreateLogger<NetworkReplicaLink>();
 
     public void Register(SiloMessageRouter router) =>
         router.Register(MessageType.ReplicationAck, (FramedConnection connection, in Frame frame) =>
         {
             var ack = ReplicationAck.Parser.ParseFrom(frame.Body);
-            if (connection.Peer is SiloAddress standby && _links.TryGetValue((ack.Partition, standby), out var link))
+            if (connection.Peer is SiloAddress standby && _links.TryGetValue((ack.Partition, standby), out var entry))
             {
-                link.OnAck(ack);
+                entry.Link.OnAck(ack);
             }
         });
 
@@ -56,22 +56,31 @@ internal sealed class ReplicationRouting(
                 }
 
                 wanted.Add((p, standby));
+                var owner = partitions.Partitions[p];
+
+                // A partition object replaced by a promotion starts with no links (the old one
+                // closed its own when it stopped): attach fresh ones.
+                if (_links.TryGetValue((p, standby), out var existing) && existing.Owner != owner)
+                {
+                    _links.TryRemove((p, standby), out _);
+                }
+
                 if (!_links.ContainsKey((p, standby)))
                 {
                     var link = new NetworkReplicaLink(pool, standby, record.SiloEndpoint, options.Value, _linkLogger, time);
-                    if (_links.TryAdd((p, standby), link))
+                    if (_links.TryAdd((p, standby), (owner, link)))
                     {
-                        partitions.Partitions[p].AddLink(link);
+                        owner.AddLink(link);
                     }
                 }
             }
         }
 
-        foreach (var (key, link) in _links)
+        foreach (var (key, entry) in _links)
         {
             if (!wanted.Contains(key) && _links.TryRemove(key, out _))
             {
-                await partitions.Partitions[key.Partition].RemoveLinkAsync(link).ConfigureAwait(false);
+                await entry.Owner.RemoveLinkAsync(entry.Link).ConfigureAwait(false);
             }
         }
     }
@@ -79,11 +88,11 @@ internal sealed class ReplicationRouting(
     /// <summary>Drops every link (the silo is stopping; partitions flush to the store after).</summary>
     public async Task StopAsync()
     {
-        foreach (var (key, link) in _links)
+        foreach (var (key, entry) in _links)
         {
             if (_links.TryRemove(key, out _))
             {
-                await partitions.Partitions[key.Partition].RemoveLinkAsync(link).ConfigureAwait(false);
+                await entry.Owner.RemoveLinkAsync(entry.Link).ConfigureAwait(false);
             }
         }
     }

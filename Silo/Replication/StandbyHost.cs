@@ -20,6 +20,26 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger)
 
     public IEnumerable<StandbyReplica> Replicas => _replicas.Values;
 
+    /// <summary>A consistent copy of partition <paramref name="partitionId"/>'s warm items, or null when this silo holds none.</summary>
+    public (List<KeyValuePair<Partitions.ItemAddress, Partitions.ItemEntry>> Items, long Applied, long Epoch)? Copy(int partitionId)
+    {
+        if (!_replicas.TryGetValue(partitionId, out var replica))
+        {
+            return null;
+        }
+
+        // Records are applied under this lock, so the copy and its applied sequence agree.
+        lock (replica)
+        {
+            var items = new List<KeyValuePair<Partitions.ItemAddress, Partitions.ItemEntry>>(replica.Items.Count);
+            replica.Items.CopyTo(items);
+            return (items, replica.AppliedSequence, replica.Epoch);
+        }
+    }
+
+    /// <summary>Drops partition <paramref name="partitionId"/>'s copy (this silo became its primary).</summary>
+    public void Remove(int partitionId) => _replicas.TryRemove(partitionId, out _);
+
     public void Register(SiloMessageRouter router)
     {
         router.Register(MessageType.ReplicationBatch, (FramedConnection connection, in Frame frame) =>

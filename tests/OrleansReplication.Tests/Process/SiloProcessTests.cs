@@ -18,7 +18,7 @@ public sealed class SiloProcessTests : IDisposable
     {
         const string json = "{\"order\":1,\"lines\":[\"a\",\"b\"]}";
         string etag;
-        await using (var silo = await SiloProcess.StartAsync(_dataDir.Path, "--partitions", "8"))
+        await using (var silo = await SiloProcess.StartAsync(_dataDir.Path, "--partitions", "8", "--silo-id", "proc-silo"))
         {
             var why = silo.Describe;
             using var put = await silo.Http.PutAsync("v1/components/proc/items/o-1", Json(json));
@@ -52,7 +52,8 @@ public sealed class SiloProcessTests : IDisposable
             Assert.True(silo.HasExited);
         }
 
-        await using var restarted = await SiloProcess.StartAsync(_dataDir.Path, "--partitions", "8");
+        // The same silo id, as an operator restarts it: the new incarnation retires the killed one at once.
+        await using var restarted = await SiloProcess.StartAsync(_dataDir.Path, "--partitions", "8", "--silo-id", "proc-silo");
         using var again = await restarted.Http.GetAsync("v1/components/proc/items/o-1");
 
         Assert.True(again.StatusCode == HttpStatusCode.OK, $"GET after SIGKILL and restart answered {(int)again.StatusCode}.{restarted.Describe()}");

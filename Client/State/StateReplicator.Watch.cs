@@ -1,0 +1,130 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+
+namespace OrleansReplication.Client;
+
+/// <summary>Watching a component: the silo's SSE endpoint (<c>/v1/components/{component}/watch</c>) read over HTTP.</summary>
+internal sealed partial class StateReplicator<TItem>
+{
+    public async IAsyncEnumerable<StateChange<TItem>> WatchAsync(string? prefix = null, string? cursor = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var endpoint = await client.GetHttpEndpointAsync(cancellationToken).ConfigureAwait(false);
+        var query = new List<string>(2);
+        if (!string.IsNullOrEmpty(prefix))
+        {
+            query.Add("prefix=" + Uri.EscapeDataString(prefix));
+        }
+
+        if (!string.IsNullOrEmpty(cursor))
+        {
+            query.Add("cursor=" + Uri.EscapeDataString(cursor));
+        }
+
+        var uri = new Uri(endpoint, $"v1/components/{Uri.EscapeDataString(Component)}/watch" + (query.Count > 0 ? "?" + string.Join('&', query) : string.Empty));
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw Broken(ex);
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw await ProblemAsync(response, cancellationToken).ConfigureAwait(false);
+            }
+
+            using var reader = new SseReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+            while (true)
+            {
+                SseEvent? next;
+                try
+                {
+                    next = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (IOException ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw Broken(ex);
+                }
+                catch (HttpRequestException ex)
+                {
+                    throw Broken(ex);
+                }
+
+                if (next is not { } e)
+                {
+                    throw Broken(null);
+                }
+
+                if (ToChange(e) is { } change)
+                {
+                    yield return change;
+                }
+            }
+        }
+    }
+
+    private static ReplicaUnavailableException Broken(Exception? inner) => new(
+        "The watch stream ended (silo stopping or connection lost); watch again from the last cursor to continue without a gap.",
+        TimeSpan.FromSeconds(1),
+        inner);
+
+    private static async Task<Exception> ProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var detail = $"The watch was refused with HTTP {(int)response.StatusCode}.";
+        try
+        {
+            using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+            if (problem.RootElement.TryGetProperty("detail", out var d) && d.GetString() is { Length: > 0 } text)
+            {
+                detail = text;
+            }
+        }
+        catch (JsonException)
+        {
+            // No problem body: the status says enough.
+        }
+
+        return response.StatusCode switch
+        {
+            HttpStatusCode.BadRequest => new InvalidRequestException(detail),
+            HttpStatusCode.Gone => new CursorExpiredException(detail),
+            _ => new ReplicaUnavailableException(detail, response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1)),
+        };
+    }
+
+    private StateChange<TItem>? ToChange(SseEvent e)
+    {
+        using var document = JsonDocument.Parse(e.Data);
+        var data = document.RootElement;
+        var cursor = e.Id.Length == 0 ? null : e.Id;
+        switch (e.Type)
+        {
+            case "set":
+            case "remove":
+                var key = new ItemKey(data.GetProperty("id").GetString()!, data.TryGetProperty("partitionKey", out var pk) ? pk.GetString() : null);
+                var version = data.GetProperty("version").GetInt64();
+                return e.Type == "set"
+                    ? new StateChange<TItem>(StateChangeKind.Set, key, data.GetProperty("value").Deserialize<TItem>(_json), version, cursor)
+                    : new StateChange<TItem>(StateChangeKind.Removed, key, default, version, cursor);
+            case "snapshot-end":
+                return new StateChange<TItem>(StateChangeKind.SnapshotEnd, default, default, 0, cursor);
+            case "error":
+                var detail = data.TryGetProperty("detail", out var d) ? d.GetString() ?? string.Empty : string.Empty;
+                var type = data.TryGetProperty("type", out var t) ? t.GetString() : null;
+                throw type == "cursor-expired"
+                    ? new CursorExpiredException(detail)
+                    : new ReplicaUnavailableException(detail + " Watch again from the last cursor.", TimeSpan.FromSeconds(1));
+            default:
+                return null; // an event type added later: ignore it
+        }
+    }
+}

@@ -1,0 +1,161 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using OrleansReplication.Silo.Listeners;
+
+namespace OrleansReplication.Silo.Http;
+
+/// <summary>
+/// <c>GET /v1/components/{component}/watch?prefix=&amp;cursor=</c>: the component's changes as
+/// Server-Sent Events (<c>set</c>, <c>remove</c>, <c>snapshot-end</c>, and <c>error</c> before an
+/// early end), each live event with <c>id: &lt;cursor&gt;</c>; <c>Last-Event-ID</c> resumes too.
+/// </summary>
+internal static class WatchEndpoints
+{
+    /// <summary>
+    /// Idle time before a heartbeat comment: well under the 60 s idle timeout common to proxies and
+    /// load balancers, rare enough to cost nothing.
+    /// </summary>
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(15);
+
+    private static readonly byte[] Heartbeat = ": heartbeat\n\n"u8.ToArray();
+
+    public static void MapWatchEndpoints(this IEndpointRouteBuilder app) => app.MapGet("/v1/components/{component}/watch", WatchAsync);
+
+    private static async Task WatchAsync(string component, string? prefix, string? cursor, HttpContext context, ChangeFeed feed)
+    {
+        var aborted = context.RequestAborted;
+        if (string.IsNullOrEmpty(cursor))
+        {
+            cursor = context.Request.Headers["Last-Event-ID"].ToString();
+        }
+
+        ChangeSubscription subscription;
+        try
+        {
+            subscription = await feed.OpenAsync(component, prefix, cursor, aborted).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception ex)
+        {
+            await HttpProblems.From(ex).ExecuteAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        using (subscription)
+        {
+            var response = context.Response;
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            response.Headers["X-Accel-Buffering"] = "no"; // nginx: do not buffer the stream
+            await response.StartAsync(aborted).ConfigureAwait(false);
+            var writer = response.BodyWriter;
+            var json = new ArrayBufferWriter<byte>();
+            try
+            {
+                await foreach (var batch in subscription.ReadAsync(HeartbeatInterval, aborted).ConfigureAwait(false))
+                {
+                    if (batch.Count == 0)
+                    {
+                        writer.Write(Heartbeat);
+                    }
+
+                    foreach (var change in batch)
+                    {
+                        WriteEvent(writer, json, change);
+                    }
+
+                    await writer.FlushAsync(aborted).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+            {
+                // The listener went away.
+            }
+            catch (ReplicationException ex)
+            {
+                WriteError(writer, json, ex);
+                await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static void WriteEvent(IBufferWriter<byte> output, ArrayBufferWriter<byte> json, in ChangeFeedEvent change)
+    {
+        output.Write(change.Kind switch
+        {
+            ChangeKind.Set => "event: set\n"u8,
+            ChangeKind.Removed => "event: remove\n"u8,
+            _ => "event: snapshot-end\n"u8,
+        });
+        if (change.Cursor is { } cursor)
+        {
+            output.Write("id: "u8);
+            Encoding.UTF8.GetBytes(cursor, output);
+            output.Write("\n"u8);
+        }
+
+        json.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(json))
+        {
+            writer.WriteStartObject();
+            if (change.Kind != ChangeKind.SnapshotEnd)
+            {
+                writer.WriteString("id"u8, change.Address.Id);
+                if (change.Address.PartitionKey.Length > 0)
+                {
+                    writer.WriteString("partitionKey"u8, change.Address.PartitionKey);
+                }
+
+                writer.WriteNumber("version"u8, change.Version);
+                if (change.Json is { } value)
+                {
+                    writer.WritePropertyName("value"u8);
+                    writer.WriteRawValue(value, skipInputValidation: true);
+                }
+            }
+
+            writer.WriteEndObject();
+        }
+
+        WriteData(output, json.WrittenSpan);
+    }
+
+    private static void WriteError(IBufferWriter<byte> output, ArrayBufferWriter<byte> json, ReplicationException error)
+    {
+        json.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(json))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type"u8, error is CursorExpiredException ? "cursor-expired" : error is ReplicaUnavailableException ? "unavailable" : "error");
+            writer.WriteString("detail"u8, error.Message);
+            writer.WriteEndObject();
+        }
+
+        output.Write("event: error\n"u8);
+        WriteData(output, json.WrittenSpan);
+    }
+
+    // A stored value keeps the writer's whitespace, newlines included; in JSON those occur only
+    // between tokens, so a newline continues the data on a new "data:" line (SSE joins them with
+    // "\n") and a carriage return becomes a space.
+    private static void WriteData(IBufferWriter<byte> output, ReadOnlySpan<byte> data)
+    {
+        output.Write("data: "u8);
+        while (data.IndexOfAny((byte)'\n', (byte)'\r') is var i && i >= 0)
+        {
+            output.Write(data[..i]);
+            output.Write(data[i] == '\n' ? "\ndata: "u8 : " "u8);
+            data = data[(i + 1)..];
+        }
+
+        output.Write(data);
+        output.Write("\n\n"u8);
+    }
+}

@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Logging;
+using OrleansReplication.Silo.Membership;
+using OrleansReplication.Silo.Placement;
+
+namespace OrleansReplication.Silo.Partitions;
+
+/// <summary>The partitions' roles on this silo, following the partition map.</summary>
+internal sealed partial class PartitionManager
+{
+    // Null until the first map is applied (a silo without a map, as in unit tests, leads every
+    // partition); then one flag per partition. Written by ApplyRolesAsync only; read by request threads.
+    private volatile bool[]? _leads;
+
+    // Where each partition's primary is, for redirects; written with _leads.
+    private volatile (string? Gateway, string? Http)[] _primaries = [];
+
+    /// <summary>Whether this silo serves partition <paramref name="partitionId"/>.</summary>
+    public bool Leads(int partitionId) => _leads is not { } leads || leads[partitionId];
+
+    /// <summary>
+    /// Makes the partitions follow <paramref name="map"/>: a partition this silo now leads at a new
+    /// epoch starts from this silo's warm standby copy when it has one (<see cref="Partition.StartFromWarmCopyAsync"/>),
+    /// else from the store; a partition it no longer leads stops serving (queued writes finish; a
+    /// deposed primary's store writes are fenced). Returns the partitions whose object was replaced.
+    /// </summary>
+    public async Task<IReadOnlyList<int>> ApplyRolesAsync(
+        PartitionMap map,
+        SiloAddress self,
+        IReadOnlyList<SiloRecord> silos,
+        Func<int, (List<KeyValuePair<ItemAddress, ItemEntry>> Items, long Applied, long Epoch)?> warmCopy,
+        CancellationToken cancellationToken)
+    {
+        var count = _partitions.Length;
+        var leads = new bool[count];
+        var primaries = new (string?, string?)[count];
+        var replaced = new List<int>();
+        for (var p = 0; p < count; p++)
+        {
+            var assignment = map[p];
+            var primary = assignment?.Primary is { } address ? silos.FirstOrDefault(s => s.Address == address) : null;
+            primaries[p] = (primary?.GatewayEndpoint, primary?.HttpEndpoint);
+            var current = _partitions[p];
+            if (assignment?.Primary != self)
+            {
+                if (current.Status == PartitionStatus.Serving && (_leads is null || _leads[p]))
+                {
+                    LogDemoted(p, current.Epoch, assignment?.Primary?.ToString() ?? "(none)");
+                    await current.StopAsync().ConfigureAwait(false);
+                }
+
+                continue;
+            }
+
+            leads[p] = true;
+            if (current.Status == PartitionStatus.Serving && current.Epoch == assignment.Epoch)
+            {
+                continue;
+            }
+
+            var next = new Partition(p, store, loggerFactory.CreateLogger<Partition>(), _replication);
+            if (warmCopy(p) is { Epoch: > 0 } copy)
+            {
+                await next.StartFromWarmCopyAsync(copy.Items, copy.Applied, assignment.Epoch, cancellationToken).ConfigureAwait(false);
+                LogPromoted(p, assignment.Epoch, copy.Applied, next.LastSequence);
+            }
+            else
+            {
+                await next.LoadAndStartAsync(assignment.Epoch, cancellationToken).ConfigureAwait(false);
+                LogTakenCold(p, assignment.Epoch, next.LastSequence);
+            }
+
+            Volatile.Write(ref _partitions[p], next);
+            replaced.Add(p);
+            await current.StopAsync().ConfigureAwait(false);
+        }
+
+        _primaries = primaries;
+        _leads = leads;
+        return replaced;
+    }
+
+    private PartitionMovedException Moved(int partitionId)
+    {
+        var (gateway, http) = partitionId < _primaries.Length ? _primaries[partitionId] : default;
+        return new PartitionMovedException(
+            partitionId,
+            gateway,
+            http,
+            gateway is null
+                ? $"Partition {partitionId} is not led by this silo and has no live primary right now; retry shortly."
+                : $"Partition {partitionId} is led by the silo at gateway {gateway} (HTTP {http}); send the request there.");
+    }
+
+    [LoggerMessage(EventId = LogEvents.PartitionPromoted, Level = LogLevel.Warning, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, promoted from its warm standby copy at sequence {Applied} (continuing at {LastSequence}).")]
+    private partial void LogPromoted(int partition, long epoch, long applied, long lastSequence);
+
+    [LoggerMessage(EventId = LogEvents.PartitionTakenCold, Level = LogLevel.Warning, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, loaded from the store at sequence {LastSequence} (no warm copy here).")]
+    private partial void LogTakenCold(int partition, long epoch, long lastSequence);
+
+    [LoggerMessage(EventId = LogEvents.PartitionDemoted, Level = LogLevel.Information, Message = "Partition {Partition}: no longer led by this silo (was epoch {Epoch}); its primary is {Primary}. Requests here are redirected.")]
+    private partial void LogDemoted(int partition, long epoch, string primary);
+}
