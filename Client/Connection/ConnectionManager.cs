@@ -59,8 +59,31 @@ internal sealed partial class ConnectionManager : IAsyncDisposable
     }
 
     /// <summary>The current connection, waiting for one to be established if needed.</summary>
-    public Task<GatewayConnection> GetConnectionAsync(CancellationToken cancellationToken) =>
-        _current.Task.IsCompletedSuccessfully ? _current.Task : _current.Task.WaitAsync(cancellationToken);
+    public Task<GatewayConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    {
+        var current = _current.Task;
+        return current.IsCompletedSuccessfully && !current.Result.Closed.IsCompleted ? current : WaitForOpenConnectionAsync(cancellationToken);
+    }
+
+    // A connection that just closed (a redirect, a lost gateway) is never handed out: wait for the
+    // connect loop to replace it, which it does as soon as it sees the close.
+    private async Task<GatewayConnection> WaitForOpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var source = _current;
+            var connection = await source.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!connection.Closed.IsCompleted)
+            {
+                return connection;
+            }
+
+            while (ReferenceEquals(_current, source))
+            {
+                await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -23,6 +23,7 @@ internal static class LogEvents
     public const int PartitionPromoted = 1206;
     public const int PartitionTakenCold = 1207;
     public const int PartitionDemoted = 1208;
+    public const int PartitionHandedOff = 1209;
 
     // Gateway 1300-1399
     public const int GatewayConnected = 1300;

@@ -108,10 +108,24 @@ internal sealed partial class SiloLifecycleService(
         }
     }
 
-    // Roles first (promote, take over, demote), then the links of the partitions led here.
+    // Roles first (promote, take over, demote), then the links of the partitions led here, then
+    // handoffs of partitions led here to in-sync standbys of silos below their share.
     private async Task FollowMapAsync(PartitionMap map, CancellationToken cancellationToken)
     {
         var snapshot = membership.Current;
+        await ApplyRolesAndLinksAsync(map, snapshot, cancellationToken).ConfigureAwait(false);
+        var balanced = await partitionMap.HandOffAsync(partitions.PartitionCount, snapshot, IsInSyncStandby, cancellationToken).ConfigureAwait(false);
+        if (!ReferenceEquals(balanced, map))
+        {
+            await ApplyRolesAndLinksAsync(balanced, snapshot, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private bool IsInSyncStandby(int partition, SiloAddress standby) =>
+        partitions.Leads(partition) && partitions.Partitions[partition].Links.Any(l => l.InSync && l.Name == standby.ToString());
+
+    private async Task ApplyRolesAndLinksAsync(PartitionMap map, MembershipSnapshot snapshot, CancellationToken cancellationToken)
+    {
         var replaced = await partitions.ApplyRolesAsync(map, identity.Address, snapshot.Silos, standbys.Copy, cancellationToken).ConfigureAwait(false);
         foreach (var p in replaced)
         {

@@ -15,6 +15,10 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
     // traffic never floods it or the primaries.
     private const int MaxStandbyMovesPerRound = 4;
 
+    // Primary handoffs per round: each makes a standby promote itself, so a few at a time keep
+    // the pause of each promotion from stacking up.
+    private const int MaxHandoffsPerRound = 2;
+
     private readonly ILogger _logger = logger;
     private readonly PlacementOptions _options = options.Value;
     private volatile PartitionMap _current = PartitionMap.Empty;
@@ -95,6 +99,36 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
 
         return changes.Count > 0 ? await RefreshAsync(partitionCount, cancellationToken).ConfigureAwait(false) : map;
     }
+
+    /// <summary>
+    /// Hands primaries this silo leads to in-sync standbys on silos below their share (epoch + 1,
+    /// at most a few per round). Only the primary knows which standbys are in sync, so only
+    /// partitions it leads are moved. Returns the map after it.
+    /// </summary>
+    public async Task<PartitionMap> HandOffAsync(int partitionCount, MembershipSnapshot membership, Func<int, SiloAddress, bool> isInSync, CancellationToken cancellationToken)
+    {
+        var map = _current;
+        if (!_options.BalancePrimaries || !map.IsComplete)
+        {
+            return map;
+        }
+
+        var handoffs = PlacementPolicy.PlanPrimaryHandoffs([.. map.Assignments.Select(a => a!)], membership.Active, isInSync, MaxHandoffsPerRound);
+        var moved = false;
+        foreach (var handoff in handoffs)
+        {
+            if (await store.TryUpdateAssignmentAsync(handoff, cancellationToken).ConfigureAwait(false))
+            {
+                moved = true;
+                LogHandedOff(handoff.PartitionId, handoff.Epoch, handoff.Primary?.ToString() ?? "(none)");
+            }
+        }
+
+        return moved ? await RefreshAsync(partitionCount, cancellationToken).ConfigureAwait(false) : map;
+    }
+
+    [LoggerMessage(EventId = LogEvents.PartitionHandedOff, Level = LogLevel.Information, Message = "Partition {Partition} handed off to its in-sync standby {Primary} at epoch {Epoch}, to even out primaries.")]
+    private partial void LogHandedOff(int partition, long epoch, string primary);
 
     [LoggerMessage(EventId = LogEvents.PartitionAssigned, Level = LogLevel.Information, Message = "Partition {Partition} assigned at epoch {Epoch}: primary {Primary}, standbys [{Standbys}].")]
     private partial void LogAssigned(int partition, long epoch, string primary, string standbys);

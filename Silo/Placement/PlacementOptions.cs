@@ -12,6 +12,10 @@ public sealed class PlacementOptions
     /// <value>Defaults to 2.</value>
     public int ReplicationFactor { get; set; } = 2;
 
+    /// <summary>Whether primaries move to in-sync standbys on silos below their share (graceful handoff), so every silo leads its share.</summary>
+    /// <value>Defaults to true.</value>
+    public bool BalancePrimaries { get; set; } = true;
+
     /// <summary>Cost of a candidate on the same host as another replica of the partition.</summary>
     /// <value>Defaults to 1,000,000.</value>
     public long SameHostCost { get; set; } = 1_000_000;

@@ -33,7 +33,7 @@ public sealed class ClusterEndpointsTests
     }
 
     [Fact]
-    public async Task ClusterEndpoints_SecondSiloJoinsSharedStore_BothSeeItAndItBecomesStandby()
+    public async Task ClusterEndpoints_SecondSiloJoinsSharedStore_ReplicasSpreadOverBoth()
     {
         using var dir = new TempDirectory("or-cluster2-");
         var settings = new Dictionary<string, string?> { ["Silo:PartitionCount"] = "8", ["Silo:SiloId"] = "first" };
@@ -42,14 +42,22 @@ public sealed class ClusterEndpointsTests
         await using var second = await InProcessSilo.StartAsync(dir.Path, settings);
         var secondId = (await second.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString();
 
+        var firstId = (await first.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString();
         await Wait.UntilAsync(
             async () =>
             {
-                var partitions = (await first.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").EnumerateArray();
-                return partitions.All(p => p.GetProperty("standbys").EnumerateArray().Any(s => s.GetProperty("silo").GetString() == secondId));
+                // Whichever of the two leads a partition (primaries are handed off to even them
+                // out), the other holds its standby.
+                var partitions = (await first.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").EnumerateArray().ToList();
+                return partitions.All(p =>
+                {
+                    var primary = p.GetProperty("primary").GetString();
+                    var standbys = p.GetProperty("standbys").EnumerateArray().Select(s => s.GetProperty("silo").GetString()).ToList();
+                    return standbys.Count == 1 && ((primary == firstId && standbys[0] == secondId) || (primary == secondId && standbys[0] == firstId));
+                }) && partitions.Any(p => p.GetProperty("primary").GetString() == secondId);
             },
             Deadline,
-            "every partition of the first silo to get the second silo as its standby");
+            "every partition to have its primary on one silo and its standby on the other, with primaries on both");
 
         var silos = (await second.Http.GetFromJsonAsync<JsonElement>("v1/cluster/silos")).GetProperty("silos").EnumerateArray().ToList();
         Assert.Equal(2, silos.Count(s => s.GetProperty("status").GetString() == "active"));

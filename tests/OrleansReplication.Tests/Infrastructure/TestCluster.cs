@@ -137,6 +137,81 @@ public sealed class TestCluster : IAsyncDisposable
             $"all {running.Count} running silos to see exactly [{string.Join(", ", expected)}] as active");
     }
 
+    /// <summary>
+    /// Waits until replication is settled: every partition is led by a running silo, no silo leads
+    /// more than its share (primaries are handed off gradually), and every partition's standbys
+    /// are in sync as seen by its own primary (only the primary knows).
+    /// </summary>
+    public async Task WaitForReplicationToStabilizeAsync(TimeSpan? timeout = null)
+    {
+        var running = Silos;
+        var reason = "nothing observed yet";
+        try
+        {
+            await Wait.UntilAsync(
+                async () =>
+                {
+                    var byId = await RunningByIdAsync();
+                    var partitions = await PartitionsAsync(running[0]);
+                    var share = (int)Math.Ceiling((double)partitions.Count / byId.Count);
+                    var leads = partitions.GroupBy(p => p.GetProperty("primary").GetString() ?? string.Empty).ToList();
+                    if (leads.FirstOrDefault(g => !byId.ContainsKey(g.Key) || g.Count() > share) is { } bad)
+                    {
+                        reason = $"'{bad.Key}' leads {bad.Count()} partitions (share {share}; running: {string.Join(", ", byId.Keys)})";
+                        return false;
+                    }
+
+                    foreach (var group in leads)
+                    {
+                        var seenByPrimary = (await PartitionsAsync(byId[group.Key])).ToDictionary(p => p.GetProperty("id").GetInt32());
+                        foreach (var partition in group)
+                        {
+                            var view = seenByPrimary[partition.GetProperty("id").GetInt32()];
+                            var standbys = view.GetProperty("standbys").EnumerateArray().ToList();
+                            if (view.GetProperty("primary").GetString() != group.Key
+                                || (byId.Count > 1 && standbys.Count == 0)
+                                || standbys.Any(s => s.GetProperty("inSync").ValueKind != JsonValueKind.True))
+                            {
+                                reason = $"partition {partition.GetProperty("id")} as its primary {group.Key} sees it: {view}";
+                                return false;
+                            }
+                        }
+                    }
+
+                    return true;
+                },
+                timeout ?? DefaultStabilizeTimeout,
+                $"every partition to be led by one of the {running.Count} running silos, primaries balanced, and all standbys in sync");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message} Last seen: {reason}", ex);
+        }
+    }
+
+    /// <summary>The running silo that leads <paramref name="partition"/>, and the running silos holding its standbys.</summary>
+    public async Task<(InProcessSilo Primary, IReadOnlyList<InProcessSilo> Standbys)> ReplicasOfAsync(int partition)
+    {
+        var byId = await RunningByIdAsync();
+        var row = (await PartitionsAsync(Silos[0])).Single(p => p.GetProperty("id").GetInt32() == partition);
+        var standbys = row.GetProperty("standbys").EnumerateArray().Select(s => s.GetProperty("silo").GetString()!).Where(byId.ContainsKey).Select(id => byId[id]).ToList();
+        return (byId[row.GetProperty("primary").GetString()!], standbys);
+    }
+
+    private async Task<Dictionary<string, InProcessSilo>> RunningByIdAsync()
+    {
+        var byId = new Dictionary<string, InProcessSilo>();
+        foreach (var silo in Silos)
+        {
+            byId[(await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString()!] = silo;
+        }
+
+        return byId;
+    }
+
+    private static async Task<List<JsonElement>> PartitionsAsync(InProcessSilo silo) =>
+        [.. (await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").EnumerateArray()];
+
     public async ValueTask DisposeAsync()
     {
         if (Client is not null)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using OrleansReplication.Client;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Listeners;
@@ -36,5 +37,34 @@ public sealed class WatchRetentionTests
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.EndsWith("cursor-expired", problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WatchAsync_CursorOlderThanRetention_ThrowsCursorExpired()
+    {
+        using var dataDir = new TempDirectory("or-watch-");
+        await using var silo = await InProcessSilo.StartAsync(dataDir.Path, new Dictionary<string, string?>
+        {
+            ["Silo:PartitionCount"] = "1",
+            ["Silo:Replication:LogRetainedChanges"] = "10",
+        });
+        await using var client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions { Gateways = [silo.GatewayEndPoint.ToString()] });
+        var items = client.GetReplicator<int>("watch-old");
+        string? cursor = null;
+        await foreach (var change in items.WatchAsync())
+        {
+            cursor = change.Cursor;
+            break;
+        }
+
+        await items.SetStateItemsAsync(Enumerable.Range(0, 100).Select(i => KeyValuePair.Create(new ItemKey("i" + i), i)), new WriteOptions { Safety = SafetyLevel.Durable });
+
+        await Assert.ThrowsAsync<CursorExpiredException>(async () =>
+        {
+            await foreach (var change in items.WatchAsync(cursor: cursor))
+            {
+                _ = change;
+            }
+        });
     }
 }
