@@ -76,6 +76,8 @@ public static class SiloApplication
         services.TryAddSingleton<SiloMessageRouter>();
         services.TryAddSingleton<SiloConnectionPool>();
         services.TryAddSingleton<StandbyHost>();
+        services.AddMetrics();
+        services.TryAddSingleton<Diagnostics.ReplicationMetrics>();
         services.TryAddSingleton<ReplicationRouting>();
 
         // Order matters: the lifecycle loads partitions before the listeners open and stops them after they close.

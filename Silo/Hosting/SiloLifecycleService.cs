@@ -24,6 +24,7 @@ internal sealed partial class SiloLifecycleService(
     SiloMessageRouter router,
     StandbyHost standbys,
     ReplicationRouting replication,
+    Diagnostics.ReplicationMetrics metrics,
     SiloIdentity identity,
     IOptions<SiloOptions> options,
     ILogger<SiloLifecycleService> logger) : IHostedService
@@ -38,6 +39,8 @@ internal sealed partial class SiloLifecycleService(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
+        // Resolved here so the meter exists from the start; it is observed, never called.
+        GC.KeepAlive(metrics);
         standbys.Register(router);
         replication.Register(router);
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);

@@ -48,9 +48,13 @@ public sealed class WarmStandbyTests
         await using var cluster = await TestCluster.StartAsync(initialSilos: 2);
         await cluster.WaitForReplicationToStabilizeAsync();
         var replicator = cluster.Client.GetReplicator<int>("late");
-        for (var i = 0; i < 2_000; i++)
+        // 100,000 items, one batch per partition (a batch must stay within one primary's partitions).
+        foreach (var group in Enumerable.Range(0, 100_000).GroupBy(i => PartitionHasher.GetPartition("late", "k" + i, Partitions)))
         {
-            await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>("k" + i, i)]);
+            foreach (var chunk in group.Chunk(5_000))
+            {
+                await replicator.SetStateItemsAsync(chunk.Select(i => KeyValuePair.Create<ItemKey, int>("k" + i, i)));
+            }
         }
 
         using var stopWriter = new CancellationTokenSource();
