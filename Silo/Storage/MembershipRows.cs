@@ -47,4 +47,22 @@ internal static class MembershipRows
         throw new InvalidOperationException(
             $"or_silos row '{siloId}@{incarnation}' in database '{database}' has status {stored}, which is none of {string.Join(", ", Enum.GetValues<SiloStatus>().Select(s => $"{(int)s} {s}"))}. Fix the row (4 marks it Dead) or delete it; membership cannot judge that silo until then.");
     }
+
+    /// <summary>Reads one row of <c>SELECT silo_id, incarnation, status, silo_endpoint, gateway_endpoint, http_endpoint, zone, host, rack, i_am_alive, free_memory, partitions</c>.</summary>
+    public static SiloRecord Read(System.Data.Common.DbDataReader reader, string database)
+    {
+        var address = new SiloAddress(reader.GetString(0), reader.GetInt64(1));
+        return new SiloRecord(
+            address,
+            ParseStatus(reader.GetInt32(2), address.SiloId, address.Incarnation, database),
+            reader.GetString(3),
+            reader.GetString(4),
+            reader.GetString(5),
+            reader.GetString(6),
+            reader.GetString(7),
+            reader.GetString(8),
+            reader.GetInt64(9),
+            reader.GetInt64(10),
+            reader.GetInt32(11));
+    }
 }

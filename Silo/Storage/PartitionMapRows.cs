@@ -53,7 +53,16 @@ internal static class PartitionMapRows
     public static string FormatStandbys(IReadOnlyList<SiloAddress> standbys) => string.Join(StandbySeparator, standbys);
 
     /// <summary>Turns one stored row back into an assignment, failing loudly on a damaged row.</summary>
-    public static PartitionAssignment Parse(int partitionId, long version, long epoch, string? primary, string standbys, string database)
+    /// <summary>Reads one row of <c>SELECT partition_id, version, epoch, primary_silo, standbys</c>.</summary>
+    public static PartitionAssignment Read(System.Data.Common.DbDataReader reader, string database) => Parse(
+        reader.GetInt32(0),
+        reader.GetInt64(1),
+        reader.GetInt64(2),
+        reader.IsDBNull(3) ? null : reader.GetString(3),
+        reader.GetString(4),
+        database);
+
+    private static PartitionAssignment Parse(int partitionId, long version, long epoch, string? primary, string standbys, string database)
     {
         var parsedPrimary = primary is null ? (SiloAddress?)null : ParseSilo(partitionId, primary, "primary_silo", database);
         var parsedStandbys = standbys.Length == 0

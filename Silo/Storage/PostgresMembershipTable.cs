@@ -106,19 +106,7 @@ internal sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposab
         var silos = new List<SiloRecord>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var address = new SiloAddress(reader.GetString(0), reader.GetInt64(1));
-            silos.Add(new SiloRecord(
-                address,
-                MembershipRows.ParseStatus(reader.GetInt32(2), address.SiloId, address.Incarnation, connection.Database),
-                reader.GetString(3),
-                reader.GetString(4),
-                reader.GetString(5),
-                reader.GetString(6),
-                reader.GetString(7),
-                reader.GetString(8),
-                reader.GetInt64(9),
-                reader.GetInt64(10),
-                reader.GetInt32(11)));
+            silos.Add(MembershipRows.Read(reader, connection.Database));
         }
 
         return silos;

@@ -54,13 +54,7 @@ internal sealed class PostgresPartitionMapStore : IPartitionMapStore, IAsyncDisp
         var map = new List<PartitionAssignment>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            map.Add(PartitionMapRows.Parse(
-                reader.GetInt32(0),
-                reader.GetInt64(1),
-                reader.GetInt64(2),
-                reader.IsDBNull(3) ? null : reader.GetString(3),
-                reader.GetString(4),
-                connection.Database));
+            map.Add(PartitionMapRows.Read(reader, connection.Database));
         }
 
         return map;
