@@ -71,7 +71,8 @@ public static class SiloApplication
         services.AddOptions<PlacementOptions>().BindConfiguration(SiloOptions.SectionName + ":Placement");
         services.TryAddSingleton(sp => StateStoreFactory.CreateMembershipTable(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
         services.TryAddSingleton(sp => StateStoreFactory.CreatePartitionMapStore(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
-        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<MembershipService>(sp, (Func<int>)(() => sp.GetRequiredService<PartitionManager>().PartitionCount)));
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<MembershipService>(sp, (Func<int>)(() =>
+            sp.GetRequiredService<PartitionMapManager>().Current.CarriedBy(sp.GetRequiredService<SiloIdentity>().Address))));
         services.TryAddSingleton<PartitionMapManager>();
         services.TryAddSingleton<SiloMessageRouter>();
         services.TryAddSingleton<SiloConnectionPool>();

@@ -219,6 +219,9 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
         var current = _current;
         if (current.Version > 0 && SameMembership(current.Silos, rows))
         {
+            // Same members: keep the version (watchers are not woken) but show the fresh
+            // heartbeats and dynamic attributes to readers of Current.
+            _current = current with { Silos = rows };
             return;
         }
 
@@ -234,7 +237,7 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     }
 
     // IAmAlive and the dynamic attributes change every heartbeat; only status and identity changes
-    // make a new snapshot, so watchers are woken for what matters to placement.
+    // make a new snapshot version, so watchers are woken for what matters to placement.
     private static bool SameMembership(IReadOnlyList<SiloRecord> a, IReadOnlyList<SiloRecord> b) =>
         a.Count == b.Count && a.Zip(b).All(p => p.First.Address == p.Second.Address && p.First.Status == p.Second.Status);
 

@@ -1,7 +1,7 @@
 namespace OrleansReplication.Silo.Membership;
 
-/// <summary>An immutable view of the membership table; a new one is published whenever a row's status or endpoints change.</summary>
-/// <param name="Version">Increases with every published snapshot (local to this silo).</param>
+/// <summary>An immutable view of the membership table, refreshed on every read of the table.</summary>
+/// <param name="Version">Increases when a silo's status or identity changes (local to this silo); heartbeats alone keep it.</param>
 /// <param name="Silos">Every known incarnation, dead ones included, ordered by silo id then incarnation.</param>
 internal sealed record MembershipSnapshot(long Version, IReadOnlyList<SiloRecord> Silos)
 {

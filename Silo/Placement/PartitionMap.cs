@@ -15,6 +15,9 @@ internal sealed record PartitionMap(IReadOnlyList<PartitionAssignment?> Assignme
     /// <summary>The partitions <paramref name="silo"/> leads.</summary>
     public IEnumerable<PartitionAssignment> LedBy(SiloAddress silo) => Assignments.Where(a => a?.Primary == silo)!;
 
+    /// <summary>How many partitions <paramref name="silo"/> holds a copy of, as primary or standby.</summary>
+    public int CarriedBy(SiloAddress silo) => Assignments.Count(a => a is not null && (a.Primary == silo || a.Standbys.Contains(silo)));
+
     public static PartitionMap From(int partitionCount, IEnumerable<PartitionAssignment> rows)
     {
         var assignments = new PartitionAssignment?[partitionCount];
