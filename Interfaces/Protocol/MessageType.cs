@@ -48,6 +48,12 @@ public enum MessageType : byte
     /// <summary>Primary to standby: part of a partition snapshot (<see cref="SnapshotChunk"/>).</summary>
     SnapshotChunk = 32,
 
+    /// <summary>Silo to silo: the partition map changed, re-read it now (<see cref="PartitionMapChanged"/>).</summary>
+    PartitionMapChanged = 40,
+
+    /// <summary>Answer to <see cref="PartitionMapChanged"/> once the new map is followed (<see cref="PartitionMapFollowed"/>).</summary>
+    PartitionMapFollowed = 41,
+
     /// <summary>A request failed (<see cref="ErrorReply"/>); carries the request's correlation id.</summary>
     Error = 255,
 }

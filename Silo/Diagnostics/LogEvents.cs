@@ -38,6 +38,16 @@ internal static class LogEvents
     public const int SiloDeclaredDead = 1502;
     public const int SelfDeclaredDead = 1503;
     public const int MembershipTableError = 1504;
+    public const int SiloSuspected = 1505;
+    public const int SuspicionCleared = 1506;
+    public const int ClusterEvent = 1507;
+    public const int SiloDraining = 1508;
+    public const int DrainIncomplete = 1509;
+    public const int HandoffAborted = 1510;
+    public const int ProbeFailed = 1511;
+    public const int MapNotifyFailed = 1512;
+    public const int SiloDrained = 1513;
+    public const int SiloDrainFailed = 1514;
 
     // Replication 1600-1699: see Replication/ReplicationLogEvents.cs
 

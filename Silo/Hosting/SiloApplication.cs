@@ -43,6 +43,7 @@ public static class SiloApplication
         app.MapStateEndpoints();
         app.MapWatchEndpoints();
         app.MapClusterEndpoints();
+        app.MapClusterEventEndpoints();
         return app;
     }
 
@@ -67,7 +68,12 @@ public static class SiloApplication
         services.TryAddSingleton<GatewayDispatcher>();
         services.TryAddSingleton(sp => new ChangeFeed(
             sp.GetRequiredService<PartitionManager>(), sp.GetRequiredService<IOptions<ReplicationOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
-        services.AddOptions<MembershipOptions>().BindConfiguration(SiloOptions.SectionName + ":Membership");
+        services.AddOptions<MembershipOptions>().BindConfiguration(SiloOptions.SectionName + ":Membership").ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MembershipOptions>, MembershipOptionsValidator>());
+        services.TryAddSingleton<ClusterEventChannel>();
+        services.TryAddSingleton<FailureDetector>();
+        services.TryAddSingleton<PartitionMapNotifier>();
+        services.TryAddSingleton<GracefulHandoff>();
         services.AddOptions<PlacementOptions>().BindConfiguration(SiloOptions.SectionName + ":Placement");
         services.TryAddSingleton(sp => StateStoreFactory.CreateMembershipTable(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
         services.TryAddSingleton(sp => StateStoreFactory.CreatePartitionMapStore(sp.GetRequiredService<IOptions<SiloOptions>>().Value));

@@ -13,8 +13,10 @@ namespace OrleansReplication.Silo.Hosting;
 /// <summary>
 /// The silo's start and stop, in named stages. Start: store schema → join membership (Joining) →
 /// load partitions → Active → partition map reconciled, then kept in step with membership.
-/// Stop, in reverse: map loop → partitions (queued writes finish) → leave membership → store.
-/// Hosted services start before Kestrel, so nothing is served before the partitions are loaded.
+/// Stop: first, while every listener still serves, drain (mark this silo ShuttingDown and hand
+/// every primary to an in-sync standby); then, in reverse: map loop → partitions (queued writes
+/// finish) → leave membership → store. Hosted services start before Kestrel, so nothing is served
+/// before the partitions are loaded; <see cref="StoppingAsync"/> runs before Kestrel stops.
 /// </summary>
 internal sealed partial class SiloLifecycleService(
     IStateStore store,
@@ -26,8 +28,12 @@ internal sealed partial class SiloLifecycleService(
     ReplicationRouting replication,
     Diagnostics.ReplicationMetrics metrics,
     SiloIdentity identity,
+    FailureDetector failureDetector,
+    PartitionMapNotifier notifier,
+    GracefulHandoff handoff,
     IOptions<SiloOptions> options,
-    ILogger<SiloLifecycleService> logger) : IHostedService
+    IOptions<MembershipOptions> membershipOptions,
+    ILogger<SiloLifecycleService> logger) : IHostedLifecycleService
 {
     private readonly ILogger _logger = logger;
     // How often the map is reconciled between membership changes (a read of one table; writes only when the plan is not empty).
@@ -43,6 +49,8 @@ internal sealed partial class SiloLifecycleService(
         GC.KeepAlive(metrics);
         standbys.Register(router);
         replication.Register(router);
+        failureDetector.Register(router);
+        notifier.Register(router);
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await membership.StartAsync(cancellationToken).ConfigureAwait(false);
         await partitions.StartAsync(o.PartitionCount, cancellationToken).ConfigureAwait(false);
@@ -51,12 +59,14 @@ internal sealed partial class SiloLifecycleService(
         var map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, cancellationToken).ConfigureAwait(false);
         await FollowMapAsync(map, cancellationToken).ConfigureAwait(false);
         _mapLoop = Task.Run(MapLoopAsync, CancellationToken.None);
+        failureDetector.Start();
         LogStarted(identity.Address.ToString(), store.ProviderName, identity.HttpEndpoint, identity.GatewayEndpoint, identity.SiloEndpoint, partitions.PartitionCount);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         LogStopping(identity.Address.ToString());
+        await failureDetector.StopAsync().ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_mapLoop is not null)
         {
@@ -69,36 +79,83 @@ internal sealed partial class SiloLifecycleService(
         await store.DisposeAsync().ConfigureAwait(false);
     }
 
-    // Every membership change (a silo joined, left or died) triggers a reconciliation, and so does
-    // a regular tick: other silos change the map too, and standby moves are bounded per round.
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// SIGTERM (or any stop): before the listeners close, mark this silo draining and wait until the
+    /// map loop handed every primary to an in-sync standby (at most <see cref="MembershipOptions.DrainTimeout"/>),
+    /// so a rolling restart fails no request. With no other active silo there is nobody to hand to.
+    /// </summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        if (_mapLoop is null || _mapLoop.IsCompleted || !membership.Current.Active.Any(s => s.Address != identity.Address))
+        {
+            return;
+        }
+
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            await membership.MarkDrainingAsync(identity.Address, cancellationToken).ConfigureAwait(false);
+            notifier.Changed.Set();
+            var timeout = membershipOptions.Value.DrainTimeout;
+            while (partitionMap.Current.LedBy(identity.Address).Any() && System.Diagnostics.Stopwatch.GetElapsedTime(started) < timeout && !_mapLoop.IsCompleted)
+            {
+                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogDrainFailed(identity.Address.ToString(), ex);
+        }
+
+        var left = partitionMap.Current.LedBy(identity.Address).Count();
+        LogDrained(identity.Address.ToString(), left, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    // Every membership change (a silo joined, left or died) triggers a reconciliation, and so does a
+    // peer's word that it changed the map, and a regular tick: standby moves are bounded per round.
     private async Task MapLoopAsync()
     {
         var token = _stopping.Token;
         await using var changes = membership.WatchAsync(token).GetAsyncEnumerator(token);
         var next = changes.MoveNextAsync().AsTask();
+        var nudged = notifier.Changed.WaitAsync(token).AsTask();
         while (!token.IsCancellationRequested)
         {
+            List<(Protocol.FramedConnection, ulong)> replies = [];
             try
             {
                 var tick = Task.Delay(MapRefreshInterval, token);
-                PartitionMap map;
-                if (await Task.WhenAny(next, tick).ConfigureAwait(false) == next)
+                var woke = await Task.WhenAny(next, nudged, tick).ConfigureAwait(false);
+
+                // Peers asking "follow the map" are answered after this round, which reads a map at least as new as theirs.
+                replies = notifier.TakePendingReplies();
+                if (woke == next)
                 {
                     if (!await next.ConfigureAwait(false))
                     {
                         return;
                     }
 
-                    map = await partitionMap.ReconcileAsync(partitions.PartitionCount, changes.Current, token).ConfigureAwait(false);
                     next = changes.MoveNextAsync().AsTask();
                 }
-                else
+                else if (woke == nudged)
                 {
-                    // Standby moves are bounded per round, so keep reconciling until the plan is empty.
-                    map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, token).ConfigureAwait(false);
+                    nudged = notifier.Changed.WaitAsync(token).AsTask();
                 }
 
+                var map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, token).ConfigureAwait(false);
                 await FollowMapAsync(map, token).ConfigureAwait(false);
+                if (partitionMap.TakeWritten())
+                {
+                    // A promotion takes effect on every silo now, not at each one's next tick.
+                    notifier.NotifyAll(membership.Current);
+                }
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
             {
@@ -107,6 +164,10 @@ internal sealed partial class SiloLifecycleService(
             catch (OperationCanceledException)
             {
                 return;
+            }
+            finally
+            {
+                notifier.AnswerFollowed(replies);
             }
         }
     }
@@ -117,9 +178,23 @@ internal sealed partial class SiloLifecycleService(
     {
         var snapshot = membership.Current;
         await ApplyRolesAndLinksAsync(map, snapshot, cancellationToken).ConfigureAwait(false);
-        var balanced = await partitionMap.HandOffAsync(partitions.PartitionCount, snapshot, IsInSyncStandby, cancellationToken).ConfigureAwait(false);
-        if (!ReferenceEquals(balanced, map))
+        if (snapshot.Silos.Any(s => s.Address == identity.Address && s.Status == SiloStatus.ShuttingDown))
         {
+            // Draining (drain request or SIGTERM): hand off what is led here, lead nothing new.
+            if (await handoff.HandOffAllAsync(map, snapshot, cancellationToken).ConfigureAwait(false) > 0)
+            {
+                var drained = await partitionMap.RefreshAsync(partitions.PartitionCount, cancellationToken).ConfigureAwait(false);
+                await ApplyRolesAndLinksAsync(drained, snapshot, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        // Balancing moves primaries gracefully too (seal, catch up, swap): no request fails.
+        var planned = partitionMap.PlanBalancingHandoffs(snapshot, IsInSyncStandby);
+        if (planned.Count > 0 && await handoff.HandOffAsync(map, planned, snapshot, cancellationToken).ConfigureAwait(false) > 0)
+        {
+            var balanced = await partitionMap.RefreshAsync(partitions.PartitionCount, cancellationToken).ConfigureAwait(false);
             await ApplyRolesAndLinksAsync(balanced, snapshot, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -143,6 +218,12 @@ internal sealed partial class SiloLifecycleService(
 
     [LoggerMessage(EventId = LogEvents.SiloStopping, Level = LogLevel.Information, Message = "Silo {SiloId} stopping: finishing queued writes, leaving the membership table, then closing the store.")]
     private partial void LogStopping(string siloId);
+
+    [LoggerMessage(EventId = LogEvents.SiloDrained, Level = LogLevel.Information, Message = "Silo {SiloId} drained before stopping: {Left} partitions still led here (they fail over once it is gone) after {ElapsedMs} ms.")]
+    private partial void LogDrained(string siloId, int left, long elapsedMs);
+
+    [LoggerMessage(EventId = LogEvents.SiloDrainFailed, Level = LogLevel.Warning, Message = "Silo {SiloId} could not drain before stopping; its partitions fail over once it is gone.")]
+    private partial void LogDrainFailed(string siloId, Exception exception);
 
     [LoggerMessage(EventId = LogEvents.PartitionMapReconcileFailed, Level = LogLevel.Warning, Message = "Silo {SiloId} could not reconcile the partition map; it retries on the next membership change. Check the store's health.")]
     private partial void LogReconcileFailed(string siloId, Exception exception);

@@ -4,8 +4,8 @@ namespace OrleansReplication.Silo.Membership;
 public sealed class MembershipOptions
 {
     /// <summary>How often this silo writes IAmAlive (and its dynamic attributes) to the table.</summary>
-    /// <value>Defaults to 500 ms.</value>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+    /// <value>Defaults to 250 ms.</value>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>How often this silo reads the table to refresh its view of the cluster.</summary>
     /// <value>Defaults to 500 ms.</value>
@@ -15,8 +15,37 @@ public sealed class MembershipOptions
     /// How long a peer's IAmAlive may stand still, as observed by this silo's own clock (so clock
     /// skew between machines does not matter), before this silo declares it dead in the table.
     /// </summary>
-    /// <value>Defaults to 5 seconds (10 missed heartbeats).</value>
+    /// <remarks>The slow path, for a peer nobody can probe; a suspected peer is confirmed much sooner (<see cref="SuspicionConfirmTimeout"/>).</remarks>
+    /// <value>Defaults to 5 seconds (20 missed heartbeats).</value>
     public TimeSpan DeathTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often this silo probes every live peer (Ping over the silo-to-silo connection).</summary>
+    /// <value>Defaults to 150 ms.</value>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>
+    /// How long a peer may leave probes unanswered before this silo suspects it (a paused or
+    /// partitioned silo). A broken or refused connection (a crashed process) is suspected at once.
+    /// Kept well above a GC pause or a CPU-starved scheduler, which must not depose a primary.
+    /// </summary>
+    /// <value>Defaults to 1.5 seconds.</value>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(1500);
+
+    /// <summary>
+    /// How long a suspected peer's IAmAlive must stand still in the table (this silo's own clock)
+    /// before this silo declares it dead: the table's confirmation of the suspicion, so one
+    /// silo's broken connection alone never kills a peer that still heartbeats. Must exceed
+    /// <see cref="HeartbeatInterval"/> with margin for a slow store write.
+    /// </summary>
+    /// <value>Defaults to 600 ms: a crashed process is declared dead well under a second after it died.</value>
+    public TimeSpan SuspicionConfirmTimeout { get; set; } = TimeSpan.FromMilliseconds(600);
+
+    /// <summary>
+    /// How long a stopping silo (SIGTERM) waits for its primaries to be handed off to in-sync
+    /// standbys before it stops anyway (the rest then fail over when it is gone).
+    /// </summary>
+    /// <value>Defaults to 15 seconds.</value>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Availability zone of this silo ("" when unknown); replicas avoid sharing one.</summary>
     /// <value>Defaults to empty.</value>

@@ -8,8 +8,10 @@ namespace OrleansReplication.Silo.Membership;
 
 /// <summary>
 /// This silo's membership agent and monitor: joins the table, writes IAmAlive, reads everyone's
-/// rows, declares peers dead whose heartbeat stood still for <see cref="MembershipOptions.DeathTimeout"/>
-/// (any silo may: co-controllers, no single coordinator; the table's compare-and-swap settles
+/// rows, declares peers dead whose heartbeat stood still for <see cref="MembershipOptions.DeathTimeout"/>,
+/// or, sooner, peers the <see cref="FailureDetector"/> suspects whose heartbeat stood still for
+/// <see cref="MembershipOptions.SuspicionConfirmTimeout"/> (the table confirms the suspicion; any
+/// silo may declare: co-controllers, no single coordinator; the table's compare-and-swap settles
 /// races), stops serving when it finds itself declared dead, and publishes immutable snapshots.
 /// </summary>
 internal sealed partial class MembershipService : IHostedService, IAsyncDisposable
@@ -28,12 +30,23 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     // Owned by the loop: a peer's last IAmAlive value and when (our monotonic clock) it last moved.
     private readonly Dictionary<SiloAddress, (long IAmAlive, long SeenAt)> _progress = [];
 
+    // Peers the failure detector suspects (any thread adds or clears; the loop reads), and the
+    // signal that makes the loop read the table at once and then every probe interval.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, string> _suspected = new();
+    private readonly Replication.AsyncSignal _suspicionRaised = new();
+    private readonly ClusterEventChannel? _events;
+
+    // Owned by the loop: peers this silo declared dead (their event is out already).
+    private readonly HashSet<SiloAddress> _declaredHere = [];
+    private readonly SemaphoreSlim _refreshGate = new(1, 1);
+
     private Task? _loop;
     private volatile MembershipSnapshot _current = MembershipSnapshot.Empty;
     private SiloRecord _self = null!;
 
-    public MembershipService(IMembershipTable table, SiloIdentity identity, IOptions<MembershipOptions> options, TimeProvider time, ILogger<MembershipService> logger, IHostApplicationLifetime lifetime, Func<int>? partitionsCarried = null)
+    public MembershipService(IMembershipTable table, SiloIdentity identity, IOptions<MembershipOptions> options, TimeProvider time, ILogger<MembershipService> logger, IHostApplicationLifetime lifetime, Func<int>? partitionsCarried = null, ClusterEventChannel? events = null)
     {
+        _events = events;
         _table = table;
         _identity = identity;
         _options = options.Value;
@@ -59,6 +72,47 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
         _loop = Task.Run(LoopAsync, CancellationToken.None);
     }
 
+    /// <summary>
+    /// The failure detector suspects <paramref name="peer"/>: the table is read at once and then
+    /// every probe interval, and the peer is declared dead as soon as its IAmAlive has stood still
+    /// for <see cref="MembershipOptions.SuspicionConfirmTimeout"/>.
+    /// </summary>
+    public void Suspect(SiloAddress peer, string reason)
+    {
+        if (peer == Self || !_current.IsAlive(peer) || !_suspected.TryAdd(peer, reason))
+        {
+            return;
+        }
+
+        LogSuspected(peer.ToString(), reason);
+        _events?.Publish(ClusterEventKinds.SiloSuspected, peer.ToString(), null, null, reason);
+        _suspicionRaised.Set();
+    }
+
+    /// <summary>The peer answered again: the suspicion is dropped.</summary>
+    public void ClearSuspicion(SiloAddress peer)
+    {
+        if (_suspected.TryRemove(peer, out _))
+        {
+            LogSuspicionCleared(peer.ToString());
+        }
+    }
+
+    /// <summary>Whether this silo currently suspects <paramref name="peer"/>.</summary>
+    public bool IsSuspected(SiloAddress peer) => _suspected.ContainsKey(peer);
+
+    /// <summary>
+    /// Marks <paramref name="silo"/> ShuttingDown (draining): it keeps serving while it hands its
+    /// primaries to standbys, and placement gives it nothing new. False when it is not Joining or Active.
+    /// </summary>
+    public async Task<bool> MarkDrainingAsync(SiloAddress silo, CancellationToken cancellationToken)
+    {
+        var done = await _table.TryUpdateStatusAsync(silo, SiloStatus.Active, SiloStatus.ShuttingDown, cancellationToken).ConfigureAwait(false)
+            || await _table.TryUpdateStatusAsync(silo, SiloStatus.Joining, SiloStatus.ShuttingDown, cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        return done;
+    }
+
     /// <summary>Marks this silo Active: it may now be given partitions.</summary>
     public async Task MarkActiveAsync(CancellationToken cancellationToken)
     {
@@ -80,6 +134,7 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
             if (await _table.TryUpdateStatusAsync(Self, status, SiloStatus.Dead, cancellationToken).ConfigureAwait(false))
             {
                 LogLeft(Self.ToString());
+                _events?.Publish(ClusterEventKinds.SiloLeft, Self.ToString(), null, null, "This silo left the cluster (marked Dead on shutdown).");
                 break;
             }
         }
@@ -97,6 +152,7 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
 
         CompleteWatchers();
         _stopping.Dispose();
+        _refreshGate.Dispose();
     }
 
     /// <summary>The current snapshot, then every later one (intermediate ones may be skipped: each is complete).</summary>
@@ -146,6 +202,20 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     /// <summary>Reads the table, declares stalled peers dead, and publishes a snapshot if anything changed.</summary>
     internal async Task RefreshAsync(CancellationToken cancellationToken)
     {
+        // The loop, start-up and a drain request may read the table at once: one at a time.
+        await _refreshGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await RefreshCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _refreshGate.Release();
+        }
+    }
+
+    private async Task RefreshCoreAsync(CancellationToken cancellationToken)
+    {
         var rows = await _table.ReadAllAsync(cancellationToken).ConfigureAwait(false);
         var now = _time.GetTimestamp();
         foreach (var row in rows)
@@ -163,11 +233,26 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
             }
 
             var stalled = _time.GetElapsedTime(seen.SeenAt, now);
-            if (stalled >= _options.DeathTimeout && await _table.TryUpdateStatusAsync(row.Address, row.Status, SiloStatus.Dead, cancellationToken).ConfigureAwait(false))
+            var suspected = _suspected.TryGetValue(row.Address, out var suspicion);
+            var confirmed = stalled >= _options.DeathTimeout || (suspected && stalled >= _options.SuspicionConfirmTimeout);
+            if (confirmed && await _table.TryUpdateStatusAsync(row.Address, row.Status, SiloStatus.Dead, cancellationToken).ConfigureAwait(false))
             {
-                LogDeclaredDead(row.Address.ToString(), (long)stalled.TotalMilliseconds);
+                var reason = suspected
+                    ? $"suspected ({suspicion}) and its heartbeat has not moved for {(long)stalled.TotalMilliseconds} ms"
+                    : $"its heartbeat has not moved for {(long)stalled.TotalMilliseconds} ms";
+                LogDeclaredDead(row.Address.ToString(), reason);
+                _events?.Publish(ClusterEventKinds.SiloDeclaredDead, row.Address.ToString(), null, null, $"Declared dead by {Self}: {reason}.");
+                _declaredHere.Add(row.Address);
                 _progress.Remove(row.Address);
                 rows = await _table.ReadAllAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var peer in _suspected.Keys)
+        {
+            if (!rows.Any(r => r.Address == peer && r.Status != SiloStatus.Dead))
+            {
+                _suspected.TryRemove(peer, out _);
             }
         }
 
@@ -178,13 +263,20 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     {
         var token = _stopping.Token;
         var tick = _options.HeartbeatInterval < _options.RefreshInterval ? _options.HeartbeatInterval : _options.RefreshInterval;
-        using var timer = new PeriodicTimer(tick, _time);
         var lastHeartbeat = _time.GetTimestamp();
         var lastRefresh = lastHeartbeat;
         try
         {
-            while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
+            while (true)
             {
+                // While a peer is suspected the table is read every probe interval, so its death
+                // is confirmed (or the suspicion cleared) within a probe interval of the timeout.
+                var wait = _suspected.IsEmpty ? tick : Min(tick, _options.ProbeInterval);
+                if (await _suspicionRaised.WaitAsync(wait, _time, token).ConfigureAwait(false))
+                {
+                    lastRefresh = 0;
+                }
+
                 try
                 {
                     if (_time.GetElapsedTime(lastHeartbeat) >= _options.HeartbeatInterval)
@@ -196,7 +288,7 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
                         }
                     }
 
-                    if (_time.GetElapsedTime(lastRefresh) >= _options.RefreshInterval)
+                    if (lastRefresh == 0 || !_suspected.IsEmpty || _time.GetElapsedTime(lastRefresh) >= _options.RefreshInterval)
                     {
                         lastRefresh = _time.GetTimestamp();
                         await RefreshAsync(token).ConfigureAwait(false);
@@ -214,9 +306,12 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
         }
     }
 
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
     private void Publish(IReadOnlyList<SiloRecord> rows)
     {
         var current = _current;
+        PublishEvents(current.Silos, rows);
         if (current.Version > 0 && SameMembership(current.Silos, rows))
         {
             // Same members: keep the version (watchers are not woken) but show the fresh
@@ -232,6 +327,46 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
             foreach (var watcher in _watchers)
             {
                 watcher.Writer.TryWrite(snapshot);
+            }
+        }
+    }
+
+    // Status changes seen between two reads of the table, as cluster events (not the first read: that is history).
+    private void PublishEvents(IReadOnlyList<SiloRecord> before, IReadOnlyList<SiloRecord> after)
+    {
+        if (_events is null || _current.Version == 0)
+        {
+            return;
+        }
+
+        foreach (var row in after)
+        {
+            var old = before.FirstOrDefault(b => b.Address == row.Address);
+            if (old?.Status == row.Status)
+            {
+                continue;
+            }
+
+            var silo = row.Address.ToString();
+            switch (row.Status)
+            {
+                case SiloStatus.Active:
+                    _events.Publish(ClusterEventKinds.SiloJoined, silo, null, null, $"Silo {silo} joined and is active (gateway {row.GatewayEndpoint}, HTTP {row.HttpEndpoint}).");
+                    break;
+                case SiloStatus.ShuttingDown:
+                    _events.Publish(ClusterEventKinds.SiloDraining, silo, null, null, $"Silo {silo} is draining: it hands its primaries to in-sync standbys and takes no new ones.");
+                    break;
+                case SiloStatus.Dead when old is not null && !_declaredHere.Remove(row.Address) && row.Address != Self:
+                    if (old.Status == SiloStatus.ShuttingDown)
+                    {
+                        _events.Publish(ClusterEventKinds.SiloLeft, silo, null, null, $"Silo {silo} left the cluster after draining.");
+                    }
+                    else
+                    {
+                        _events.Publish(ClusterEventKinds.SiloDeclaredDead, silo, null, null, $"Silo {silo} was marked dead in the membership table (by another silo, or it left without draining).");
+                    }
+
+                    break;
             }
         }
     }
@@ -266,8 +401,14 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     [LoggerMessage(EventId = LogEvents.SiloLeft, Level = LogLevel.Information, Message = "Silo {Silo} left the membership table (marked Dead on shutdown).")]
     private partial void LogLeft(string silo);
 
-    [LoggerMessage(EventId = LogEvents.SiloDeclaredDead, Level = LogLevel.Warning, Message = "Declared silo {Silo} dead: its heartbeat has not moved for {StalledMs} ms. Its partitions move to their standbys.")]
-    private partial void LogDeclaredDead(string silo, long stalledMs);
+    [LoggerMessage(EventId = LogEvents.SiloDeclaredDead, Level = LogLevel.Warning, Message = "Declared silo {Silo} dead: {Reason}. Its partitions move to their standbys.")]
+    private partial void LogDeclaredDead(string silo, string reason);
+
+    [LoggerMessage(EventId = LogEvents.SiloSuspected, Level = LogLevel.Warning, Message = "Suspect silo {Silo}: {Reason}. It is declared dead if its heartbeat in the membership table stands still too.")]
+    private partial void LogSuspected(string silo, string reason);
+
+    [LoggerMessage(EventId = LogEvents.SuspicionCleared, Level = LogLevel.Information, Message = "Silo {Silo} answers probes again; no longer suspected.")]
+    private partial void LogSuspicionCleared(string silo);
 
     [LoggerMessage(EventId = LogEvents.SelfDeclaredDead, Level = LogLevel.Critical, Message = "Silo {Silo} was declared dead by the cluster (its heartbeats stopped reaching the table). It stops serving now; restart it to rejoin as a new incarnation.")]
     private partial void LogSelfDeclaredDead(string silo);

@@ -22,6 +22,11 @@ internal sealed partial class Partition
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             ServeSnapshotRequests();
+            if (HoldQueued())
+            {
+                continue; // sealed for a handoff (Partition.Handoff.cs)
+            }
+
             if (MustWaitForStore())
             {
                 await WaitForStoreAsync().ConfigureAwait(false);

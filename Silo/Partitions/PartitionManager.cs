@@ -56,6 +56,10 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
     {
         IsReady = false;
         await Task.WhenAll(_partitions.Select(p => p.StopAsync())).ConfigureAwait(false);
+        foreach (var partition in _partitions)
+        {
+            partition.FailHeld(new ReplicaUnavailableException($"Partition {partition.Id} stopped on this silo during a handoff; nothing of the request was applied. Retry.", TimeSpan.FromMilliseconds(200)));
+        }
     }
 
     public int GetPartitionId(string component, ItemKey key) =>

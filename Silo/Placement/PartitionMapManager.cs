@@ -9,7 +9,7 @@ namespace OrleansReplication.Silo.Placement;
 /// coordinator): each computes the same deterministic plan from the same snapshot, and the
 /// store's compare-and-swap lets exactly one writer win each row; the others re-read.
 /// </summary>
-internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOptions<PlacementOptions> options, ILogger<PartitionMapManager> logger)
+internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOptions<PlacementOptions> options, ILogger<PartitionMapManager> logger, ClusterEventChannel? events = null)
 {
     // Standby moves per reconciliation: a joining silo takes on its share gradually, so catch-up
     // traffic never floods it or the primaries.
@@ -20,18 +20,79 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
     private const int MaxHandoffsPerRound = 2;
 
     private readonly ILogger _logger = logger;
+
+    // Partitions this silo handed off gracefully, until the refresh that publishes the event.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _handoffs = new();
     private readonly PlacementOptions _options = options.Value;
+    private readonly Lock _refreshLock = new();
     private volatile PartitionMap _current = PartitionMap.Empty;
+    private int _written;
 
     public PartitionMap Current => _current;
 
-    /// <summary>Reads the map from the store.</summary>
+    /// <summary>Whether this silo changed the map since the last call (then peers should be told).</summary>
+    public bool TakeWritten() => Interlocked.Exchange(ref _written, 0) != 0;
+
+    /// <summary>Reads the map from the store; a change of primary since the last read goes out as a cluster event.</summary>
     public async Task<PartitionMap> RefreshAsync(int partitionCount, CancellationToken cancellationToken)
     {
         var rows = await store.ReadPartitionMapAsync(cancellationToken).ConfigureAwait(false);
         var map = PartitionMap.From(partitionCount, rows);
-        _current = map;
+        lock (_refreshLock)
+        {
+            // Two refreshes may race (map loop, drain): keep the newer view per the row versions.
+            var previous = _current;
+            if (previous.Assignments.Count == map.Assignments.Count && Older(map, previous))
+            {
+                return previous;
+            }
+
+            _current = map;
+            PublishPrimaryChanges(previous, map);
+        }
+
         return map;
+    }
+
+    private static bool Older(PartitionMap map, PartitionMap than)
+    {
+        for (var p = 0; p < map.Assignments.Count; p++)
+        {
+            if ((map[p]?.Version ?? 0) < (than[p]?.Version ?? 0))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void PublishPrimaryChanges(PartitionMap before, PartitionMap after)
+    {
+        if (events is null || before.Assignments.Count != after.Assignments.Count)
+        {
+            return;
+        }
+
+        for (var p = 0; p < after.Assignments.Count; p++)
+        {
+            if (before[p] is not { Primary: { } old } was || after[p] is not { Primary: { } now } row || old == now)
+            {
+                continue;
+            }
+
+            // "Promote the buddy, demote the primary": the old primary is still in the group (balancing)
+            // or was a standby of it and is alive (drain); a death leaves it out of the group.
+            var handedOff = was.Standbys.Contains(now) && (row.Standbys.Contains(old) || _handoffs.TryRemove(p, out _));
+            if (handedOff)
+            {
+                events.Publish(ClusterEventKinds.PartitionHandedOff, now.ToString(), p, row.Epoch, $"Partition {p} handed off from {old} to its in-sync standby {now}.");
+            }
+            else
+            {
+                events.Publish(ClusterEventKinds.PartitionPromoted, now.ToString(), p, row.Epoch, $"Partition {p} failed over from {old} to {now} ({(was.Standbys.Contains(now) ? "promoted from its warm standby copy" : "taken from the store")}).");
+            }
+        }
     }
 
     /// <summary>
@@ -55,7 +116,9 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
         }
 
         var assigned = map.Assignments.Where(a => a is not null).Select(a => a!).ToList();
-        var failovers = PlacementPolicy.PlanFailover(assigned, active);
+        // A draining silo still leads its partitions until it hands them off: only dead ones fail over.
+        var present = membership.Silos.Where(s => s.Status != SiloStatus.Dead).ToList();
+        var failovers = PlacementPolicy.PlanFailover(assigned, active, present);
         changes.AddRange(failovers);
 
         // Standbys are planned on the map as it will be once the failovers are written.
@@ -84,6 +147,7 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
         {
             if (await store.TryUpdateAssignmentAsync(change, cancellationToken).ConfigureAwait(false))
             {
+                Volatile.Write(ref _written, 1);
                 LogAssigned(change.PartitionId, change.Epoch, change.Primary?.ToString() ?? "(none)", string.Join(", ", change.Standbys));
             }
             else
@@ -101,33 +165,46 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
     }
 
     /// <summary>
-    /// Hands primaries this silo leads to in-sync standbys on silos below their share (epoch + 1,
-    /// at most a few per round). Only the primary knows which standbys are in sync, so only
-    /// partitions it leads are moved. Returns the map after it.
+    /// The primaries this silo leads that should move to in-sync standbys on silos below their
+    /// share (balancing, a few per round). Only the primary knows which standbys are in sync, so
+    /// only partitions it leads are planned; <see cref="GracefulHandoff"/> moves them.
     /// </summary>
-    public async Task<PartitionMap> HandOffAsync(int partitionCount, MembershipSnapshot membership, Func<int, SiloAddress, bool> isInSync, CancellationToken cancellationToken)
+    public IReadOnlyList<PartitionAssignment> PlanBalancingHandoffs(MembershipSnapshot membership, Func<int, SiloAddress, bool> isInSync)
     {
         var map = _current;
-        if (!_options.BalancePrimaries || !map.IsComplete)
-        {
-            return map;
-        }
-
-        var handoffs = PlacementPolicy.PlanPrimaryHandoffs([.. map.Assignments.Select(a => a!)], membership.Active, isInSync, MaxHandoffsPerRound);
-        var moved = false;
-        foreach (var handoff in handoffs)
-        {
-            if (await store.TryUpdateAssignmentAsync(handoff, cancellationToken).ConfigureAwait(false))
-            {
-                moved = true;
-                LogHandedOff(handoff.PartitionId, handoff.Epoch, handoff.Primary?.ToString() ?? "(none)");
-            }
-        }
-
-        return moved ? await RefreshAsync(partitionCount, cancellationToken).ConfigureAwait(false) : map;
+        return _options.BalancePrimaries && map.IsComplete
+            ? PlacementPolicy.PlanPrimaryHandoffs([.. map.Assignments.Select(a => a!)], membership.Active, isInSync, MaxHandoffsPerRound)
+            : [];
     }
 
-    [LoggerMessage(EventId = LogEvents.PartitionHandedOff, Level = LogLevel.Information, Message = "Partition {Partition} handed off to its in-sync standby {Primary} at epoch {Epoch}, to even out primaries.")]
+    /// <summary>
+    /// The row of a drain: <paramref name="current"/>'s primary moves to its standby <paramref name="target"/>
+    /// at epoch + 1 and the old primary leaves the buddy group (placement refills it).
+    /// </summary>
+    public static PartitionAssignment DrainRow(PartitionAssignment current, SiloAddress target) => current with
+    {
+        Version = current.Version + 1,
+        Epoch = current.Epoch + 1,
+        Primary = target,
+        Standbys = [.. current.Standbys.Where(s => s != target)],
+    };
+
+    /// <summary>Writes a handoff's row <paramref name="next"/> (compare-and-swap); false when another writer changed the row first.</summary>
+    public async Task<bool> TryHandOffAsync(PartitionAssignment next, CancellationToken cancellationToken)
+    {
+        _handoffs[next.PartitionId] = true;
+        if (!await store.TryUpdateAssignmentAsync(next, cancellationToken).ConfigureAwait(false))
+        {
+            _handoffs.TryRemove(next.PartitionId, out _);
+            return false;
+        }
+
+        Volatile.Write(ref _written, 1);
+        LogHandedOff(next.PartitionId, next.Epoch, next.Primary?.ToString() ?? "(none)");
+        return true;
+    }
+
+    [LoggerMessage(EventId = LogEvents.PartitionHandedOff, Level = LogLevel.Information, Message = "Partition {Partition} handed off to its in-sync standby {Primary} at epoch {Epoch} (balancing primaries, or draining this silo).")]
     private partial void LogHandedOff(int partition, long epoch, string primary);
 
     [LoggerMessage(EventId = LogEvents.PartitionAssigned, Level = LogLevel.Information, Message = "Partition {Partition} assigned at epoch {Epoch}: primary {Primary}, standbys [{Standbys}].")]

@@ -42,8 +42,10 @@ internal static class PlacementPolicy
     /// buddy group's order is promoted (it holds a warm copy); with no live standby, the
     /// least-loaded live silo takes the partition cold, from the store. Either way the epoch is
     /// raised, so the map's compare-and-swap claims it and the old primary is fenced.
+    /// A primary in <paramref name="present"/> (e.g. draining, not <paramref name="live"/>) keeps its
+    /// partitions: it hands them off itself, without failing a request.
     /// </summary>
-    public static IReadOnlyList<PartitionAssignment> PlanFailover(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live)
+    public static IReadOnlyList<PartitionAssignment> PlanFailover(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live, IReadOnlyList<SiloRecord>? present = null)
     {
         if (live.Count == 0)
         {
@@ -51,6 +53,7 @@ internal static class PlacementPolicy
         }
 
         var alive = live.Select(s => s.Address).ToHashSet();
+        var leading = (present ?? live).Select(s => s.Address).ToHashSet();
         var leads = live.ToDictionary(s => s.Address, _ => 0);
         foreach (var a in map)
         {
@@ -63,7 +66,7 @@ internal static class PlacementPolicy
         var result = new List<PartitionAssignment>();
         foreach (var a in map.OrderBy(a => a.PartitionId))
         {
-            if (a.Primary is { } primary && alive.Contains(primary))
+            if (a.Primary is { } primary && (alive.Contains(primary) || leading.Contains(primary)))
             {
                 continue;
             }

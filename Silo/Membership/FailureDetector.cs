@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansReplication.Protocol;
+using OrleansReplication.Silo.Hosting;
+using OrleansReplication.Silo.Transport;
+
+namespace OrleansReplication.Silo.Membership;
+
+/// <summary>
+/// Probes every live peer directly, over the silo-to-silo connection the replication streams use
+/// (seed 003 heartbeats): a Ping every <see cref="MembershipOptions.ProbeInterval"/>. A broken or
+/// refused connection (a crashed process answers with a reset at once) is suspected immediately;
+/// a peer that leaves probes unanswered for <see cref="MembershipOptions.ProbeTimeout"/> (paused,
+/// partitioned) is suspected then. A suspicion alone kills nobody: <see cref="MembershipService"/>
+/// declares the peer dead only when the table confirms it (its IAmAlive stood still too).
+/// </summary>
+internal sealed partial class FailureDetector(
+    MembershipService membership,
+    SiloConnectionPool pool,
+    SiloIdentity identity,
+    IOptions<MembershipOptions> options,
+    TimeProvider time,
+    ILogger<FailureDetector> logger)
+{
+    private readonly ConcurrentDictionary<SiloAddress, PeerState> _peers = new();
+    private readonly MembershipOptions _options = options.Value;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ILogger _logger = logger;
+    private Task? _loop;
+
+    /// <summary>Answers peers' probes and routes their answers here.</summary>
+    public void Register(SiloMessageRouter router)
+    {
+        router.Register(MessageType.Ping, static (FramedConnection connection, in Frame frame) =>
+            connection.TrySend(MessageType.Pong, frame.CorrelationId, Ping.Parser.ParseFrom(frame.Body)));
+        router.Register(MessageType.Pong, (FramedConnection connection, in Frame frame) =>
+        {
+            if (connection.Peer is SiloAddress peer && _peers.TryGetValue(peer, out var state))
+            {
+                Volatile.Write(ref state.LastAnswer, time.GetTimestamp());
+                if (membership.IsSuspected(peer))
+                {
+                    membership.ClearSuspicion(peer);
+                }
+            }
+        });
+    }
+
+    public void Start() => _loop ??= Task.Run(LoopAsync, CancellationToken.None);
+
+    public async Task StopAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private async Task LoopAsync()
+    {
+        var token = _stopping.Token;
+        using var timer = new PeriodicTimer(_options.ProbeInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
+            {
+                ProbeAll(token);
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void ProbeAll(CancellationToken token)
+    {
+        var now = time.GetTimestamp();
+        var silos = membership.Current.Silos;
+        foreach (var row in silos)
+        {
+            if (row.Address == identity.Address || row.Status == SiloStatus.Dead)
+            {
+                continue;
+            }
+
+            var state = _peers.GetOrAdd(row.Address, static (_, now) => new PeerState(now), now);
+            var silent = time.GetElapsedTime(Volatile.Read(ref state.LastAnswer), now);
+            if (silent >= _options.ProbeTimeout)
+            {
+                membership.Suspect(row.Address, $"it left probes unanswered for {(long)silent.TotalMilliseconds} ms");
+            }
+
+            if (Interlocked.CompareExchange(ref state.Probing, 1, 0) == 0)
+            {
+                _ = ProbeAsync(row, state, token);
+            }
+        }
+
+        foreach (var peer in _peers.Keys)
+        {
+            if (!silos.Any(s => s.Address == peer && s.Status != SiloStatus.Dead))
+            {
+                _peers.TryRemove(peer, out _);
+            }
+        }
+    }
+
+    private async Task ProbeAsync(SiloRecord peer, PeerState state, CancellationToken token)
+    {
+        try
+        {
+            var connection = await pool.GetAsync(peer.Address, peer.SiloEndpoint, token).ConfigureAwait(false);
+            if (!ReferenceEquals(connection, state.Connection))
+            {
+                state.Connection = connection;
+                _ = SuspectWhenClosedAsync(peer.Address, connection);
+            }
+
+            connection.TrySend(MessageType.Ping, 0, new Ping { Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds() });
+        }
+        catch (ReplicaUnavailableException ex) when (!token.IsCancellationRequested)
+        {
+            membership.Suspect(peer.Address, $"its silo port could not be reached ({ex.Message})");
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+        {
+            // Stopping.
+        }
+        catch (Exception ex)
+        {
+            LogProbeFailed(peer.Address.ToString(), ex);
+        }
+        finally
+        {
+            Volatile.Write(ref state.Probing, 0);
+        }
+    }
+
+    // A crashed process's kernel resets the connection at once: the fastest sign of a death.
+    private async Task SuspectWhenClosedAsync(SiloAddress peer, FramedConnection connection)
+    {
+        var reason = await connection.Closed.ConfigureAwait(false);
+        if (!_stopping.IsCancellationRequested && _peers.ContainsKey(peer))
+        {
+            membership.Suspect(peer, $"its silo-to-silo connection broke ({reason.Message})");
+        }
+    }
+
+    [LoggerMessage(EventId = LogEvents.ProbeFailed, Level = LogLevel.Warning, Message = "Probing silo {Silo} failed unexpectedly; probing goes on.")]
+    private partial void LogProbeFailed(string silo, Exception exception);
+
+    private sealed class PeerState(long now)
+    {
+        // Timestamps of this silo's monotonic clock; written by the probe loop and the connection read loops.
+        public long LastAnswer = now;
+        public int Probing;
+        public FramedConnection? Connection;
+    }
+}

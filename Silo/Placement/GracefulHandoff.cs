@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using OrleansReplication.Silo.Hosting;
+using OrleansReplication.Silo.Membership;
+using OrleansReplication.Silo.Partitions;
+
+namespace OrleansReplication.Silo.Placement;
+
+/// <summary>
+/// Drains this silo (seed 002 "promote the buddy, demote the primary"; seed 003 rolling update):
+/// per partition it leads, seal the partition at sequence N, wait until an in-sync standby applied
+/// exactly N (and the store has N, so no Durable write is left behind), move the primary by the
+/// map's compare-and-swap, and wait until the standby serves. Requests that arrive meanwhile are
+/// held, then redirected: none fails. A handoff that cannot finish is undone and retried.
+/// </summary>
+internal sealed partial class GracefulHandoff(
+    PartitionManager partitions,
+    PartitionMapManager partitionMap,
+    PartitionMapNotifier notifier,
+    SiloIdentity identity,
+    ILogger<GracefulHandoff> logger)
+{
+    // Bounds of one partition's handoff: how long requests may be held while the standby catches up.
+    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan FollowTimeout = TimeSpan.FromSeconds(3);
+    private const int Parallelism = 4;
+
+    private readonly ILogger _logger = logger;
+
+    /// <summary>Drains: hands off every partition <paramref name="map"/> says this silo leads; returns how many moved.</summary>
+    public async Task<int> HandOffAllAsync(PartitionMap map, MembershipSnapshot membership, CancellationToken cancellationToken)
+    {
+        var active = membership.Active;
+        var planned = new List<PartitionAssignment>();
+        foreach (var assignment in map.LedBy(identity.Address))
+        {
+            var partition = partitions.Partitions[assignment.PartitionId];
+            var target = assignment.Standbys.FirstOrDefault(s => active.Any(a => a.Address == s) && partition.Links.Any(l => l.InSync && l.Name == s.ToString()));
+            if (target == default)
+            {
+                LogNoTarget(assignment.PartitionId, identity.Address.ToString());
+                continue;
+            }
+
+            planned.Add(PartitionMapManager.DrainRow(assignment, target));
+        }
+
+        return await HandOffAsync(map, planned, membership, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Moves each of <paramref name="planned"/> (rows of <paramref name="map"/> with a new primary, epoch + 1) gracefully; returns how many moved.</summary>
+    public async Task<int> HandOffAsync(PartitionMap map, IReadOnlyList<PartitionAssignment> planned, MembershipSnapshot membership, CancellationToken cancellationToken)
+    {
+        var moved = 0;
+        await Parallel.ForEachAsync(planned, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (next, ct) =>
+        {
+            if (map[next.PartitionId] is { } current && await HandOffAsync(current, next, membership, ct).ConfigureAwait(false))
+            {
+                Interlocked.Increment(ref moved);
+            }
+        }).ConfigureAwait(false);
+        return moved;
+    }
+
+    private async Task<bool> HandOffAsync(PartitionAssignment assignment, PartitionAssignment next, MembershipSnapshot membership, CancellationToken cancellationToken)
+    {
+        var id = assignment.PartitionId;
+        var partition = partitions.Partitions[id];
+        var target = next.Primary!.Value;
+        var record = membership.Active.FirstOrDefault(a => a.Address == target);
+        if (partition.Status != PartitionStatus.Serving || partition.Epoch != assignment.Epoch || assignment.Primary != identity.Address || record is null)
+        {
+            return false;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        long sealedAt;
+        try
+        {
+            sealedAt = await partition.SealAsync().WaitAsync(CatchUpTimeout, cancellationToken).ConfigureAwait(false);
+            if (!await CaughtUpAsync(partition, target.ToString(), sealedAt, cancellationToken).ConfigureAwait(false))
+            {
+                partition.Unseal();
+                LogAborted(id, target.ToString(), sealedAt, "the standby did not apply the sealed sequence (or the store did not persist it) in time");
+                return false;
+            }
+
+            if (!await partitionMap.TryHandOffAsync(next, cancellationToken).ConfigureAwait(false))
+            {
+                partition.Unseal();
+                LogAborted(id, target.ToString(), sealedAt, "another silo changed the partition's row first");
+                return false;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            partition.Unseal();
+            LogAborted(id, target.ToString(), 0, ex.Message);
+            return false;
+        }
+
+        // Past the compare-and-swap the partition is the standby's: wait until it serves, so the
+        // held requests are redirected to a primary that takes them.
+        await notifier.NotifyAsync(record, FollowTimeout, cancellationToken).ConfigureAwait(false);
+        LogHandedOff(id, target.ToString(), sealedAt, assignment.Epoch + 1, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return true;
+    }
+
+    private static async Task<bool> CaughtUpAsync(Partition partition, string standby, long sequence, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(started) < CatchUpTimeout)
+        {
+            var link = partition.Links.FirstOrDefault(l => l.Name == standby);
+            if (link is null || !link.InSync)
+            {
+                return false;
+            }
+
+            if (link.AppliedSequence >= sequence && partition.DurableSequence >= sequence)
+            {
+                return true;
+            }
+
+            // Acks and the write-behind flush arrive within milliseconds; the seal holds writes meanwhile.
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+
+        return false;
+    }
+
+    [LoggerMessage(EventId = LogEvents.SiloDraining, Level = LogLevel.Information, Message = "Partition {Partition} handed off gracefully to {Standby} at sequence {Sequence}, epoch {Epoch}, in {ElapsedMs} ms.")]
+    private partial void LogHandedOff(int partition, string standby, long sequence, long epoch, long elapsedMs);
+
+    [LoggerMessage(EventId = LogEvents.HandoffAborted, Level = LogLevel.Warning, Message = "Handoff of partition {Partition} to {Standby} (sealed at {Sequence}) undone: {Reason}. The partition keeps serving here and the drain retries.")]
+    private partial void LogAborted(int partition, string standby, long sequence, string reason);
+
+    [LoggerMessage(EventId = LogEvents.DrainIncomplete, Level = LogLevel.Information, Message = "Partition {Partition} cannot be handed off by {Silo} yet: no in-sync standby on an active silo. The drain retries once one is in sync.")]
+    private partial void LogNoTarget(int partition, string silo);
+}
