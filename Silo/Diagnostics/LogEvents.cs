@@ -48,6 +48,8 @@ internal static class LogEvents
     public const int MapNotifyFailed = 1512;
     public const int SiloDrained = 1513;
     public const int SiloDrainFailed = 1514;
+    public const int HandoffTargetSlow = 1515;
+    public const int SiloDrainSkipped = 1516;
 
     // Replication 1600-1699: see Replication/ReplicationLogEvents.cs
 

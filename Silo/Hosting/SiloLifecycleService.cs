@@ -73,6 +73,8 @@ internal sealed partial class SiloLifecycleService(
             await _mapLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
+        await handoff.WaitIdleAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
         await replication.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         await partitions.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         await membership.StopAsync(cancellationToken).ConfigureAwait(false);
@@ -92,6 +94,7 @@ internal sealed partial class SiloLifecycleService(
     {
         if (_mapLoop is null || _mapLoop.IsCompleted || !membership.Current.Active.Any(s => s.Address != identity.Address))
         {
+            LogDrainSkipped(identity.Address.ToString());
             return;
         }
 
@@ -105,6 +108,10 @@ internal sealed partial class SiloLifecycleService(
             {
                 await Task.Delay(20, cancellationToken).ConfigureAwait(false);
             }
+
+            // Before the listeners close, every peer must route by the new map: none may redirect a
+            // client here any more.
+            await notifier.NotifyAllAndWaitAsync(membership.Current, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -156,9 +163,16 @@ internal sealed partial class SiloLifecycleService(
                     // A promotion takes effect on every silo now, not at each one's next tick.
                     notifier.NotifyAll(membership.Current);
                 }
+
+                notifier.AnswerFollowed(replies);
+                replies = [];
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
             {
+                // Peers waiting for this silo to follow the map are answered once a round succeeds.
+                notifier.Requeue(replies);
+                replies = [];
+                notifier.Changed.Set();
                 LogReconcileFailed(identity.Address.ToString(), ex);
             }
             catch (OperationCanceledException)
@@ -167,7 +181,7 @@ internal sealed partial class SiloLifecycleService(
             }
             finally
             {
-                notifier.AnswerFollowed(replies);
+                notifier.AnswerFollowed(replies); // stopping: do not keep peers waiting
             }
         }
     }
@@ -181,22 +195,12 @@ internal sealed partial class SiloLifecycleService(
         if (snapshot.Silos.Any(s => s.Address == identity.Address && s.Status == SiloStatus.ShuttingDown))
         {
             // Draining (drain request or SIGTERM): hand off what is led here, lead nothing new.
-            if (await handoff.HandOffAllAsync(map, snapshot, cancellationToken).ConfigureAwait(false) > 0)
-            {
-                var drained = await partitionMap.RefreshAsync(partitions.PartitionCount, cancellationToken).ConfigureAwait(false);
-                await ApplyRolesAndLinksAsync(drained, snapshot, cancellationToken).ConfigureAwait(false);
-            }
-
+            handoff.Start(map, handoff.PlanDrain(map, snapshot), snapshot, cancellationToken);
             return;
         }
 
         // Balancing moves primaries gracefully too (seal, catch up, swap): no request fails.
-        var planned = partitionMap.PlanBalancingHandoffs(snapshot, IsInSyncStandby);
-        if (planned.Count > 0 && await handoff.HandOffAsync(map, planned, snapshot, cancellationToken).ConfigureAwait(false) > 0)
-        {
-            var balanced = await partitionMap.RefreshAsync(partitions.PartitionCount, cancellationToken).ConfigureAwait(false);
-            await ApplyRolesAndLinksAsync(balanced, snapshot, cancellationToken).ConfigureAwait(false);
-        }
+        handoff.Start(map, partitionMap.PlanBalancingHandoffs(snapshot, IsInSyncStandby), snapshot, cancellationToken);
     }
 
     private bool IsInSyncStandby(int partition, SiloAddress standby) =>
@@ -207,7 +211,7 @@ internal sealed partial class SiloLifecycleService(
         var replaced = await partitions.ApplyRolesAsync(map, identity.Address, snapshot.Silos, standbys.Copy, cancellationToken).ConfigureAwait(false);
         foreach (var p in replaced)
         {
-            standbys.Remove(p);
+            standbys.Remove(p, partitions.Partitions[p].Epoch);
         }
 
         await replication.ApplyMapAsync(map, snapshot).ConfigureAwait(false);
@@ -221,6 +225,9 @@ internal sealed partial class SiloLifecycleService(
 
     [LoggerMessage(EventId = LogEvents.SiloDrained, Level = LogLevel.Information, Message = "Silo {SiloId} drained before stopping: {Left} partitions still led here (they fail over once it is gone) after {ElapsedMs} ms.")]
     private partial void LogDrained(string siloId, int left, long elapsedMs);
+
+    [LoggerMessage(EventId = LogEvents.SiloDrainSkipped, Level = LogLevel.Information, Message = "Silo {SiloId} stops without draining: no other active silo to hand its partitions to.")]
+    private partial void LogDrainSkipped(string siloId);
 
     [LoggerMessage(EventId = LogEvents.SiloDrainFailed, Level = LogLevel.Warning, Message = "Silo {SiloId} could not drain before stopping; its partitions fail over once it is gone.")]
     private partial void LogDrainFailed(string siloId, Exception exception);

@@ -80,7 +80,8 @@ internal sealed partial class FailureDetector(
         var silos = membership.Current.Silos;
         foreach (var row in silos)
         {
-            if (row.Address == identity.Address || row.Status == SiloStatus.Dead)
+            // A joining silo's ports open only once it loaded its partitions: probe it once it is active.
+            if (row.Address == identity.Address || row.Status is SiloStatus.Dead or SiloStatus.Joining)
             {
                 continue;
             }
@@ -89,7 +90,8 @@ internal sealed partial class FailureDetector(
             var silent = time.GetElapsedTime(Volatile.Read(ref state.LastAnswer), now);
             if (silent >= _options.ProbeTimeout)
             {
-                membership.Suspect(row.Address, $"it left probes unanswered for {(long)silent.TotalMilliseconds} ms");
+                // A paused or starved silo: confirmed only by a heartbeat as stale as the probes.
+                membership.Suspect(row.Address, $"it left probes unanswered for {(long)silent.TotalMilliseconds} ms", Max(_options.ProbeTimeout, _options.SuspicionConfirmTimeout));
             }
 
             if (Interlocked.CompareExchange(ref state.Probing, 1, 0) == 0)
@@ -115,14 +117,21 @@ internal sealed partial class FailureDetector(
             if (!ReferenceEquals(connection, state.Connection))
             {
                 state.Connection = connection;
+                state.Reached = true;
                 _ = SuspectWhenClosedAsync(peer.Address, connection);
             }
 
             connection.TrySend(MessageType.Ping, 0, new Ping { Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds() });
         }
-        catch (ReplicaUnavailableException ex) when (!token.IsCancellationRequested)
+        catch (ReplicaUnavailableException ex) when (!token.IsCancellationRequested && state.Reached)
         {
-            membership.Suspect(peer.Address, $"its silo port could not be reached ({ex.Message})");
+            // Refused after it was reachable: the process is gone. (A silo just marked active may
+            // not listen yet: until it was reached once, only the probe timeout suspects it.)
+            membership.Suspect(peer.Address, $"its silo port could not be reached ({ex.Message})", _options.SuspicionConfirmTimeout);
+        }
+        catch (ReplicaUnavailableException)
+        {
+            // Not reached yet: the probe timeout covers a silo that never comes up.
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {
@@ -144,9 +153,11 @@ internal sealed partial class FailureDetector(
         var reason = await connection.Closed.ConfigureAwait(false);
         if (!_stopping.IsCancellationRequested && _peers.ContainsKey(peer))
         {
-            membership.Suspect(peer, $"its silo-to-silo connection broke ({reason.Message})");
+            membership.Suspect(peer, $"its silo-to-silo connection broke ({reason.Message})", _options.SuspicionConfirmTimeout);
         }
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     [LoggerMessage(EventId = LogEvents.ProbeFailed, Level = LogLevel.Warning, Message = "Probing silo {Silo} failed unexpectedly; probing goes on.")]
     private partial void LogProbeFailed(string silo, Exception exception);
@@ -156,6 +167,7 @@ internal sealed partial class FailureDetector(
         // Timestamps of this silo's monotonic clock; written by the probe loop and the connection read loops.
         public long LastAnswer = now;
         public int Probing;
+        public bool Reached;
         public FramedConnection? Connection;
     }
 }

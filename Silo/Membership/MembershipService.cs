@@ -32,7 +32,7 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
 
     // Peers the failure detector suspects (any thread adds or clears; the loop reads), and the
     // signal that makes the loop read the table at once and then every probe interval.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, string> _suspected = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, (string Reason, TimeSpan ConfirmAfter)> _suspected = new();
     private readonly Replication.AsyncSignal _suspicionRaised = new();
     private readonly ClusterEventChannel? _events;
 
@@ -75,11 +75,12 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     /// <summary>
     /// The failure detector suspects <paramref name="peer"/>: the table is read at once and then
     /// every probe interval, and the peer is declared dead as soon as its IAmAlive has stood still
-    /// for <see cref="MembershipOptions.SuspicionConfirmTimeout"/>.
+    /// for <paramref name="confirmAfter"/> (<see cref="MembershipOptions.SuspicionConfirmTimeout"/>
+    /// for a broken connection; longer for unanswered probes, which a loaded machine can cause).
     /// </summary>
-    public void Suspect(SiloAddress peer, string reason)
+    public void Suspect(SiloAddress peer, string reason, TimeSpan confirmAfter)
     {
-        if (peer == Self || !_current.IsAlive(peer) || !_suspected.TryAdd(peer, reason))
+        if (peer == Self || !_current.IsAlive(peer) || !_suspected.TryAdd(peer, (reason, confirmAfter)))
         {
             return;
         }
@@ -234,11 +235,11 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
 
             var stalled = _time.GetElapsedTime(seen.SeenAt, now);
             var suspected = _suspected.TryGetValue(row.Address, out var suspicion);
-            var confirmed = stalled >= _options.DeathTimeout || (suspected && stalled >= _options.SuspicionConfirmTimeout);
+            var confirmed = stalled >= _options.DeathTimeout || (suspected && stalled >= suspicion.ConfirmAfter);
             if (confirmed && await _table.TryUpdateStatusAsync(row.Address, row.Status, SiloStatus.Dead, cancellationToken).ConfigureAwait(false))
             {
                 var reason = suspected
-                    ? $"suspected ({suspicion}) and its heartbeat has not moved for {(long)stalled.TotalMilliseconds} ms"
+                    ? $"suspected ({suspicion.Reason}) and its heartbeat has not moved for {(long)stalled.TotalMilliseconds} ms"
                     : $"its heartbeat has not moved for {(long)stalled.TotalMilliseconds} ms";
                 LogDeclaredDead(row.Address.ToString(), reason);
                 _events?.Publish(ClusterEventKinds.SiloDeclaredDead, row.Address.ToString(), null, null, $"Declared dead by {Self}: {reason}.");

@@ -4,7 +4,8 @@ namespace OrleansReplication.Silo.Partitions;
 /// Graceful handoff (seed 002 "promote the buddy, demote the primary"): the primary stops
 /// committing at a sequence (<see cref="SealAsync"/>), a standby catches up to exactly that
 /// sequence, the map's compare-and-swap moves the primary, and the requests that arrived
-/// meanwhile are answered with the new primary (<see cref="FailHeld"/>): none fails, none is lost.
+/// meanwhile, and later ones until this silo follows the new map, are answered with the new
+/// primary (<see cref="FailHeld"/>): none fails, none is lost.
 /// If the handoff cannot finish, <see cref="Unseal"/> commits them here after all.
 /// </summary>
 internal sealed partial class Partition
@@ -13,6 +14,7 @@ internal sealed partial class Partition
     private readonly List<CommitRequest> _held = [];
     private bool _sealed;
     private TaskCompletionSource<long>? _sealedAt;
+    private Exception? _heldError;
 
     /// <summary>
     /// Stops committing: requests read by the commit loop before complete as usual, later ones are
@@ -35,12 +37,25 @@ internal sealed partial class Partition
         return sealedAt.Task;
     }
 
+    /// <summary>Whether writes are held for a handoff whose new primary has not confirmed yet.</summary>
+    public bool HoldsForHandoff
+    {
+        get
+        {
+            lock (_held)
+            {
+                return _sealed && _heldError is null;
+            }
+        }
+    }
+
     /// <summary>The handoff did not happen: held requests are committed here after all.</summary>
     public void Unseal()
     {
         lock (_held)
         {
             _sealed = false;
+            _heldError = null;
             _sealedAt?.TrySetCanceled();
             _sealedAt = null;
             foreach (var request in _held)
@@ -60,12 +75,37 @@ internal sealed partial class Partition
     {
         lock (_held)
         {
+            _heldError = _sealed ? error : null;
             foreach (var request in _held)
             {
                 request.Fail(error);
             }
 
             _held.Clear();
+        }
+    }
+
+    // A request that could not be queued (the partition is stopping): held while sealed, answered
+    // like the held ones once they were. False when not sealed.
+    private bool TryHold(CommitRequest request)
+    {
+        lock (_held)
+        {
+            if (!_sealed)
+            {
+                return false;
+            }
+
+            if (_heldError is { } error)
+            {
+                request.Fail(error);
+            }
+            else
+            {
+                _held.Add(request);
+            }
+
+            return true;
         }
     }
 
@@ -81,7 +121,16 @@ internal sealed partial class Partition
 
             while (_requests.Reader.TryRead(out var request))
             {
-                if (!ReferenceEquals(request, CommitRequest.Wake))
+                if (ReferenceEquals(request, CommitRequest.Wake))
+                {
+                    continue;
+                }
+
+                if (_heldError is { } error)
+                {
+                    request.Fail(error); // handed off already: straight to the new primary
+                }
+                else
                 {
                     _held.Add(request);
                 }

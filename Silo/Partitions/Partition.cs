@@ -90,7 +90,8 @@ internal sealed partial class Partition : IReplicationSource
     {
         if (_status != PartitionStatus.Serving || !_requests.Writer.TryWrite(request))
         {
-            return Task.FromException<IReadOnlyList<WriteResult>>(Unavailable());
+            // Stopping after a handoff: held (then redirected) like the requests queued before.
+            return TryHold(request) ? request.Completion : Task.FromException<IReadOnlyList<WriteResult>>(Unavailable());
         }
 
         return request.Completion;

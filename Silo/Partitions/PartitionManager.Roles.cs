@@ -34,7 +34,6 @@ internal sealed partial class PartitionManager
         var leads = new bool[count];
         var primaries = new (string?, string?)[count];
         var replaced = new List<int>();
-        var released = new List<Partition>();
         for (var p = 0; p < count; p++)
         {
             var assignment = map[p];
@@ -47,7 +46,6 @@ internal sealed partial class PartitionManager
                 {
                     LogDemoted(p, current.Epoch, assignment?.Primary?.ToString() ?? "(none)");
                     await current.StopAsync().ConfigureAwait(false);
-                    released.Add(current);
                 }
 
                 continue;
@@ -74,17 +72,10 @@ internal sealed partial class PartitionManager
             Volatile.Write(ref _partitions[p], next);
             replaced.Add(p);
             await current.StopAsync().ConfigureAwait(false);
-            released.Add(current);
         }
 
         _primaries = primaries;
         _leads = leads;
-
-        // Requests held by a handoff's seal go where the partition is now (the new map is in place).
-        foreach (var partition in released)
-        {
-            partition.FailHeld(Moved(partition.Id));
-        }
 
         return replaced;
     }

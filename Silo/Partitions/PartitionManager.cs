@@ -86,7 +86,7 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
         }
 
         return single
-            ? Partition(first).CommitAsync(new CommitRequest(component, writes, safety))
+            ? PartitionForWrite(first).CommitAsync(new CommitRequest(component, writes, safety))
             : ApplyAcrossPartitionsAsync(component, writes, safety);
     }
 
@@ -126,6 +126,13 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
         return Leads(id) ? Volatile.Read(ref _partitions[id]) : throw Moved(id);
     }
 
+    // A partition handed off from here holds writes until its new primary serves (then redirects
+    // them there), also after this silo followed the new map: a redirect sooner could bounce.
+    private Partition PartitionForWrite(int id) =>
+        _partitions.Length > 0 && !Leads(id) && Volatile.Read(ref _partitions[id]) is { HoldsForHandoff: true } handingOff
+            ? handingOff
+            : Partition(id);
+
     private Partition Route(string component, ItemKey key) =>
         _partitions.Length > 0
             ? Partition(GetPartitionId(component, key))
@@ -148,7 +155,7 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
             group.Positions.Add(i);
         }
 
-        var tasks = groups.Select(g => (g.Value.Positions, Task: Partition(g.Key).CommitAsync(new CommitRequest(component, g.Value.Writes, safety)))).ToList();
+        var tasks = groups.Select(g => (g.Value.Positions, Task: PartitionForWrite(g.Key).CommitAsync(new CommitRequest(component, g.Value.Writes, safety)))).ToList();
         try
         {
             await Task.WhenAll(tasks.Select(t => t.Task)).ConfigureAwait(false);

@@ -11,7 +11,9 @@ namespace OrleansReplication.Silo.Placement;
 /// per partition it leads, seal the partition at sequence N, wait until an in-sync standby applied
 /// exactly N (and the store has N, so no Durable write is left behind), move the primary by the
 /// map's compare-and-swap, and wait until the standby serves. Requests that arrive meanwhile are
-/// held, then redirected: none fails. A handoff that cannot finish is undone and retried.
+/// held, then redirected to it: none fails. A handoff that cannot finish is undone and retried.
+/// Runs beside the map loop (one round of handoffs at a time), so the loop stays free to follow
+/// the map for peers that hand partitions to this silo meanwhile.
 /// </summary>
 internal sealed partial class GracefulHandoff(
     PartitionManager partitions,
@@ -22,13 +24,44 @@ internal sealed partial class GracefulHandoff(
 {
     // Bounds of one partition's handoff: how long requests may be held while the standby catches up.
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(3);
-    private static readonly TimeSpan FollowTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan FollowTimeout = TimeSpan.FromSeconds(10);
     private const int Parallelism = 4;
 
     private readonly ILogger _logger = logger;
+    private Task _running = Task.CompletedTask;
 
-    /// <summary>Drains: hands off every partition <paramref name="map"/> says this silo leads; returns how many moved.</summary>
-    public async Task<int> HandOffAllAsync(PartitionMap map, MembershipSnapshot membership, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts handing off <paramref name="planned"/> (rows of <paramref name="map"/> with a new
+    /// primary) unless a round is still running; the map loop is nudged when it ends.
+    /// </summary>
+    public void Start(PartitionMap map, IReadOnlyList<PartitionAssignment> planned, MembershipSnapshot membership, CancellationToken cancellationToken)
+    {
+        if (planned.Count == 0 || !_running.IsCompleted)
+        {
+            return;
+        }
+
+        _running = Task.Run(async () =>
+        {
+            try
+            {
+                await HandOffAsync(map, planned, membership, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+            }
+            finally
+            {
+                notifier.Changed.Set();
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>Completes when no handoff round runs (the silo is stopping).</summary>
+    public Task WaitIdleAsync() => _running;
+
+    /// <summary>A drain's handoffs: every partition <paramref name="map"/> says this silo leads, to an in-sync standby on an active silo.</summary>
+    public IReadOnlyList<PartitionAssignment> PlanDrain(PartitionMap map, MembershipSnapshot membership)
     {
         var active = membership.Active;
         var planned = new List<PartitionAssignment>();
@@ -45,11 +78,10 @@ internal sealed partial class GracefulHandoff(
             planned.Add(PartitionMapManager.DrainRow(assignment, target));
         }
 
-        return await HandOffAsync(map, planned, membership, cancellationToken).ConfigureAwait(false);
+        return planned;
     }
 
-    /// <summary>Moves each of <paramref name="planned"/> (rows of <paramref name="map"/> with a new primary, epoch + 1) gracefully; returns how many moved.</summary>
-    public async Task<int> HandOffAsync(PartitionMap map, IReadOnlyList<PartitionAssignment> planned, MembershipSnapshot membership, CancellationToken cancellationToken)
+    private async Task<int> HandOffAsync(PartitionMap map, IReadOnlyList<PartitionAssignment> planned, MembershipSnapshot membership, CancellationToken cancellationToken)
     {
         var moved = 0;
         await Parallel.ForEachAsync(planned, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (next, ct) =>
@@ -101,7 +133,13 @@ internal sealed partial class GracefulHandoff(
 
         // Past the compare-and-swap the partition is the standby's: wait until it serves, so the
         // held requests are redirected to a primary that takes them.
-        await notifier.NotifyAsync(record, FollowTimeout, cancellationToken).ConfigureAwait(false);
+        if (!await notifier.NotifyAsync(record, FollowTimeout, cancellationToken).ConfigureAwait(false))
+        {
+            LogTargetSlow(id, target.ToString(), (long)FollowTimeout.TotalMilliseconds);
+        }
+
+        partition.FailHeld(new PartitionMovedException(id, record.GatewayEndpoint, record.HttpEndpoint, $"Partition {id} was handed off to the silo at gateway {record.GatewayEndpoint} (HTTP {record.HttpEndpoint}); send the request there."));
+
         LogHandedOff(id, target.ToString(), sealedAt, assignment.Epoch + 1, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return true;
     }
@@ -131,6 +169,9 @@ internal sealed partial class GracefulHandoff(
 
     [LoggerMessage(EventId = LogEvents.SiloDraining, Level = LogLevel.Information, Message = "Partition {Partition} handed off gracefully to {Standby} at sequence {Sequence}, epoch {Epoch}, in {ElapsedMs} ms.")]
     private partial void LogHandedOff(int partition, string standby, long sequence, long epoch, long elapsedMs);
+
+    [LoggerMessage(EventId = LogEvents.HandoffTargetSlow, Level = LogLevel.Warning, Message = "Partition {Partition} was handed to {Standby}, which did not confirm within {TimeoutMs} ms that it serves it; requests are redirected there anyway and may bounce until it reads the map.")]
+    private partial void LogTargetSlow(int partition, string standby, long timeoutMs);
 
     [LoggerMessage(EventId = LogEvents.HandoffAborted, Level = LogLevel.Warning, Message = "Handoff of partition {Partition} to {Standby} (sealed at {Sequence}) undone: {Reason}. The partition keeps serving here and the drain retries.")]
     private partial void LogAborted(int partition, string standby, long sequence, string reason);

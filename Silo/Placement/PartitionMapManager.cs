@@ -90,7 +90,7 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
             }
             else
             {
-                events.Publish(ClusterEventKinds.PartitionPromoted, now.ToString(), p, row.Epoch, $"Partition {p} failed over from {old} to {now} ({(was.Standbys.Contains(now) ? "promoted from its warm standby copy" : "taken from the store")}).");
+                events.Publish(ClusterEventKinds.PartitionPromoted, now.ToString(), p, row.Epoch, $"Partition {p} failed over from {old} to {now}{(was.Standbys.Contains(now) ? ", its standby (promoted from its warm copy)" : string.Empty)}.");
             }
         }
     }

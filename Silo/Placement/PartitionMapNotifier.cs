@@ -51,6 +51,15 @@ internal sealed partial class PartitionMapNotifier(SiloConnectionPool pool, Silo
         return taken;
     }
 
+    /// <summary>Puts answers back for the next round (this one failed to follow the map).</summary>
+    public void Requeue(List<(FramedConnection Connection, ulong CorrelationId)> replies)
+    {
+        foreach (var reply in replies)
+        {
+            _pendingReplies.Enqueue(reply);
+        }
+    }
+
     public void AnswerFollowed(List<(FramedConnection Connection, ulong CorrelationId)> replies)
     {
         var followed = new PartitionMapFollowed { Silo = identity.Address.ToString() };
@@ -71,6 +80,12 @@ internal sealed partial class PartitionMapNotifier(SiloConnectionPool pool, Silo
             }
         }
     }
+
+    /// <summary>Tells every live peer the map changed and waits until each follows it (or <paramref name="timeout"/>).</summary>
+    public Task NotifyAllAndWaitAsync(MembershipSnapshot membership, TimeSpan timeout, CancellationToken cancellationToken) =>
+        Task.WhenAll(membership.Silos
+            .Where(peer => peer.Address != identity.Address && peer.Status != SiloStatus.Dead)
+            .Select(peer => NotifyAsync(peer, timeout, cancellationToken)));
 
     /// <summary>Tells <paramref name="peer"/> the map changed; true once it answered that it follows the new map, false on timeout or error.</summary>
     public async Task<bool> NotifyAsync(SiloRecord peer, TimeSpan timeout, CancellationToken cancellationToken)

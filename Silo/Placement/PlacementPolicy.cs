@@ -128,6 +128,11 @@ internal static class PlacementPolicy
             var replicas = new List<SiloAddress> { primary };
             replicas.AddRange(keep);
             var added = needed > 0 ? ChooseStandbys(replicas, needed, ordered, load, options) : [];
+            if (added.Count == 0 && keep.Count == a.Standbys.Count)
+            {
+                continue; // short of silos: nothing to change until one joins
+            }
+
             var next = a with { Version = a.Version + 1, Standbys = [.. keep, .. added] };
             rows[a.PartitionId] = next;
             changed[a.PartitionId] = next;

@@ -13,6 +13,11 @@ namespace OrleansReplication.Silo.Replication;
 internal sealed partial class StandbyHost(ILogger<StandbyHost> logger)
 {
     private readonly ConcurrentDictionary<int, StandbyReplica> _replicas = new();
+
+    // Partitions this silo leads, by the epoch it took them at: a record of a lower epoch comes from
+    // a deposed primary (e.g. resumed after SIGSTOP) and must not seed a new copy here whose acks
+    // would let that primary acknowledge a write the new primary never saw.
+    private readonly ConcurrentDictionary<int, long> _ledFrom = new();
     private readonly ILogger _logger = logger;
 
     /// <summary>The warm copy of <paramref name="partitionId"/>, if this silo holds one.</summary>
@@ -37,25 +42,36 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger)
         }
     }
 
-    /// <summary>Drops partition <paramref name="partitionId"/>'s copy (this silo became its primary).</summary>
-    public void Remove(int partitionId) => _replicas.TryRemove(partitionId, out _);
+    /// <summary>Drops partition <paramref name="partitionId"/>'s copy: this silo became its primary at <paramref name="epoch"/>.</summary>
+    public void Remove(int partitionId, long epoch)
+    {
+        _ledFrom[partitionId] = epoch;
+        _replicas.TryRemove(partitionId, out _);
+    }
 
     public void Register(SiloMessageRouter router)
     {
         router.Register(MessageType.ReplicationBatch, (FramedConnection connection, in Frame frame) =>
         {
             var batch = ReplicationBatch.Parser.ParseFrom(frame.Body);
-            Apply(connection, batch.Partition, replica => replica.Apply(batch));
+            Apply(connection, batch.Partition, batch.Epoch, replica => replica.Apply(batch));
         });
         router.Register(MessageType.SnapshotChunk, (FramedConnection connection, in Frame frame) =>
         {
             var chunk = SnapshotChunk.Parser.ParseFrom(frame.Body);
-            Apply(connection, chunk.Partition, replica => replica.Install(chunk));
+            Apply(connection, chunk.Partition, chunk.Epoch, replica => replica.Install(chunk));
         });
     }
 
-    private void Apply(FramedConnection connection, int partitionId, Func<StandbyReplica, StandbyApplyResult> apply)
+    private void Apply(FramedConnection connection, int partitionId, long epoch, Func<StandbyReplica, StandbyApplyResult> apply)
     {
+        if (_ledFrom.TryGetValue(partitionId, out var ledFrom) && epoch < ledFrom)
+        {
+            // Tell the sender it was deposed (an ack of a higher epoch); keep no copy of its records.
+            connection.TrySend(MessageType.ReplicationAck, 0, new ReplicationAck { Partition = partitionId, Epoch = ledFrom });
+            return;
+        }
+
         var replica = _replicas.GetOrAdd(partitionId, static id => new StandbyReplica(id));
         ReplicationAck ack;
 

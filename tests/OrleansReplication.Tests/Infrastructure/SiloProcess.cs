@@ -110,11 +110,18 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>Starts a silo on a free instance with its store in <paramref name="dataDir"/> and waits until it is ready.</summary>
     /// <param name="dataDir">The data directory; reuse it to restart "the same" silo.</param>
     /// <param name="extraArguments">More command-line options, e.g. <c>--partitions 8</c>.</param>
-    public static async Task<SiloProcess> StartAsync(string dataDir, params string[] extraArguments)
+    public static Task<SiloProcess> StartAsync(string dataDir, params string[] extraArguments) => StartAsync(dataDir, instance: null, extraArguments);
+
+    /// <summary>
+    /// Starts a silo on <paramref name="instance"/> (its ports, hence its silo id; null: a free
+    /// one) and waits until it is ready. Restarting on the same instance restarts "the same" silo,
+    /// as Kubernetes does, so clients configured with its endpoints find it again.
+    /// </summary>
+    public static async Task<SiloProcess> StartAsync(string dataDir, int? instance, params string[] extraArguments)
     {
         for (var attempt = 1; ; attempt++)
         {
-            var silo = Launch(dataDir, extraArguments);
+            var silo = Launch(dataDir, instance, extraArguments);
             try
             {
                 await silo.WaitUntilReadyAsync();
@@ -133,7 +140,9 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a silo process without waiting for it to be ready (e.g. to see it refuse bad options).</summary>
-    public static SiloProcess Launch(string dataDir, params string[] extraArguments)
+    public static SiloProcess Launch(string dataDir, params string[] extraArguments) => Launch(dataDir, null, extraArguments);
+
+    private static SiloProcess Launch(string dataDir, int? fixedInstance, string[] extraArguments)
     {
         var dll = SiloDll;
         if (!File.Exists(dll))
@@ -141,7 +150,7 @@ public sealed class SiloProcess : IAsyncDisposable
             throw new InvalidOperationException($"The silo is not built: {dll} is missing. Build the solution in {Configuration} (the test project references the Silo project, so `dotnet test` builds it).");
         }
 
-        var instance = FindFreeInstance();
+        var instance = fixedInstance ?? FindFreeInstance();
         var start = new ProcessStartInfo
         {
             FileName = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet",
@@ -243,6 +252,12 @@ public sealed class SiloProcess : IAsyncDisposable
         await WaitForExitAsync(StopDeadline);
     }
 
+    /// <summary>Pauses the process with SIGSTOP (a frozen VM, a long GC pause): it answers nothing and its sockets stay open.</summary>
+    public Task PauseAsync() => SignalAsync("-STOP");
+
+    /// <summary>Resumes a paused process with SIGCONT.</summary>
+    public Task ResumeAsync() => SignalAsync("-CONT");
+
     /// <summary>Sends SIGTERM (what Kubernetes sends) and waits for a graceful exit; returns the exit code.</summary>
     public async Task<int> StopAsync()
     {
@@ -254,6 +269,17 @@ public sealed class SiloProcess : IAsyncDisposable
         }
 
         return await WaitForExitAsync(StopDeadline);
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { signal, _process.Id.ToString(CultureInfo.InvariantCulture) }, UseShellExecute = false })
+            ?? throw new InvalidOperationException("Could not run `kill`.");
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"`kill {signal} {_process.Id}` failed with exit code {kill.ExitCode}.{Describe()}");
+        }
     }
 
     /// <summary>The command line, exit state and captured output, for an assertion message.</summary>

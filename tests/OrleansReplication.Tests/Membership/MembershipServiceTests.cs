@@ -17,6 +17,7 @@ namespace OrleansReplication.Tests.Membership;
 public sealed class MembershipServiceTests : IAsyncLifetime
 {
     private static readonly TimeSpan DeathTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan ConfirmTimeout = TimeSpan.FromMilliseconds(600);
 
     private readonly TempDirectory _dir = new("or-members-");
     private readonly ManualTimeProvider _time = new();
@@ -78,6 +79,50 @@ public sealed class MembershipServiceTests : IAsyncLifetime
         Assert.False(a.Current.IsAlive(b.Self));
         Assert.False(await b.HeartbeatAsync(default));
         Assert.True(bLifetime.ApplicationStopping.IsCancellationRequested, "A silo declared dead must stop serving.");
+    }
+
+    [Fact]
+    public async Task Suspect_HeartbeatStandsStillPastConfirmTimeout_DeclaredDeadLongBeforeDeathTimeout()
+    {
+        var events = new ClusterEventChannel(_time, NullLogger<ClusterEventChannel>.Instance);
+        var (a, _) = await StartSiloAsync("a", events);
+        var (b, bLifetime) = await StartSiloAsync("b");
+        await a.RefreshAsync(default);
+
+        a.Suspect(b.Self, "its silo-to-silo connection broke (test)", ConfirmTimeout);
+        _time.Advance(ConfirmTimeout - TimeSpan.FromMilliseconds(1));
+        await a.RefreshAsync(default);
+        Assert.True(a.Current.IsAlive(b.Self), "b was declared dead before its heartbeat stood still for the confirm timeout.");
+
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        await a.RefreshAsync(default);
+
+        Assert.False(a.Current.IsAlive(b.Self));
+        Assert.False(await b.HeartbeatAsync(default));
+        Assert.True(bLifetime.ApplicationStopping.IsCancellationRequested, "A silo declared dead must stop serving.");
+        Assert.Contains(events.Recent, e => e.Kind == ClusterEventKinds.SiloSuspected && e.Silo == b.Self.ToString());
+        var dead = Assert.Single(events.Recent, e => e.Kind == ClusterEventKinds.SiloDeclaredDead);
+        Assert.Contains("connection broke", dead.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Suspect_PeerKeepsHeartbeating_NotDeclaredDeadAndSuspicionCleared()
+    {
+        var (a, _) = await StartSiloAsync("a");
+        var (b, _) = await StartSiloAsync("b");
+        await a.RefreshAsync(default);
+
+        a.Suspect(b.Self, "it left probes unanswered (test)", ConfirmTimeout);
+        for (var i = 0; i < 5; i++)
+        {
+            _time.Advance(ConfirmTimeout / 2);
+            Assert.True(await b.HeartbeatAsync(default));
+            await a.RefreshAsync(default);
+        }
+
+        Assert.True(a.Current.IsAlive(b.Self), "A suspected silo whose heartbeat moves must not be declared dead.");
+        a.ClearSuspicion(b.Self);
+        Assert.False(a.IsSuspected(b.Self));
     }
 
     [Fact]
@@ -143,7 +188,7 @@ public sealed class MembershipServiceTests : IAsyncLifetime
         Assert.Equal(before, a.Current.Version);
     }
 
-    private async Task<(MembershipService Service, ApplicationLifetime Lifetime)> StartSiloAsync(string id)
+    private async Task<(MembershipService Service, ApplicationLifetime Lifetime)> StartSiloAsync(string id, ClusterEventChannel? events = null)
     {
         var index = _silos.Count;
         var siloOptions = Options.Create(new SiloOptions { SiloId = id, Instance = index });
@@ -161,7 +206,8 @@ public sealed class MembershipServiceTests : IAsyncLifetime
             }),
             _time,
             NullLogger<MembershipService>.Instance,
-            lifetime);
+            lifetime,
+            events: events);
         await service.StartAsync(default);
         await service.MarkActiveAsync(default);
         _silos.Add((service, lifetime));

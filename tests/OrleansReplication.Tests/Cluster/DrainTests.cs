@@ -1,0 +1,137 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using OrleansReplication.Client;
+using OrleansReplication.Tests.Infrastructure;
+using OrleansReplication.Tests.Listeners;
+using SseEvent = OrleansReplication.Tests.Listeners.SseEvent;
+
+namespace OrleansReplication.Tests.Cluster;
+
+/// <summary>
+/// <c>POST /v1/cluster/silos/{silo}/drain</c>: any silo accepts it; the drained silo hands every
+/// primary to an in-sync standby (seal, catch up, swap) without failing a request, stays up
+/// leading nothing, and the cluster event channel (SSE and the .NET client) tells of it.
+/// </summary>
+public sealed class DrainTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Drain_UnknownMalformedOrWrongMethod_TypedProblems()
+    {
+        await using var cluster = await TestCluster.StartAsync(initialSilos: 1);
+        var http = cluster.Silos[0].Http;
+
+        using var unknown = await http.PostAsync("v1/cluster/silos/no-such-silo/drain", null);
+        await AssertProblemAsync(unknown, HttpStatusCode.NotFound, "not-found");
+
+        using var unknownIncarnation = await http.PostAsync("v1/cluster/silos/no-such-silo@123/drain", null);
+        await AssertProblemAsync(unknownIncarnation, HttpStatusCode.NotFound, "not-found");
+
+        using var malformed = await http.PostAsync("v1/cluster/silos/silo-a@not-a-number/drain", null);
+        await AssertProblemAsync(malformed, HttpStatusCode.BadRequest, "invalid-request");
+
+        using var spaces = await http.PostAsync("v1/cluster/silos/silo%20a/drain", null);
+        await AssertProblemAsync(spaces, HttpStatusCode.BadRequest, "invalid-request");
+
+        using var tooLong = await http.PostAsync($"v1/cluster/silos/{new string('s', 600)}/drain", null);
+        await AssertProblemAsync(tooLong, HttpStatusCode.BadRequest, "invalid-request");
+
+        using var wrongMethod = await http.GetAsync("v1/cluster/silos/no-such-silo/drain");
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+    }
+
+    [Fact]
+    public async Task Drain_ViaAnotherSilo_EveryPrimaryHandedOffWithoutFailedWrites_IdempotentAndAnnounced()
+    {
+        await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
+        await cluster.WaitForReplicationToStabilizeAsync();
+        var target = cluster.Silos[1];
+        var entry = cluster.Silos[0];
+        var targetId = (await target.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString()!;
+        await using var events = await SseStream.OpenAsync(entry.Http, "v1/cluster/events");
+        using var clientEvents = new CancellationTokenSource(Deadline);
+        await using var clientStream = cluster.Client.WatchClusterEventsAsync(clientEvents.Token).GetAsyncEnumerator(clientEvents.Token);
+
+        // A writer through the silos that stay (following redirects to primaries), counting every failure.
+        using var writerHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var stopWriter = new CancellationTokenSource();
+        var entries = new[] { entry, cluster.Silos[2] }.Select(s => $"http://127.0.0.1:{s.HttpPort}/").ToArray();
+        var writer = Task.Run(async () =>
+        {
+            var (ok, failures) = (0, new List<string>());
+            for (var n = 0; !stopWriter.IsCancellationRequested; n++)
+            {
+                using var put = await writerHttp.PutAsync($"{entries[n % 2]}v1/components/drain/items/k{n % 200}?safety=applied", new StringContent($"{{\"n\":{n}}}", Encoding.UTF8, "application/json"));
+                if (put.IsSuccessStatusCode)
+                {
+                    ok++;
+                }
+                else
+                {
+                    failures.Add($"k{n % 200}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+                }
+            }
+
+            return (ok, failures);
+        });
+
+        await Wait.UntilAsync(() => LeadsAsync(entry, targetId).ContinueWith(t => t.Result > 0), Deadline, $"{targetId} to lead a partition before the drain");
+        using var accepted = await entry.Http.PostAsync($"v1/cluster/silos/{targetId}/drain", null);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        Assert.Equal("draining", (await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+
+        await Wait.UntilAsync(async () => await LeadsAsync(entry, targetId) == 0 && await LeadsAsync(target, targetId) == 0, Deadline, $"the drained silo {targetId} to lead no partition");
+        using var again = await target.Http.PostAsync($"v1/cluster/silos/{targetId}/drain", null);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(0, (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("partitionsLed").GetInt32());
+
+        stopWriter.Cancel();
+        var (written, failed) = await writer;
+        Assert.True(failed.Count == 0, $"{failed.Count} writes failed during the drain:{Environment.NewLine}{string.Join(Environment.NewLine, failed.Take(10))}");
+        Assert.True(written > 0, "The writer wrote nothing during the drain.");
+
+        // The drained silo stays up and leads nothing: placement gives it no primary back.
+        Assert.False(target.IsStopped);
+        Assert.Equal(0, await LeadsAsync(entry, targetId));
+
+        await WaitForEventAsync(events, e => e.Type == "silo-draining" && e.Data.GetProperty("silo").GetString() == targetId, "silo-draining");
+        await WaitForEventAsync(events, e => e.Type == "partition-handed-off" && e.Data.GetProperty("partition").GetInt32() >= 0, "partition-handed-off");
+        while (await clientStream.MoveNextAsync())
+        {
+            if (clientStream.Current is { Kind: "partition-handed-off", Partition: >= 0, Epoch: > 1 })
+            {
+                break;
+            }
+        }
+    }
+
+    private static async Task<int> LeadsAsync(InProcessSilo asked, string silo) =>
+        (await asked.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").EnumerateArray().Count(p => p.GetProperty("primary").GetString() == silo);
+
+    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string type)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.EndsWith("#" + type, problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()));
+    }
+
+    private static async Task WaitForEventAsync(SseStream events, Func<SseEvent, bool> match, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < Deadline)
+        {
+            var next = await events.ReadAsync() ?? throw new InvalidOperationException($"The cluster event stream ended before a {what} event.");
+            if (match(next))
+            {
+                return;
+            }
+        }
+
+        throw new TimeoutException($"No {what} event within {Deadline.TotalSeconds:0} s.");
+    }
+}
