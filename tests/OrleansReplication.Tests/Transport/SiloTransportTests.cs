@@ -42,7 +42,7 @@ public sealed class SiloTransportTests : IAsyncLifetime
         var pool = _a.Services.GetRequiredService<SiloConnectionPool>();
         var connection = await pool.GetAsync(await AddressOfAsync(_b), Endpoint(_b), default);
 
-        Assert.True(connection.TrySend(MessageType.Ping, 0, new ReplicationAck { Partition = 3, Epoch = 2, AppliedSequence = 41 }));
+        Assert.True(connection.TrySend(MessageType.List, 0, new ReplicationAck { Partition = 3, Epoch = 2, AppliedSequence = 41 }));
 
         var (from, ack) = await _receivedByB.Reader.ReadAsync().AsTask().WaitAsync(Deadline);
         Assert.Equal((await AddressOfAsync(_a)).ToString(), from);
@@ -93,15 +93,15 @@ public sealed class SiloTransportTests : IAsyncLifetime
     private static Task<InProcessSilo> StartWithAckRecorderAsync(string dir, string id, Channel<(string, ReplicationAck)> received, bool echo)
     {
         // The router is built here with a test handler on a type the product does not route between
-        // silos (Ping), and replaces the silo's own; the product registers its handlers on it too.
+        // silos (List: gateway only), and replaces the silo's own; the product registers its handlers on it too.
         var router = new SiloMessageRouter();
-        router.Register(MessageType.Ping, (FramedConnection connection, in Frame frame) =>
+        router.Register(MessageType.List, (FramedConnection connection, in Frame frame) =>
         {
             var ack = ReplicationAck.Parser.ParseFrom(frame.Body);
             received.Writer.TryWrite((connection.Peer!.ToString()!, ack));
             if (echo)
             {
-                connection.TrySend(MessageType.Ping, 0, new ReplicationAck { Partition = ack.Partition, Epoch = ack.Epoch, AppliedSequence = ack.AppliedSequence + 1 });
+                connection.TrySend(MessageType.List, 0, new ReplicationAck { Partition = ack.Partition, Epoch = ack.Epoch, AppliedSequence = ack.AppliedSequence + 1 });
             }
         });
         return InProcessSilo.StartAsync(dir, new Dictionary<string, string?> { ["Silo:SiloId"] = id, ["Silo:PartitionCount"] = "4" }, b => b.Services.AddSingleton(router));
