@@ -111,7 +111,7 @@ internal sealed partial class SiloLifecycleService(
 
             // Before the listeners close, every peer must route by the new map: none may redirect a
             // client here any more.
-            await notifier.NotifyAllAndWaitAsync(membership.Current, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+            await notifier.NotifyAllAndWaitAsync(membership.Current, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -9,7 +9,7 @@ namespace OrleansReplication.Silo.Placement;
 /// <summary>
 /// Drains this silo (seed 002 "promote the buddy, demote the primary"; seed 003 rolling update):
 /// per partition it leads, seal the partition at sequence N, wait until an in-sync standby applied
-/// exactly N (and the store has N, so no Durable write is left behind), move the primary by the
+/// exactly N (and, if Durable writes wait, the store has N), move the primary by the
 /// map's compare-and-swap, and wait until the standby serves. Requests that arrive meanwhile are
 /// held, then redirected to it: none fails. A handoff that cannot finish is undone and retried.
 /// Runs beside the map loop (one round of handoffs at a time), so the loop stays free to follow
@@ -23,7 +23,7 @@ internal sealed partial class GracefulHandoff(
     ILogger<GracefulHandoff> logger)
 {
     // Bounds of one partition's handoff: how long requests may be held while the standby catches up.
-    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan FollowTimeout = TimeSpan.FromSeconds(10);
     private const int Parallelism = 4;
 
@@ -155,7 +155,10 @@ internal sealed partial class GracefulHandoff(
                 return false;
             }
 
-            if (link.AppliedSequence >= sequence && partition.DurableSequence >= sequence)
+            // The standby's warm copy has every change up to the seal, so the new primary needs
+            // nothing from the store; only writes waiting to be Durable need the flush first, or
+            // the epoch change would fence it and fail them.
+            if (link.AppliedSequence >= sequence && (partition.PendingWrites.Durable == 0 || partition.DurableSequence >= sequence))
             {
                 return true;
             }
