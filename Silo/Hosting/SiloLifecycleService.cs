@@ -103,15 +103,24 @@ internal sealed partial class SiloLifecycleService(
         {
             await membership.MarkDrainingAsync(identity.Address, cancellationToken).ConfigureAwait(false);
             notifier.Changed.Set();
-            var timeout = membershipOptions.Value.DrainTimeout;
-            while (partitionMap.Current.LedBy(identity.Address).Any() && System.Diagnostics.Stopwatch.GetElapsedTime(started) < timeout && !_mapLoop.IsCompleted)
-            {
-                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
-            }
 
-            // Before the listeners close, every peer must route by the new map: none may redirect a
-            // client here any more.
+            // Peers re-read the table now: none plans to hand this silo a primary any more.
             await notifier.NotifyAllAndWaitAsync(membership.Current, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            var timeout = membershipOptions.Value.DrainTimeout;
+            bool Draining() => partitionMap.Current.LedBy(identity.Address).Any() && System.Diagnostics.Stopwatch.GetElapsedTime(started) < timeout && !_mapLoop.IsCompleted;
+            do
+            {
+                while (Draining())
+                {
+                    await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+                }
+
+                // Before the listeners close, every peer must route by the new map: none may
+                // redirect a client here any more (and none handed a partition back meanwhile).
+                await notifier.NotifyAllAndWaitAsync(membership.Current, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+                await partitionMap.RefreshAsync(partitions.PartitionCount, cancellationToken).ConfigureAwait(false);
+            }
+            while (Draining());
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -154,6 +163,10 @@ internal sealed partial class SiloLifecycleService(
                 else if (woke == nudged)
                 {
                     nudged = notifier.Changed.WaitAsync(token).AsTask();
+
+                    // A peer changed the map or a silo's status (a drain): read both fresh, so a
+                    // silo that joined or started draining since the last read is seen as it is.
+                    await membership.RefreshAsync(token).ConfigureAwait(false);
                 }
 
                 var map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, token).ConfigureAwait(false);

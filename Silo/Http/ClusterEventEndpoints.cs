@@ -85,7 +85,7 @@ internal static class ClusterEventEndpoints
         return new StringBuilder().Append("id: ").Append(e.Id).Append("\nevent: ").Append(e.Kind).Append("\ndata: ").Append(data).Append("\n\n").ToString();
     }
 
-    private static async Task<IResult> DrainAsync(string silo, MembershipService membership, PartitionMapManager partitionMap, CancellationToken cancellationToken)
+    private static async Task<IResult> DrainAsync(string silo, MembershipService membership, PartitionMapManager partitionMap, PartitionMapNotifier notifier, CancellationToken cancellationToken)
     {
         if (silo.Length > MaxSiloNameLength || silo.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)) || (silo.Contains('@', StringComparison.Ordinal) && !SiloAddress.TryParse(silo, out _)))
         {
@@ -103,6 +103,10 @@ internal static class ClusterEventEndpoints
         if (target.Status != SiloStatus.ShuttingDown)
         {
             await membership.MarkDrainingAsync(target.Address, cancellationToken).ConfigureAwait(false);
+
+            // Every silo re-reads the table now: the target starts handing off, the others stop
+            // planning primaries for it.
+            notifier.NotifyAll(membership.Current);
             var now = Find(membership.Current, target.Address.ToString());
             if (now is null)
             {

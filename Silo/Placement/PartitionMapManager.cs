@@ -116,8 +116,18 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
         }
 
         var assigned = map.Assignments.Where(a => a is not null).Select(a => a!).ToList();
-        // A draining silo still leads its partitions until it hands them off: only dead ones fail over.
+        // A draining silo still leads its partitions until it hands them off: only dead ones fail
+        // over. A primary that started after every silo this view knows joined since this silo
+        // last read the table (a peer's map-change nudge can arrive first): not dead either.
         var present = membership.Silos.Where(s => s.Status != SiloStatus.Dead).ToList();
+        var newestKnown = membership.Silos.Count == 0 ? long.MaxValue : membership.Silos.Max(s => s.Address.Incarnation);
+        foreach (var primary in assigned.Select(a => a.Primary).OfType<SiloAddress>().Distinct())
+        {
+            if (primary.Incarnation > newestKnown)
+            {
+                present.Add(new SiloRecord(primary, SiloStatus.Active, string.Empty, string.Empty, string.Empty, string.Empty, string.Empty, string.Empty, 0, 0, 0));
+            }
+        }
         var failovers = PlacementPolicy.PlanFailover(assigned, active, present);
         changes.AddRange(failovers);
 

@@ -26,7 +26,10 @@ public sealed class TestCluster : IAsyncDisposable
             ["Silo:PartitionCount"] = "16",
             ["Silo:Membership:HeartbeatInterval"] = "00:00:00.100",
             ["Silo:Membership:RefreshInterval"] = "00:00:00.100",
-            ["Silo:Membership:DeathTimeout"] = "00:00:01",
+            // Crashes are detected by probes (a broken connection, confirmed by the table within
+            // SuspicionConfirmTimeout); the unsuspected path must not kill silos of this process
+            // whose heartbeat a loaded test run starves for a second.
+            ["Silo:Membership:DeathTimeout"] = "00:00:03",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
