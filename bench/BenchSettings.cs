@@ -30,7 +30,8 @@ internal sealed class BenchSettings
 
     public int W5Items { get; set; } = 100_000;
 
-    public string Output { get; set; } = Path.Combine(Directory.GetCurrentDirectory(), $"bench-results-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
+    /// <summary>The JSON file of every run; by default under bench/results (git-ignored).</summary>
+    public string Output { get; set; } = Path.Combine(BenchSilo.RepoRoot, "bench", "results", $"bench-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
 
     public string[] MicroArguments { get; set; } = [];
 
@@ -44,7 +45,7 @@ internal sealed class BenchSettings
           --warmup S  --duration S                  W1 warm-up and measured seconds (default 3 and 15)
           --concurrency N                           closed-loop clients (default 16)
           --w3-items N  --w5-items N                item counts of W3 (1,000,000) and W5 (100,000)
-          --out FILE                                the JSON file of every run
+          --out FILE                                the JSON file of every run (default bench/results/bench-<time>.json)
         """;
 
     public static BenchSettings Parse(string[] args)

@@ -47,21 +47,30 @@ internal sealed class BenchSilo : IAsyncDisposable
 
     public string? SiloId { get; private set; }
 
-    /// <summary>The silo executable next to this tool's build (the bench project references the Silo project).</summary>
+    /// <summary>The folder holding OrleansReplication.sln, above this tool's build.</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "OrleansReplication.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+
+            throw new InvalidOperationException($"No folder above {AppContext.BaseDirectory} holds OrleansReplication.sln; run the tool from the repository.");
+        }
+    }
+
+    /// <summary>The silo executable of the same configuration as this tool (the bench project references the Silo project, so it is built with it).</summary>
     public static string SiloDll
     {
         get
         {
             var configuration = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd('/')))!;
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "OrleansReplication.sln")))
-                {
-                    return Path.Combine(dir.FullName, "Silo", "bin", configuration, "net10.0", "OrleansReplication.Silo.dll");
-                }
-            }
-
-            throw new InvalidOperationException($"No folder above {AppContext.BaseDirectory} holds OrleansReplication.sln; run the tool from the repository.");
+            return Path.Combine(RepoRoot, "Silo", "bin", configuration, "net10.0", "OrleansReplication.Silo.dll");
         }
     }
 

@@ -105,6 +105,32 @@ internal sealed class SiloCluster : IAsyncDisposable
         return false;
     }
 
+    /// <summary>Waits until <paramref name="silo"/> is primary or standby of some partition (a restarted silo took its share again); false at the deadline.</summary>
+    public async Task<bool> WaitCarriesPartitionsAsync(BenchSilo silo, TimeSpan deadline)
+    {
+        var until = DateTime.UtcNow + deadline;
+        while (DateTime.UtcNow < until)
+        {
+            try
+            {
+                var rows = await silo.PartitionsAsync();
+                if (rows.Any(r => r.GetProperty("primary").GetString() == silo.SiloId
+                    || r.GetProperty("standbys").EnumerateArray().Any(s => s.GetProperty("silo").GetString() == silo.SiloId)))
+                {
+                    return true;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
+            {
+                // Starting; ask again.
+            }
+
+            await Task.Delay(100);
+        }
+
+        return false;
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var silo in Silos)

@@ -38,22 +38,26 @@ internal sealed class RedisCluster : IAsyncDisposable
         return null;
     }
 
-    public static async Task<RedisCluster> StartAsync(int sentinels)
+    public static async Task<RedisCluster> StartAsync(int sentinels, int replicas = 1)
     {
         var server = FindServer(out var how) ?? throw new InvalidOperationException(how);
         var cluster = new RedisCluster();
         try
         {
-            var ports = FreePorts(2 + sentinels);
+            var ports = FreePorts(1 + replicas + sentinels);
             cluster.PrimaryPort = ports[0];
             cluster.ReplicaPort = ports[1];
             cluster.PrimaryProcess = cluster.StartServer(server, ports[0], null);
-            cluster.StartServer(server, ports[1], ports[0]);
-            await WaitForAsync(async () => ((string)(await CallOnceAsync(ports[1], "INFO", "replication"))!).Contains("master_link_status:up", StringComparison.Ordinal), "the Redis replica to sync with its primary");
-            for (var i = 0; i < sentinels; i++)
+            foreach (var replica in ports[1..(1 + replicas)])
             {
-                cluster.StartSentinel(server, ports[2 + i], ports[0]);
-                cluster.SentinelPorts.Add(ports[2 + i]);
+                cluster.StartServer(server, replica, ports[0]);
+                await WaitForAsync(async () => ((string)(await CallOnceAsync(replica, "INFO", "replication"))!).Contains("master_link_status:up", StringComparison.Ordinal), "the Redis replica to sync with its primary");
+            }
+
+            foreach (var sentinel in ports[(1 + replicas)..])
+            {
+                cluster.StartSentinel(server, sentinel, ports[0]);
+                cluster.SentinelPorts.Add(sentinel);
             }
 
             foreach (var sentinel in cluster.SentinelPorts)

@@ -55,6 +55,7 @@ internal sealed class Results(BenchSettings settings)
             summaries = _summaries,
             runs = _runs,
         };
+        Directory.CreateDirectory(Path.GetDirectoryName(settings.Output)!);
         File.WriteAllText(settings.Output, JsonSerializer.Serialize(document, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
     }
 

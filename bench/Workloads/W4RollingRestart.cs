@@ -25,9 +25,9 @@ internal static class W4RollingRestart
             await old.StopAsync(TimeSpan.FromSeconds(60));
             cluster.Silos[i] = await old.RestartAsync();
             await old.DisposeAsync();
-            if (!await cluster.WaitReplicatedAsync(lagZero: false, TimeSpan.FromMinutes(2)))
+            if (!await cluster.WaitCarriesPartitionsAsync(cluster.Silos[i], TimeSpan.FromMinutes(2)) || !await cluster.WaitReplicatedAsync(lagZero: false, TimeSpan.FromMinutes(2)))
             {
-                Console.Error.WriteLine($"  after restarting silo instance {old.Instance} the cluster was not back in sync within 2 minutes");
+                Console.Error.WriteLine($"  after restarting silo instance {old.Instance} it did not carry partitions again with every partition in sync within 2 minutes");
             }
 
             Console.Error.WriteLine($"  restarted silo instance {old.Instance} at {clock.Elapsed.TotalSeconds:0.0} s");

@@ -19,16 +19,21 @@ internal static class W5WarmTakeover
         var cold = await TakeoverAsync(settings, replicationFactor: 1);
         var figures = new Dictionary<string, double>
         {
-            ["cold_ms"] = Math.Round(cold),
-            ["warm_ms"] = Math.Round(warm),
-            ["ratio"] = Math.Round(cold / Math.Max(1, warm), 2),
+            ["cold_ms"] = Math.Round(cold.Readable),
+            ["warm_ms"] = Math.Round(warm.Readable),
+            ["ratio"] = Math.Round(cold.Readable / Math.Max(1, warm.Readable), 2),
+
+            // Failure detection is the same for both; what follows the new map is the takeover itself.
+            ["cold_after_map_ms"] = Math.Round(cold.Readable - cold.Promoted),
+            ["warm_after_map_ms"] = Math.Round(warm.Readable - warm.Promoted),
+            ["ratio_after_map"] = Math.Round((cold.Readable - cold.Promoted) / Math.Max(1, warm.Readable - warm.Promoted), 2),
         };
         var measurement = new RunFigures("orleans-replication", "w5", null, "run 1", figures);
         results.AddRun(measurement);
         results.Summarize(measurement with { Kind = "single" });
     }
 
-    private static async Task<double> TakeoverAsync(BenchSettings settings, int replicationFactor)
+    private static async Task<(double Promoted, double Readable)> TakeoverAsync(BenchSettings settings, int replicationFactor)
     {
         await using var cluster = await SiloCluster.StartAsync(settings, silos: 1, replicationFactor);
 
@@ -36,7 +41,7 @@ internal static class W5WarmTakeover
         await Loading.LoadAsync(cluster, "w5", settings.W5Items, SafetyLevel.Durable);
         var survivor = cluster.Silos[0];
         await cluster.AddSiloAsync();
-        if (!await cluster.WaitReplicatedAsync(lagZero: true, TimeSpan.FromMinutes(3)) || !await BalancedAsync(cluster))
+        if (!await cluster.WaitReplicatedAsync(lagZero: true, TimeSpan.FromMinutes(3)))
         {
             Console.Error.WriteLine($"  RF={replicationFactor}: the two silos did not settle within the deadline; measuring anyway");
         }
@@ -45,16 +50,21 @@ internal static class W5WarmTakeover
         survivor = cluster.Silos.Single(s => s != victim);
         var clock = Stopwatch.StartNew();
         await victim.KillAsync();
+        double? promoted = null;
         while (clock.Elapsed < TimeSpan.FromMinutes(3))
         {
             try
             {
                 var rows = await survivor.PartitionsAsync();
-                if (rows.All(r => r.GetProperty("primary").GetString() == survivor.SiloId) && await CountItemsAsync(survivor) == settings.W5Items)
+                if (rows.All(r => r.GetProperty("primary").GetString() == survivor.SiloId))
                 {
-                    var ms = clock.Elapsed.TotalMilliseconds;
-                    Console.Error.WriteLine($"  RF={replicationFactor}: every item readable {ms:0} ms after the SIGKILL");
-                    return ms;
+                    promoted ??= clock.Elapsed.TotalMilliseconds;
+                    if (await CountItemsAsync(survivor) == settings.W5Items)
+                    {
+                        var ms = clock.Elapsed.TotalMilliseconds;
+                        Console.Error.WriteLine($"  RF={replicationFactor}: the survivor led every partition {promoted:0} ms and served every item {ms:0} ms after the SIGKILL");
+                        return (promoted.Value, ms);
+                    }
                 }
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
@@ -66,23 +76,6 @@ internal static class W5WarmTakeover
         }
 
         throw new TimeoutException($"W5 RF={replicationFactor}: the survivor did not serve all {settings.W5Items} items within 3 minutes of the SIGKILL.");
-    }
-
-    // With RF=1 nothing replicates, so "settled" means both silos lead partitions.
-    private static async Task<bool> BalancedAsync(SiloCluster cluster)
-    {
-        for (var i = 0; i < 600; i++)
-        {
-            var rows = await cluster.Silos[0].PartitionsAsync();
-            if (rows.Select(r => r.GetProperty("primary").GetString()).Distinct().Count() == cluster.Silos.Count)
-            {
-                return true;
-            }
-
-            await Task.Delay(100);
-        }
-
-        return false;
     }
 
     private static async Task<int> CountItemsAsync(BenchSilo silo)
