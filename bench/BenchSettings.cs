@@ -26,6 +26,9 @@ internal sealed class BenchSettings
 
     public int Keys { get; set; } = 100_000;
 
+    /// <summary>Silos of W1 (default 2: primary + standby for every partition, like Redis' primary + replica).</summary>
+    public int W1Silos { get; set; } = 2;
+
     public int W3Items { get; set; } = 1_000_000;
 
     public int W5Items { get; set; } = 100_000;
@@ -34,6 +37,9 @@ internal sealed class BenchSettings
     public string Output { get; set; } = Path.Combine(BenchSilo.RepoRoot, "bench", "results", $"bench-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
 
     public string[] MicroArguments { get; set; } = [];
+
+    /// <summary>Extra environment of every silo process (<c>--silo-env NAME=VALUE</c>), e.g. <c>DOTNET_PerfMapEnabled=1</c> for perf.</summary>
+    public Dictionary<string, string> SiloEnvironment { get; } = [];
 
     public static string Usage => """
         usage: dotnet run -c Release --project bench -- <command> [options]
@@ -44,7 +50,9 @@ internal sealed class BenchSettings
           --runs N                                  runs per measurement; the median is quoted (default 3)
           --warmup S  --duration S                  W1 warm-up and measured seconds (default 3 and 15)
           --concurrency N                           closed-loop clients (default 16)
+          --w1-silos N                              silos of W1 (default 2; 1 = no standby, no redirects, for profiling)
           --w3-items N  --w5-items N                item counts of W3 (1,000,000) and W5 (100,000)
+          --silo-env NAME=VALUE                     environment of every silo process (repeatable), e.g. DOTNET_PerfMapEnabled=1
           --out FILE                                the JSON file of every run (default bench/results/bench-<time>.json)
         """;
 
@@ -97,11 +105,18 @@ internal sealed class BenchSettings
                 case "--concurrency":
                     settings.Concurrency = Number();
                     break;
+                case "--w1-silos":
+                    settings.W1Silos = Number();
+                    break;
                 case "--w3-items":
                     settings.W3Items = Number();
                     break;
                 case "--w5-items":
                     settings.W5Items = Number();
+                    break;
+                case "--silo-env":
+                    var pair = Value().Split('=', 2);
+                    settings.SiloEnvironment[pair[0]] = pair.Length == 2 && pair[0].Length > 0 ? pair[1] : throw new ArgumentException("--silo-env needs NAME=VALUE.");
                     break;
                 case "--out":
                     settings.Output = Path.GetFullPath(Value());

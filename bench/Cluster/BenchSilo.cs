@@ -183,6 +183,7 @@ internal sealed class BenchSilo : IAsyncDisposable
         }
 
         Http.Dispose();
+        ChildProcesses.Forget(_process);
         _process.Dispose();
     }
 
@@ -219,6 +220,7 @@ internal sealed class BenchSilo : IAsyncDisposable
         process.OutputDataReceived += (_, e) => silo.Append(e.Data);
         process.ErrorDataReceived += (_, e) => silo.Append(e.Data);
         process.Start();
+        ChildProcesses.Track(process);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return silo;

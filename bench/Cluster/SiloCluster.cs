@@ -33,7 +33,7 @@ internal sealed class SiloCluster : IAsyncDisposable
             arguments.AddRange(["--storage", "postgres", "--connection-string", database]);
         }
 
-        var environment = new Dictionary<string, string> { ["Silo__Placement__ReplicationFactor"] = replicationFactor.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var environment = new Dictionary<string, string>(settings.SiloEnvironment) { ["Silo__Placement__ReplicationFactor"] = replicationFactor.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         var cluster = new SiloCluster(dataDir, [.. arguments], environment) { Partitions = partitions, ReplicationFactor = replicationFactor };
         try
         {

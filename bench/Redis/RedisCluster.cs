@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using OrleansReplication.Bench.Cluster;
 
 namespace OrleansReplication.Bench.Redis;
 
@@ -118,6 +119,7 @@ internal sealed class RedisCluster : IAsyncDisposable
                 // Already gone.
             }
 
+            ChildProcesses.Forget(process);
             process.Dispose();
         }
 
@@ -174,6 +176,7 @@ internal sealed class RedisCluster : IAsyncDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        ChildProcesses.Track(process);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes.Add(process);

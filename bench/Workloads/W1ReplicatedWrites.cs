@@ -20,7 +20,7 @@ internal static class W1ReplicatedWrites
         var ours = levels.ToDictionary(l => l, _ => new List<RunFigures>());
         var redis = new Dictionary<string, List<RunFigures>> { ["set"] = [], ["set-wait1"] = [] };
 
-        await using var cluster = await SiloCluster.StartAsync(settings, silos: 2);
+        await using var cluster = await SiloCluster.StartAsync(settings, silos: settings.W1Silos);
         await using var clients = await ClientPool.ConnectAsync(cluster, settings.Concurrency);
         RedisCluster? peer = null;
         try

@@ -38,6 +38,22 @@ public sealed class HistoryCheckerTests
     }
 
     [Fact]
+    public void VersionOrderAgainstInvocationOrder_NeedsBacktrackingAndIsLinearizable()
+    {
+        // a is invoked first but got the higher version: the search must undo "a first" and try b.
+        var history = new[]
+        {
+            Write("k", "a", 2, 0, 50, process: 1),
+            Write("k", "b", 1, 10, 40, process: 2),
+            Read("k", "a", 2, 60, 70, process: 3),
+        };
+
+        var report = HistoryChecker.Check(history);
+
+        Assert.True(report.IsValid, report.ToString());
+    }
+
+    [Fact]
     public void StaleReadAfterAcknowledgedWrite_IsNotLinearizableAndALostWrite()
     {
         var history = new[]
