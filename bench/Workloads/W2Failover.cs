@@ -146,9 +146,11 @@ internal static class W2Failover
                         history.Ok(id, items.Count == 0 ? 0 : items[0].Version, items.Count == 0 ? null : items[0].Value);
                         break;
                     }
-                    catch (Exception) when (attempt < 5)
+                    catch (Exception) when (attempt < 600)
                     {
+                        // Partitions may still be moving after the failover: a read is safe to repeat (for up to a minute).
                         history.Timeout(id);
+                        await Task.Delay(100);
                     }
                 }
             }
