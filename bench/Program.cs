@@ -1,0 +1,3 @@
+using OrleansReplication.Bench;
+
+return await BenchCommand.RunAsync(args);
