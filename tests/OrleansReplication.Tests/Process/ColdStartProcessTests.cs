@@ -6,7 +6,11 @@ using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Processes;
 
-/// <summary>Every silo of a three-process cluster is SIGKILLed at once and started again: every write acknowledged at Durable is still there.</summary>
+/// <summary>
+/// Every silo of a three-process cluster is SIGKILLed at once and started again: every write
+/// acknowledged at Durable is still there, and a retry of one (same Idempotency-Key) is answered
+/// with its first result instead of applying again.
+/// </summary>
 public sealed class ColdStartProcessTests : IDisposable
 {
     private const int Partitions = 8;
@@ -65,6 +69,15 @@ public sealed class ColdStartProcessTests : IDisposable
                 Deadline,
                 "every Durable write to be readable at its acknowledged version after the cold start");
             Assert.Empty(missing);
+
+            for (var i = 0; i < Items; i += 10)
+            {
+                var replayed = await PutDurableAsync(silos[(i + 1) % silos.Length], $"k{i}", i);
+                Assert.True(replayed == acknowledged[$"k{i}"], $"The retry of k{i}'s write after the cold start answered version {replayed}, not the first attempt's {acknowledged[$"k{i}"]}.");
+            }
+
+            using var get = await silos[0].Http.GetAsync("v1/components/cold/items/k0");
+            Assert.Equal($"\"{acknowledged["k0"]}\"", get.Headers.ETag?.Tag);
         }
         catch (TimeoutException ex)
         {
@@ -92,14 +105,16 @@ public sealed class ColdStartProcessTests : IDisposable
         return [.. silos];
     }
 
-    /// <summary>A write at Durable, retried while the cluster settles (503 while a partition has no primary yet); returns the acknowledged version.</summary>
+    /// <summary>A write at Durable with an Idempotency-Key, retried while the cluster settles (503 while a partition has no primary yet); returns the acknowledged version.</summary>
     private static async Task<long> PutDurableAsync(SiloProcess silo, string key, int attempt)
     {
         long version = 0;
         await Wait.UntilAsync(
             async () =>
             {
-                using var put = await silo.Http.PutAsync($"v1/components/cold/items/{key}?safety=durable", new StringContent(Json(key), Encoding.UTF8, "application/json"));
+                using var request = new HttpRequestMessage(HttpMethod.Put, $"v1/components/cold/items/{key}?safety=durable") { Content = new StringContent(Json(key), Encoding.UTF8, "application/json") };
+                request.Headers.Add("Idempotency-Key", $"cold-start-{key}");
+                using var put = await silo.Http.SendAsync(request);
                 if (put.StatusCode == HttpStatusCode.ServiceUnavailable)
                 {
                     return false;
