@@ -22,7 +22,7 @@ internal sealed partial class Partition
     private readonly List<LogEntry> _flushEntries = [];
     private readonly Dictionary<ItemAddress, FlushItem> _flushItems = [];
     private readonly List<StoredWrite> _storedWrites = [];
-    private readonly List<StoredRequest> _storedRequests = [];
+    private readonly List<RecordedRequest> _flushRequests = [];
 
     // Persister only: the store has forgotten recorded requests up to here.
     private long _requestsForgottenUpTo;
@@ -55,9 +55,9 @@ internal sealed partial class Partition
                 try
                 {
                     last = BuildFlush(durable + 1, forget);
-                    var requests = _storedRequests.Count == 0 && forget <= _requestsForgottenUpTo
+                    var requests = _flushRequests.Count == 0 && forget <= _requestsForgottenUpTo
                         ? RequestRecords.None
-                        : new RequestRecords(_storedRequests, forget > _requestsForgottenUpTo ? forget : 0);
+                        : new RequestRecords(RecordedRequests.ToStored(_flushRequests), forget > _requestsForgottenUpTo ? forget : 0);
                     await _store.CommitAsync(Id, Epoch, last, _storedWrites, requests, token).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is StaleEpochException or StoreConflictException)
@@ -93,7 +93,7 @@ internal sealed partial class Partition
             _flushEntries.Clear();
             _flushItems.Clear();
             _storedWrites.Clear();
-            _storedRequests.Clear();
+            _flushRequests.Clear();
             _persisted.Set();
         }
     }
@@ -104,7 +104,7 @@ internal sealed partial class Partition
         _flushEntries.Clear();
         _flushItems.Clear();
         _storedWrites.Clear();
-        _storedRequests.Clear();
+        _flushRequests.Clear();
         if (!_log.TryRead(fromSequence, _options.FlushMaxChanges, _options.FlushMaxBytes, _flushEntries) || _flushEntries.Count == 0)
         {
             throw new InvalidOperationException($"Partition {Id}: the log no longer holds unpersisted sequence {fromSequence}; this is a bug (unpersisted changes are never evicted).");
@@ -120,7 +120,7 @@ internal sealed partial class Partition
                 : new FlushItem(entry.PreviousVersion, entry.Sequence, entry.Value);
             if (entry.Request is { } request && request.LastSequence > requestsForgottenUpTo)
             {
-                _storedRequests.Add(RecordedRequests.ToStored(request));
+                _flushRequests.Add(request);
             }
         }
 

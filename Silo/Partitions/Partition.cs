@@ -180,7 +180,7 @@ internal sealed partial class Partition : IReplicationSource
         // changes that netted out (created and removed after S) could be handed out again.
         if (merge.StoreWrites.Count > 0 || merge.LastSequence > data.LastSequence)
         {
-            var missing = RecordedRequests.ToStored(copy.Requests.Where(r => r.LastSequence > data.LastSequence));
+            var missing = RecordedRequests.ToStored([.. copy.Requests.Where(r => r.LastSequence > data.LastSequence)]);
             await _store.CommitAsync(Id, epoch, merge.LastSequence, merge.StoreWrites, new RequestRecords(missing, 0), cancellationToken).ConfigureAwait(false);
         }
 

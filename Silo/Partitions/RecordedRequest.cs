@@ -88,7 +88,8 @@ internal sealed record RecordedRequest(RequestKey Key, long LastSequence, long R
             results[i] = new WriteResult(new ItemKey(r.Id, r.PartitionKey.Length == 0 ? null : r.PartitionKey), r.Version, r.Removed, r.Changed, r.Created);
         }
 
-        return new RecordedRequest(new RequestKey(wire.RequestId?.ClientId ?? string.Empty, wire.RequestId?.Sequence ?? 0), wire.LastSequence, wire.RecordedAtMs, results) { _wire = wire };
+        // The wire form is not kept: a standby holds many records and rarely needs it again (only when promoted).
+        return new RecordedRequest(new RequestKey(wire.RequestId?.ClientId ?? string.Empty, wire.RequestId?.Sequence ?? 0), wire.LastSequence, wire.RecordedAtMs, results);
     }
 
     /// <summary>Whether a retry's writes name the same items, in the same order, as the recorded request.</summary>

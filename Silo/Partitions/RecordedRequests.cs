@@ -8,13 +8,27 @@ namespace OrleansReplication.Silo.Partitions;
 internal static class RecordedRequests
 {
     /// <summary>The store's rows as recorded requests, oldest first.</summary>
-    public static IEnumerable<RecordedRequest> FromStored(IReadOnlyList<StoredRequest> rows) =>
-        rows.OrderBy(r => r.LastSequence).Select(r => RecordedRequest.FromWire(ReplicatedRequest.Parser.ParseFrom(r.Record)));
+    public static IEnumerable<RecordedRequest> FromStored(IReadOnlyList<StoredRequestBlock> rows) =>
+        rows.SelectMany(r => ReplicatedRequestBlock.Parser.ParseFrom(r.Requests).Requests)
+            .Select(RecordedRequest.FromWire)
+            .OrderBy(r => r.LastSequence);
 
-    public static StoredRequest ToStored(RecordedRequest request) =>
-        new(request.Key.ClientId, unchecked((long)request.Key.Sequence), request.LastSequence, request.ToWire().ToByteArray());
+    /// <summary>One store row holding <paramref name="requests"/> (oldest first); none when there are none.</summary>
+    public static StoredRequestBlock[] ToStored(IReadOnlyList<RecordedRequest> requests)
+    {
+        if (requests.Count == 0)
+        {
+            return [];
+        }
 
-    public static List<StoredRequest> ToStored(IEnumerable<RecordedRequest> requests) => [.. requests.Select(ToStored)];
+        var block = new ReplicatedRequestBlock();
+        foreach (var request in requests)
+        {
+            block.Requests.Add(request.ToWire());
+        }
+
+        return [new StoredRequestBlock(requests[^1].LastSequence, block.ToByteArray())];
+    }
 
     /// <summary>
     /// What a promoted standby remembers: its copy's requests and the store's (either may be ahead

@@ -38,23 +38,24 @@ internal interface IStateStore : IAsyncDisposable
     /// <summary>
     /// As <see cref="CommitAsync(int, long, long, IReadOnlyList{StoredWrite}, CancellationToken)"/>, and
     /// in the same transaction records the requests with idempotency ids whose changes the commit
-    /// holds (a row already there is kept) and forgets the partition's recorded requests up to
+    /// holds and forgets the partition's recorded requests up to
     /// <see cref="RequestRecords.ForgetUpTo"/>.
     /// </summary>
     Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken);
 }
 
-/// <summary>A recorded request (idempotency id) as stored: its id, its last sequence and the opaque record.</summary>
-/// <param name="ClientId">The client id.</param>
-/// <param name="Sequence">The client's request sequence (a 64-bit unsigned number stored as its bits).</param>
-/// <param name="LastSequence">The partition's sequence after the request's changes; requests are forgotten in this order.</param>
-/// <param name="Record">The recorded request (protobuf <c>ReplicatedRequest</c>).</param>
-internal readonly record struct StoredRequest(string ClientId, long Sequence, long LastSequence, byte[] Record);
+/// <summary>
+/// The recorded requests (idempotency ids) of one commit, as one opaque row: the store writes one
+/// row per flush, not one per request.
+/// </summary>
+/// <param name="LastSequence">The newest request's last sequence (unique per partition); rows are forgotten in this order.</param>
+/// <param name="Requests">The recorded requests (protobuf <c>ReplicatedRequestBlock</c>).</param>
+internal readonly record struct StoredRequestBlock(long LastSequence, byte[] Requests);
 
 /// <summary>The recorded-request rows of one commit.</summary>
-/// <param name="Added">Rows to insert.</param>
+/// <param name="Added">Rows to insert (a row already stored under its last sequence is kept).</param>
 /// <param name="ForgetUpTo">Delete the partition's rows whose last sequence is at most this; 0 deletes none.</param>
-internal readonly record struct RequestRecords(IReadOnlyList<StoredRequest> Added, long ForgetUpTo)
+internal readonly record struct RequestRecords(IReadOnlyList<StoredRequestBlock> Added, long ForgetUpTo)
 {
     /// <summary>No rows to add or forget.</summary>
     public static RequestRecords None => new([], 0);
@@ -87,8 +88,8 @@ internal readonly record struct StoredWrite(string Component, string PartitionKe
 /// <param name="Items">Every item of the partition.</param>
 internal sealed record PartitionData(int PartitionId, long Epoch, long LastSequence, IReadOnlyList<StoredItem> Items)
 {
-    /// <summary>The partition's recorded requests (idempotency ids), in any order.</summary>
-    public IReadOnlyList<StoredRequest> Requests { get; init; } = [];
+    /// <summary>The partition's recorded requests (idempotency ids), in blocks, in any order.</summary>
+    public IReadOnlyList<StoredRequestBlock> Requests { get; init; } = [];
 }
 
 /// <summary>A conditional row write found another version; the whole commit was rolled back.</summary>

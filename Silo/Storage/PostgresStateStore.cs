@@ -46,13 +46,10 @@ internal sealed class PostgresStateStore : IStateStore
     private const string SelectVersionSql =
         "SELECT version FROM or_items WHERE component = $1 AND partition_key = $2 AND item_id = $3";
 
-    private const string SelectRequestsSql =
-        "SELECT client_id, request_sequence, last_sequence, record FROM or_requests WHERE partition_id = $1";
+    private const string SelectRequestsSql = "SELECT last_sequence, requests FROM or_requests WHERE partition_id = $1";
 
-    private const string InsertRequestSql = """
-        INSERT INTO or_requests (partition_id, client_id, request_sequence, last_sequence, record) VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (partition_id, client_id, request_sequence) DO NOTHING
-        """;
+    private const string InsertRequestsSql =
+        "INSERT INTO or_requests (partition_id, last_sequence, requests) VALUES ($1, $2, $3) ON CONFLICT (partition_id, last_sequence) DO NOTHING";
 
     private const string ForgetRequestsSql = "DELETE FROM or_requests WHERE partition_id = $1 AND last_sequence <= $2";
 
@@ -116,7 +113,7 @@ internal sealed class PostgresStateStore : IStateStore
         long epoch = 0;
         long lastSequence = 0;
         var items = new List<StoredItem>();
-        var requests = new List<StoredRequest>();
+        var requests = new List<StoredRequestBlock>();
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -134,7 +131,7 @@ internal sealed class PostgresStateStore : IStateStore
             await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                requests.Add(new StoredRequest(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetFieldValue<byte[]>(3)));
+                requests.Add(new StoredRequestBlock(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
             }
         }
 
@@ -165,9 +162,9 @@ internal sealed class PostgresStateStore : IStateStore
             batch.BatchCommands.Add(Statement(ForgetRequestsSql, Int(partitionId), Long(requests.ForgetUpTo)));
         }
 
-        foreach (var request in requests.Added)
+        foreach (var block in requests.Added)
         {
-            batch.BatchCommands.Add(Statement(InsertRequestSql, Int(partitionId), Text(request.ClientId), Long(request.Sequence), Long(request.LastSequence), Bytes(request.Record)));
+            batch.BatchCommands.Add(Statement(InsertRequestsSql, Int(partitionId), Long(block.LastSequence), Bytes(block.Requests)));
         }
 
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);

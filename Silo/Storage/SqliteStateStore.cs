@@ -47,13 +47,11 @@ internal sealed class SqliteStateStore : IStateStore
     private const string SelectVersionSql =
         "SELECT version FROM or_items WHERE component = $component AND partition_key = $partitionKey AND item_id = $id";
 
-    private const string SelectRequestsSql =
-        "SELECT client_id, request_sequence, last_sequence, record FROM or_requests WHERE partition_id = $partition";
+    private const string SelectRequestsSql = "SELECT last_sequence, requests FROM or_requests WHERE partition_id = $partition";
 
-    private const string InsertRequestSql = """
-        INSERT INTO or_requests (partition_id, client_id, request_sequence, last_sequence, record)
-        VALUES ($partition, $client, $sequence, $last, $record)
-        ON CONFLICT (partition_id, client_id, request_sequence) DO NOTHING
+    private const string InsertRequestsSql = """
+        INSERT INTO or_requests (partition_id, last_sequence, requests) VALUES ($partition, $last, $requests)
+        ON CONFLICT (partition_id, last_sequence) DO NOTHING
         """;
 
     private const string ForgetRequestsSql = "DELETE FROM or_requests WHERE partition_id = $partition AND last_sequence <= $upTo";
@@ -138,14 +136,14 @@ internal sealed class SqliteStateStore : IStateStore
             }
         }
 
-        var requests = new List<StoredRequest>();
+        var requests = new List<StoredRequestBlock>();
         await using (var select = Command(connection, transaction, SelectRequestsSql))
         {
             select.Parameters.AddWithValue("$partition", partitionId);
             await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                requests.Add(new StoredRequest(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetFieldValue<byte[]>(3)));
+                requests.Add(new StoredRequestBlock(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
             }
         }
 
@@ -232,24 +230,12 @@ internal sealed class SqliteStateStore : IStateStore
             await forget.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        if (requests.Added.Count == 0)
+        foreach (var block in requests.Added)
         {
-            return;
-        }
-
-        // One prepared statement for every row: only the parameter values change.
-        await using var insert = Command(connection, transaction, InsertRequestSql);
-        insert.Parameters.AddWithValue("$partition", partitionId);
-        var client = insert.Parameters.Add("$client", SqliteType.Text);
-        var sequence = insert.Parameters.Add("$sequence", SqliteType.Integer);
-        var last = insert.Parameters.Add("$last", SqliteType.Integer);
-        var record = insert.Parameters.Add("$record", SqliteType.Blob);
-        foreach (var request in requests.Added)
-        {
-            client.Value = request.ClientId;
-            sequence.Value = request.Sequence;
-            last.Value = request.LastSequence;
-            record.Value = request.Record;
+            await using var insert = Command(connection, transaction, InsertRequestsSql);
+            insert.Parameters.AddWithValue("$partition", partitionId);
+            insert.Parameters.AddWithValue("$last", block.LastSequence);
+            insert.Parameters.Add("$requests", SqliteType.Blob).Value = block.Requests;
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }

@@ -102,7 +102,7 @@ public sealed class IdempotentWriteTests : ReplicationHarness
 
             // The promotion wrote the copy's requests to the store with the changes it lacked.
             var stored = await Sqlite.LoadPartitionAsync(0, default);
-            Assert.Equal(2, stored.Requests.Count);
+            Assert.Equal([first[0].Version + 1, 3], RecordedRequests.FromStored(stored.Requests).Select(r => r.LastSequence));
         }
         finally
         {
@@ -181,8 +181,8 @@ public sealed class IdempotentWriteTests : ReplicationHarness
 
         Assert.Equal(3, primary.RememberedRequests);
         await Wait.UntilAsync(() => link.Standby.Requests.Count == 3, Deadline, $"the standby to forget the oldest requests too (it remembers {string.Join(", ", link.Standby.Requests.Select(r => r.Key))})");
-        var stored = await Sqlite.LoadPartitionAsync(0, default);
-        Assert.InRange(stored.Requests.Count, 3, 4);
+        var stored = RecordedRequests.FromStored((await Sqlite.LoadPartitionAsync(0, default)).Requests).ToList();
+        Assert.InRange(stored.Count, 3, 4); // the last flush may not have seen the newest eviction yet
 
         // A retry of a forgotten request is a new request: it applies again.
         var again = await SendAsync(primary, First with { Sequence = 0 }, SafetyLevel.Applied, Set("k", "0"));
