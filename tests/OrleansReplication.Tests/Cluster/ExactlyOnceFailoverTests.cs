@@ -51,6 +51,39 @@ public sealed class ExactlyOnceFailoverTests
         Assert.Equal("{\"n\":2}", await get.Content.ReadAsStringAsync());
     }
 
+    [Fact]
+    public async Task AckLostInTheCrash_CreateOnlyRetry_SucceedsOnceNeverConflicts()
+    {
+        await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
+        await cluster.WaitForReplicationToStabilizeAsync();
+        var partition = PartitionHasher.GetPartition(Component, "lost", cluster.Silos[0].Services.GetRequiredService<PartitionManager>().PartitionCount);
+        var (primary, _) = await cluster.ReplicasOfAsync(partition);
+
+        // Create-only: applied twice, the second application would be a version conflict.
+        var request = new ApplyRequest
+        {
+            Component = Component,
+            Safety = Safety.Applied,
+            RequestId = new RequestId { ClientId = "lost-ack-client", Sequence = 1 },
+            Changes = { new ItemChange { Id = "lost", Value = Google.Protobuf.ByteString.CopyFromUtf8("1"), ExpectedVersion = 0 } },
+        };
+        await using (var connection = await RawGatewayConnection.OpenAsync(primary.GatewayEndPoint))
+        {
+            // The first attempt is sent and its answer never read: the primary dies with it in flight or applied.
+            await connection.SendAsync(MessageType.Apply, 1, request);
+            await cluster.KillSiloAsync(primary);
+        }
+
+        var (retry, newPrimary) = await RetryUntilAppliedAsync(cluster, request);
+        var again = (await RetryUntilAppliedAsync(cluster, request)).Reply;
+
+        var result = Assert.Single(retry.Results);
+        Assert.True(result.Created, $"the retry answered {result}");
+        Assert.Equal(retry, again);
+        using var get = await newPrimary.Http.GetAsync($"v1/components/{Component}/items/lost");
+        Assert.Equal($"\"{result.Version}\"", get.Headers.ETag?.Tag);
+    }
+
     /// <summary>Sends the request to each surviving silo in turn until one answers it (the others redirect, or wait for the promotion).</summary>
     private static async Task<(ApplyReply Reply, InProcessSilo Silo)> RetryUntilAppliedAsync(TestCluster cluster, ApplyRequest request)
     {
