@@ -105,42 +105,13 @@ public sealed class ColdStartProcessTests : IDisposable
         return [.. silos];
     }
 
-    /// <summary>A write at Durable with an Idempotency-Key, retried while the cluster settles (503 while a partition has no primary yet); returns the acknowledged version.</summary>
+    /// <summary>A write at Durable with an Idempotency-Key; returns the acknowledged version.</summary>
     private static async Task<long> PutDurableAsync(SiloProcess silo, string key, int attempt)
     {
-        long version = 0;
-        await Wait.UntilAsync(
-            async () =>
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Put, $"v1/components/cold/items/{key}?safety=durable") { Content = new StringContent(Json(key), Encoding.UTF8, "application/json") };
-                request.Headers.Add("Idempotency-Key", $"cold-start-{key}");
-                using var put = await silo.Http.SendAsync(request);
-                if (put.StatusCode == HttpStatusCode.ServiceUnavailable)
-                {
-                    return false;
-                }
-
-                Assert.True(put.IsSuccessStatusCode, $"PUT {key} (write #{attempt}) answered {(int)put.StatusCode}: {await put.Content.ReadAsStringAsync()}");
-                version = (await put.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("version").GetInt64();
-                return true;
-            },
-            Deadline,
-            $"PUT {key} at Durable to be acknowledged");
-        return version;
+        var answer = await KeyedWrites.PutAsync(silo, $"v1/components/cold/items/{key}?safety=durable", $"cold-start-{key}", Json(key), Deadline);
+        Assert.True(answer.Status is HttpStatusCode.Created, $"PUT {key} (write #{attempt}) answered {(int)answer.Status}: {answer.Body}");
+        return answer.Version;
     }
 
-    private static Task WaitEveryPartitionLedAsync(SiloProcess[] silos) => Wait.UntilAsync(
-        async () =>
-        {
-            var ids = new HashSet<string>();
-            foreach (var silo in silos)
-            {
-                ids.Add((await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString()!);
-            }
-
-            var map = (await silos[0].Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").EnumerateArray().ToList();
-            return map.Count == Partitions && map.All(p => p.GetProperty("primary").GetString() is { } primary && ids.Contains(primary));
-        },
-        Deadline,
-        $"every partition to be led by one of the live silos {string.Join(", ", SiloIds)}");
+    private static Task WaitEveryPartitionLedAsync(SiloProcess[] silos) => KeyedWrites.WaitEveryPartitionLedAsync(silos, Partitions, Deadline);
 }
