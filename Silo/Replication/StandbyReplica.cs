@@ -74,7 +74,7 @@ internal sealed class StandbyReplica(int partitionId, ReplicationOptions? option
     public long Epoch => Volatile.Read(ref _epoch);
 
     /// <summary>The recorded requests this copy remembers, oldest first (a copy; consumer or the host's lock).</summary>
-    public List<RecordedRequest> Requests => (_requests ??= NewRequestTable()).Copy();
+    public List<RecordedRequest> Requests => _requests?.Copy() ?? [];
 
     /// <summary>Whether a snapshot is being staged.</summary>
     public bool InstallingSnapshot => _staging is not null;
