@@ -36,13 +36,22 @@ internal readonly record struct RequestKey(string ClientId, ulong Sequence)
 /// a retry with the same id gets <see cref="Results"/> back (once its safety level reaches
 /// <see cref="LastSequence"/>) instead of applying again. Immutable.
 /// </summary>
-/// <param name="Key">The idempotency id.</param>
-/// <param name="LastSequence">The partition's sequence after the request's changes.</param>
-/// <param name="RecordedAtMs">When the primary applied it (Unix milliseconds, the primary's clock).</param>
-/// <param name="Results">The results, in request order.</param>
-internal sealed record RecordedRequest(RequestKey Key, long LastSequence, long RecordedAtMs, WriteResult[] Results)
+/// <param name="key">The idempotency id.</param>
+/// <param name="lastSequence">The partition's sequence after the request's changes.</param>
+/// <param name="recordedAtMs">When the primary applied it (Unix milliseconds, the primary's clock).</param>
+/// <param name="results">The results, in request order.</param>
+internal sealed class RecordedRequest(RequestKey key, long lastSequence, long recordedAtMs, WriteResult[] results)
 {
+    // Built on first use and shared (a class, not a record: identity, not value, is what matters here).
     private ReplicatedRequest? _wire;
+
+    public RequestKey Key { get; } = key;
+
+    public long LastSequence { get; } = lastSequence;
+
+    public long RecordedAtMs { get; } = recordedAtMs;
+
+    public WriteResult[] Results { get; } = results;
 
     /// <summary>Whether the request changed anything: only those travel with the change records and reach the store.</summary>
     public bool Replicated { get; init; } = true;
