@@ -8,6 +8,7 @@ using OrleansReplication.Tests.Infrastructure;
 namespace OrleansReplication.Tests.Cluster;
 
 /// <summary>A write's retry after its primary crashed reaches the promoted standby, which answers the first attempt's result instead of applying it again.</summary>
+[Collection(SerialClusterCollection.Name)]
 public sealed class ExactlyOnceFailoverTests
 {
     private const string Component = "once";

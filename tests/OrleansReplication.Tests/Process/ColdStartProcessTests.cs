@@ -8,6 +8,7 @@ namespace OrleansReplication.Tests.Processes;
 /// acknowledged at Durable is still there, and a retry of one (same Idempotency-Key) is answered
 /// with its first result instead of applying again.
 /// </summary>
+[Collection(SerialClusterCollection.Name)]
 public sealed class ColdStartProcessTests : IDisposable
 {
     private const int Partitions = 8;

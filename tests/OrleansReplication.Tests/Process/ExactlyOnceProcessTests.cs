@@ -11,6 +11,7 @@ namespace OrleansReplication.Tests.Processes;
 /// the most partitions; every write retried on the survivors answers its first result (applied
 /// twice, a create-only write would fail with 412).
 /// </summary>
+[Collection(SerialClusterCollection.Name)]
 public sealed class ExactlyOnceProcessTests : IDisposable
 {
     private const int Partitions = 8;
