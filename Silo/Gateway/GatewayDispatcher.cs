@@ -17,6 +17,7 @@ internal sealed class GatewayDispatcher(PartitionManager partitions, IOptions<Si
     public async Task<ApplyReply> ApplyAsync(ApplyRequest request, CancellationToken cancellationToken)
     {
         RequestValidator.Component(request.Component);
+        var key = RequestKey.FromWire(request.RequestId);
         var writes = new ItemWriteData[request.Changes.Count];
         for (var i = 0; i < writes.Length; i++)
         {
@@ -26,12 +27,12 @@ internal sealed class GatewayDispatcher(PartitionManager partitions, IOptions<Si
                 throw new InvalidRequestException($"Change {i} ('{change.Id}') has expected_version {change.ExpectedVersion}; use -1 (any), -2 (exists), 0 (absent) or a version.");
             }
 
-            var key = new ItemKey(change.Id, change.PartitionKey.Length == 0 ? null : change.PartitionKey);
-            writes[i] = new ItemWriteData(key, change.Remove ? null : Unwrap(change.Value), expect);
+            var itemKey = new ItemKey(change.Id, change.PartitionKey.Length == 0 ? null : change.PartitionKey);
+            writes[i] = new ItemWriteData(itemKey, change.Remove ? null : Unwrap(change.Value), expect);
             RequestValidator.Write(writes[i], _options.MaxItemBytes);
         }
 
-        var results = await partitions.ApplyAsync(request.Component, writes, ToSafety(request.Safety), cancellationToken).ConfigureAwait(false);
+        var results = await partitions.ApplyAsync(request.Component, writes, ToSafety(request.Safety), key, cancellationToken).ConfigureAwait(false);
         var reply = new ApplyReply();
         foreach (var result in results)
         {

@@ -3,12 +3,18 @@ using System.Globalization;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
+using OrleansReplication.Silo.Partitions;
 
 namespace OrleansReplication.Silo.Http;
 
 /// <summary>Reading bounded bodies, parsing conditional headers, and shaping JSON results.</summary>
 internal static class HttpJson
 {
+    /// <summary>The header that names a write for exactly-once retries.</summary>
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    private const string HttpClientIdPrefix = "http:";
+
     public static object ResultObject(WriteResult r) => new
     {
         id = r.Key.Id,
@@ -108,6 +114,40 @@ internal static class HttpJson
         return TryParseETag(ifMatch, out var version)
             ? Expect.Version(version)
             : throw new InvalidRequestException($"If-Match must be one ETag such as \"42\" (as returned in ETag) or '*'; got '{ifMatch}'.");
+    }
+
+    /// <summary>
+    /// The idempotency id of a write from its <c>Idempotency-Key</c> header, or null without one:
+    /// client id <c>http:</c> + the key, sequence 0, so HTTP keys never meet a .NET client's ids.
+    /// A key is 1 to <see cref="RequestKey.MaxClientIdLength"/> visible ASCII characters (a UUID fits); 400 otherwise.
+    /// </summary>
+    public static RequestKey? ParseIdempotencyKey(HttpRequest request)
+    {
+        if (!request.Headers.TryGetValue(IdempotencyKeyHeader, out var values))
+        {
+            return null;
+        }
+
+        if (values.Count != 1)
+        {
+            throw new InvalidRequestException($"Give one {IdempotencyKeyHeader} header; got {values.Count}.");
+        }
+
+        var key = values[0] ?? string.Empty;
+        if (key.Length is 0 or > RequestKey.MaxClientIdLength)
+        {
+            throw new InvalidRequestException($"{IdempotencyKeyHeader} must be 1 to {RequestKey.MaxClientIdLength} characters; got {key.Length}. Use a fresh UUID per write and the same one on its retries.");
+        }
+
+        foreach (var c in key)
+        {
+            if (c is < '!' or > '~')
+            {
+                throw new InvalidRequestException($"{IdempotencyKeyHeader} may hold only visible ASCII characters (no spaces or control characters); got U+{(int)c:X4}. Use a fresh UUID per write.");
+            }
+        }
+
+        return new RequestKey(HttpClientIdPrefix + key, 0);
     }
 
     public static bool TryParseETag(string value, out long version)

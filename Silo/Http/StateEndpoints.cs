@@ -31,10 +31,11 @@ internal static class StateEndpoints
             var key = ValidKey(component, HttpJson.ItemId(request, id), pk);
             var condition = HttpJson.ParseCondition(request);
             var level = Safety(safety, options.Value);
+            var idempotencyKey = HttpJson.ParseIdempotencyKey(request);
             var body = await HttpJson.ReadBodyAsync(request, options.Value.MaxItemBytes, "item", cancellationToken).ConfigureAwait(false);
             var write = new ItemWriteData(key, body, condition);
             RequestValidator.Write(write, options.Value.MaxItemBytes);
-            var result = (await partitions.ApplyAsync(component, [write], level, cancellationToken).ConfigureAwait(false))[0];
+            var result = (await partitions.ApplyAsync(component, [write], level, idempotencyKey, cancellationToken).ConfigureAwait(false))[0];
             request.HttpContext.Response.Headers.ETag = HttpJson.ETag(result.Version);
             var payload = HttpJson.ResultObject(result);
             return result.Created ? Results.Created((string?)null, payload) : Results.Ok(payload);
@@ -74,7 +75,8 @@ internal static class StateEndpoints
             var key = ValidKey(component, HttpJson.ItemId(request, id), pk);
             var condition = HttpJson.ParseCondition(request);
             var write = new ItemWriteData(key, null, condition);
-            var result = (await partitions.ApplyAsync(component, [write], Safety(safety, options.Value), cancellationToken).ConfigureAwait(false))[0];
+            var idempotencyKey = HttpJson.ParseIdempotencyKey(request);
+            var result = (await partitions.ApplyAsync(component, [write], Safety(safety, options.Value), idempotencyKey, cancellationToken).ConfigureAwait(false))[0];
             return result.Changed ? Results.NoContent() : HttpProblems.NotFound(component, key);
         }
         catch (Exception ex)
@@ -112,10 +114,11 @@ internal static class StateEndpoints
         {
             RequestValidator.Component(component);
             var o = options.Value;
+            var idempotencyKey = HttpJson.ParseIdempotencyKey(request);
             var body = await HttpJson.ReadBodyAsync(request, o.MaxFrameBytes, "batch", cancellationToken).ConfigureAwait(false);
             var (writes, bodySafety) = ParseBatch(body, o.MaxItemBytes);
             var level = Safety(safety ?? bodySafety, o);
-            var results = await partitions.ApplyAsync(component, writes, level, cancellationToken).ConfigureAwait(false);
+            var results = await partitions.ApplyAsync(component, writes, level, idempotencyKey, cancellationToken).ConfigureAwait(false);
             return Results.Ok(new { results = results.Select(HttpJson.ResultObject) });
         }
         catch (Exception ex)

@@ -4,7 +4,7 @@ using OrleansReplication.Silo.Replication;
 namespace OrleansReplication.Silo.Partitions;
 
 /// <summary>One caller's writes to one partition, waiting for the commit loop. Atomic: all apply or none.</summary>
-internal sealed class CommitRequest(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety) : ISequenceWaiter
+internal sealed class CommitRequest(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, RequestKey? key = null) : ISequenceWaiter
 {
     private readonly TaskCompletionSource<IReadOnlyList<WriteResult>> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -16,6 +16,12 @@ internal sealed class CommitRequest(string component, IReadOnlyList<ItemWriteDat
     public IReadOnlyList<ItemWriteData> Writes { get; } = writes;
 
     public SafetyLevel Safety { get; } = safety;
+
+    /// <summary>The idempotency id, when the caller gave one: a retry with it is answered from the first attempt.</summary>
+    public RequestKey? Key { get; } = key;
+
+    /// <summary>Set by the commit loop when it recorded this request under <see cref="Key"/> (not on a replay).</summary>
+    public RecordedRequest? Recorded { get; set; }
 
     /// <summary>The level the write waits for: <see cref="SafetyLevel.Default"/> is <see cref="SafetyLevel.Applied"/>.</summary>
     public SafetyLevel EffectiveSafety => Safety == SafetyLevel.Default ? SafetyLevel.Applied : Safety;

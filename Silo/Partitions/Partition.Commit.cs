@@ -16,6 +16,12 @@ internal sealed partial class Partition
     private readonly List<LogEntry> _changes = [];
     private readonly List<(ItemAddress Address, bool HadPending, PendingEntry Previous)> _undo = [];
 
+    // The commit loop's clock for the batch (Unix ms): the recorded time of its requests.
+    private long _batchTimeMs;
+
+    // Written by the commit loop, read by the persister: the store may drop recorded requests up to here.
+    private long _requestsEvictedUpTo;
+
     private async Task RunAsync()
     {
         var reader = _requests.Reader;
@@ -63,6 +69,7 @@ internal sealed partial class Partition
             {
                 // A bug must not kill the loop (every later write would hang): fail this batch and keep serving.
                 LogCommitFailed(Id, _batch.Count, ex);
+                ForgetUnappliedRequests();
                 FailBatch(Unavailable(ex));
             }
         }
@@ -74,6 +81,8 @@ internal sealed partial class Partition
     {
         _overlay.Clear();
         _changes.Clear();
+        _batchTimeMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        _requestTable.Expire(_batchTimeMs);
         var sequence = _lastSequence;
         var accepted = 0;
         for (var i = 0; i < _batch.Count; i++)
@@ -102,11 +111,17 @@ internal sealed partial class Partition
         }
 
         _changes.Clear();
+        Volatile.Write(ref _requestsEvictedUpTo, _requestTable.EvictedUpTo);
     }
 
     /// <summary>Checks and tentatively applies one request to the batch overlay; on a conflict, undoes it and fails the request.</summary>
     private bool Validate(CommitRequest request, ref long sequence)
     {
+        if (request.Key is { } key && _requestTable.TryGet(key, out var recorded))
+        {
+            return Replay(request, recorded);
+        }
+
         _undo.Clear();
         var startSequence = sequence;
         var startChanges = _changes.Count;
@@ -141,6 +156,11 @@ internal sealed partial class Partition
         {
             request.Results = results;
             request.LastSequence = sequence;
+            if (request.Key is { } id)
+            {
+                Record(request, id, results, sequence > startSequence);
+            }
+
             return true;
         }
 
@@ -161,6 +181,47 @@ internal sealed partial class Partition
         sequence = startSequence;
         request.Fail(new VersionConflictException(conflicts));
         return false;
+    }
+
+    /// <summary>
+    /// A retry of a recorded request: answered with the first attempt's results once its safety
+    /// level reaches the first attempt's last sequence (the waiters never complete it earlier).
+    /// </summary>
+    private static bool Replay(CommitRequest request, RecordedRequest recorded)
+    {
+        if (!recorded.Matches(request.Component, request.Writes))
+        {
+            request.Fail(new InvalidRequestException($"The idempotency id {recorded.Key} was already used for another request (different items); a retry must send the same writes, and a new request needs a new id."));
+            return false;
+        }
+
+        request.Results = recorded.Results;
+        request.LastSequence = recorded.LastSequence;
+        return true;
+    }
+
+    /// <summary>Records an accepted request under its id; one that changed something travels (and persists) with its last change.</summary>
+    private void Record(CommitRequest request, RequestKey key, WriteResult[] results, bool changed)
+    {
+        var recorded = new RecordedRequest(key, request.LastSequence, _batchTimeMs, results) { Replicated = changed };
+        _requestTable.Add(recorded);
+        request.Recorded = recorded;
+        if (changed)
+        {
+            _changes[^1] = _changes[^1] with { Request = recorded };
+        }
+    }
+
+    /// <summary>After a failed batch: forgets the requests it recorded but never applied, so their retries apply.</summary>
+    private void ForgetUnappliedRequests()
+    {
+        foreach (var request in _batch)
+        {
+            if (request.Recorded is { } recorded && (!recorded.Replicated || recorded.LastSequence > _lastSequence))
+            {
+                _requestTable.Forget(recorded);
+            }
+        }
     }
 
     /// <summary>Completes a Local write now; hands any other to the waiters of its safety level.</summary>

@@ -22,6 +22,10 @@ internal sealed partial class Partition
     private readonly List<LogEntry> _flushEntries = [];
     private readonly Dictionary<ItemAddress, FlushItem> _flushItems = [];
     private readonly List<StoredWrite> _storedWrites = [];
+    private readonly List<RecordedRequest> _flushRequests = [];
+
+    // Persister only: the store has forgotten recorded requests up to here.
+    private long _requestsForgottenUpTo;
 
     // Set by StopCoreAsync once the commit loop ended; read by the persister: drain, then exit.
     private volatile bool _commitLoopEnded;
@@ -47,10 +51,14 @@ internal sealed partial class Partition
                 }
 
                 long last;
+                var forget = Volatile.Read(ref _requestsEvictedUpTo);
                 try
                 {
-                    last = BuildFlush(durable + 1);
-                    await _store.CommitAsync(Id, Epoch, last, _storedWrites, token).ConfigureAwait(false);
+                    last = BuildFlush(durable + 1, forget);
+                    var requests = _flushRequests.Count == 0 && forget <= _requestsForgottenUpTo
+                        ? RequestRecords.None
+                        : new RequestRecords(RecordedRequests.ToStored(_flushRequests), forget > _requestsForgottenUpTo ? forget : 0);
+                    await _store.CommitAsync(Id, Epoch, last, _storedWrites, requests, token).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is StaleEpochException or StoreConflictException)
                 {
@@ -68,6 +76,7 @@ internal sealed partial class Partition
                 }
 
                 delay = _options.PersistRetryInitialDelay;
+                _requestsForgottenUpTo = Math.Max(_requestsForgottenUpTo, forget);
                 _log.MarkDurable(last);
                 _durableWaiters.Advance(last);
                 UpdateReplicaWatermarks();
@@ -84,16 +93,18 @@ internal sealed partial class Partition
             _flushEntries.Clear();
             _flushItems.Clear();
             _storedWrites.Clear();
+            _flushRequests.Clear();
             _persisted.Set();
         }
     }
 
-    /// <summary>Reads the next flush from the log and builds its store writes; returns its last sequence.</summary>
-    private long BuildFlush(long fromSequence)
+    /// <summary>Reads the next flush from the log and builds its store writes and recorded requests (those not forgotten already); returns its last sequence.</summary>
+    private long BuildFlush(long fromSequence, long requestsForgottenUpTo)
     {
         _flushEntries.Clear();
         _flushItems.Clear();
         _storedWrites.Clear();
+        _flushRequests.Clear();
         if (!_log.TryRead(fromSequence, _options.FlushMaxChanges, _options.FlushMaxBytes, _flushEntries) || _flushEntries.Count == 0)
         {
             throw new InvalidOperationException($"Partition {Id}: the log no longer holds unpersisted sequence {fromSequence}; this is a bug (unpersisted changes are never evicted).");
@@ -107,6 +118,10 @@ internal sealed partial class Partition
             item = seen
                 ? item with { Version = entry.Sequence, Value = entry.Value }
                 : new FlushItem(entry.PreviousVersion, entry.Sequence, entry.Value);
+            if (entry.Request is { } request && request.LastSequence > requestsForgottenUpTo)
+            {
+                _flushRequests.Add(request);
+            }
         }
 
         foreach (var (address, item) in _flushItems)

@@ -107,6 +107,7 @@ internal sealed partial class Partition
         }
 
         List<KeyValuePair<ItemAddress, ItemEntry>>? items = null;
+        List<RecordedRequest>? requests = null;
         var sequence = _lastSequence;
         while (_snapshotRequests.TryDequeue(out var request))
         {
@@ -114,10 +115,12 @@ internal sealed partial class Partition
             {
                 items = new List<KeyValuePair<ItemAddress, ItemEntry>>(Items.Count);
                 Items.CopyTo(items);
+                requests = _requestTable.Copy();
+                requests.RemoveAll(static r => !r.Replicated);
             }
 
             var pin = _log.PinFrom(sequence + 1);
-            if (!request.TrySetResult(new PartitionSnapshot(sequence, items, pin)))
+            if (!request.TrySetResult(new PartitionSnapshot(sequence, items, pin, requests)))
             {
                 pin.Dispose();
             }

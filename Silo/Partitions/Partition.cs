@@ -36,6 +36,7 @@ internal sealed partial class Partition : IReplicationSource
     private SequenceWaiters _receivedWaiters = null!;
     private SequenceWaiters _appliedWaiters = null!;
     private SequenceWaiters _durableWaiters = null!;
+    private RequestTable _requestTable = null!;
 
     // Written by the commit loop, read by diagnostics and snapshot takers: a stale read is harmless there.
     private long _lastSequence;
@@ -70,6 +71,9 @@ internal sealed partial class Partition : IReplicationSource
     public ReplicationLog Log => _log;
 
     public PartitionStatus Status => _status;
+
+    /// <summary>How many requests with an idempotency id the partition remembers (commit loop's view; diagnostics and tests).</summary>
+    public int RememberedRequests => _requestTable?.Count ?? 0;
 
     /// <summary>Writes waiting for their safety level, per level (diagnostics).</summary>
     public (int Received, int Applied, int Durable) PendingWrites => _log is null ? default : (_receivedWaiters.Count, _appliedWaiters.Count, _durableWaiters.Count);
@@ -164,20 +168,24 @@ internal sealed partial class Partition : IReplicationSource
     /// partition map) from a standby's warm copy instead of the store: the copy is merged with the
     /// store (<see cref="WarmCopyMerge"/>), the store is brought up to the merge in one transaction
     /// fenced by <paramref name="epoch"/>, and the loops start. No acknowledged write is lost,
-    /// whichever of the copy and the store is ahead.
+    /// whichever of the copy and the store is ahead. The new primary remembers the union of the
+    /// copy's and the store's recorded requests (idempotency ids); the store gets those it lacked
+    /// in the same transaction.
     /// </summary>
-    public async Task StartFromWarmCopyAsync(IReadOnlyList<KeyValuePair<ItemAddress, ItemEntry>> copy, long copyApplied, long epoch, CancellationToken cancellationToken)
+    public async Task StartFromWarmCopyAsync(WarmCopy copy, long epoch, CancellationToken cancellationToken)
     {
         var data = await _store.LoadPartitionAsync(Id, cancellationToken).ConfigureAwait(false);
-        var merge = WarmCopyMerge.Merge(copy, copyApplied, data);
+        var merge = WarmCopyMerge.Merge(copy.Items, copy.Applied, data);
+        var requests = RecordedRequests.Union(copy.Requests, data);
         // Also with no row to write: the store must learn the last sequence, or versions used by
         // changes that netted out (created and removed after S) could be handed out again.
         if (merge.StoreWrites.Count > 0 || merge.LastSequence > data.LastSequence)
         {
-            await _store.CommitAsync(Id, epoch, merge.LastSequence, merge.StoreWrites, cancellationToken).ConfigureAwait(false);
+            var missing = RecordedRequests.ToStored([.. copy.Requests.Where(r => r.LastSequence > data.LastSequence)]);
+            await _store.CommitAsync(Id, epoch, merge.LastSequence, merge.StoreWrites, new RequestRecords(missing, 0), cancellationToken).ConfigureAwait(false);
         }
 
-        Initialize(merge.Items, merge.LastSequence, epoch);
+        Initialize(merge.Items, merge.LastSequence, epoch, requests);
         _loop = Task.Run(RunAsync, CancellationToken.None);
         _persister = Task.Run(PersistAsync, CancellationToken.None);
     }
@@ -188,12 +196,21 @@ internal sealed partial class Partition : IReplicationSource
         Initialize(
             data.Items.Select(i => KeyValuePair.Create(new ItemAddress(i.Component, i.PartitionKey, i.Id), new PendingEntry(i.Version, i.Value))),
             data.LastSequence,
-            epoch ?? data.Epoch + 1);
+            epoch ?? data.Epoch + 1,
+            RecordedRequests.FromStored(data.Requests));
     }
 
     // Everything up to lastSequence is in the store when this runs: the durable watermark starts there.
-    private void Initialize(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> items, long lastSequence, long epoch)
+    private void Initialize(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> items, long lastSequence, long epoch, IEnumerable<RecordedRequest> requests)
     {
+        _requestTable = new RequestTable(_options.RequestsRetained, _options.RequestRetention);
+        foreach (var request in requests)
+        {
+            _requestTable.Add(request);
+        }
+
+        _requestTable.Expire(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        _requestsEvictedUpTo = _requestTable.EvictedUpTo;
         Items.Clear();
         Items.Load(items);
         Epoch = epoch;

@@ -27,7 +27,7 @@ internal sealed partial class PartitionManager
         PartitionMap map,
         SiloAddress self,
         IReadOnlyList<SiloRecord> silos,
-        Func<int, (List<KeyValuePair<ItemAddress, ItemEntry>> Items, long Applied, long Epoch)?> warmCopy,
+        Func<int, WarmCopy?> warmCopy,
         CancellationToken cancellationToken)
     {
         var count = _partitions.Length;
@@ -60,7 +60,7 @@ internal sealed partial class PartitionManager
             var next = new Partition(p, store, loggerFactory.CreateLogger<Partition>(), _replication);
             if (warmCopy(p) is { Epoch: > 0 } copy)
             {
-                await next.StartFromWarmCopyAsync(copy.Items, copy.Applied, assignment.Epoch, cancellationToken).ConfigureAwait(false);
+                await next.StartFromWarmCopyAsync(copy, assignment.Epoch, cancellationToken).ConfigureAwait(false);
                 LogPromoted(p, assignment.Epoch, copy.Applied, next.LastSequence);
             }
             else

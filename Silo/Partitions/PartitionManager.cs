@@ -71,7 +71,15 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
         return entry is null ? null : new ItemState(entry.Version, entry.Json);
     }
 
-    public Task<IReadOnlyList<WriteResult>> ApplyAsync(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<WriteResult>> ApplyAsync(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, CancellationToken cancellationToken) =>
+        ApplyAsync(component, writes, safety, null, cancellationToken);
+
+    /// <summary>
+    /// Applies writes (atomic per partition) under an optional idempotency id: a retry with the
+    /// same id gets the first attempt's results from each partition that applied its part,
+    /// without applying again (within the partitions' retention, <see cref="ReplicationOptions.RequestRetention"/>).
+    /// </summary>
+    public Task<IReadOnlyList<WriteResult>> ApplyAsync(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, RequestKey? key, CancellationToken cancellationToken)
     {
         if (writes.Count == 0)
         {
@@ -86,8 +94,8 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
         }
 
         return single
-            ? PartitionForWrite(first).CommitAsync(new CommitRequest(component, writes, safety))
-            : ApplyAcrossPartitionsAsync(component, writes, safety);
+            ? PartitionForWrite(first).CommitAsync(new CommitRequest(component, writes, safety, key))
+            : ApplyAcrossPartitionsAsync(component, writes, safety, key);
     }
 
     /// <summary>One page of a component's items in listing order, merged across partitions.</summary>
@@ -138,7 +146,7 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
             ? Partition(GetPartitionId(component, key))
             : throw new ReplicaUnavailableException("The silo is still loading its partitions; retry shortly.", TimeSpan.FromSeconds(1));
 
-    private async Task<IReadOnlyList<WriteResult>> ApplyAcrossPartitionsAsync(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety)
+    private async Task<IReadOnlyList<WriteResult>> ApplyAcrossPartitionsAsync(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, RequestKey? key)
     {
         // Group by partition, remembering each write's place so results keep the caller's order.
         var groups = new Dictionary<int, (List<ItemWriteData> Writes, List<int> Positions)>();
@@ -155,7 +163,7 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
             group.Positions.Add(i);
         }
 
-        var tasks = groups.Select(g => (g.Value.Positions, Task: PartitionForWrite(g.Key).CommitAsync(new CommitRequest(component, g.Value.Writes, safety)))).ToList();
+        var tasks = groups.Select(g => (g.Value.Positions, Task: PartitionForWrite(g.Key).CommitAsync(new CommitRequest(component, g.Value.Writes, safety, key)))).ToList();
         try
         {
             await Task.WhenAll(tasks.Select(t => t.Task)).ConfigureAwait(false);

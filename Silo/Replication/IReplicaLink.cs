@@ -88,11 +88,14 @@ internal interface IReplicationSource
 /// list holds references only), with the log pinned from <see cref="Sequence"/> + 1 so the stream
 /// can continue where the snapshot ends. The taker owns the pin.
 /// </summary>
-internal sealed class PartitionSnapshot(long sequence, List<KeyValuePair<ItemAddress, ItemEntry>> items, ReplicationLog.Pin pin)
+internal sealed class PartitionSnapshot(long sequence, List<KeyValuePair<ItemAddress, ItemEntry>> items, ReplicationLog.Pin pin, IReadOnlyList<RecordedRequest>? requests = null)
 {
     public long Sequence { get; } = sequence;
 
     public List<KeyValuePair<ItemAddress, ItemEntry>> Items { get; } = items;
+
+    /// <summary>The requests with idempotency ids the partition remembers at <see cref="Sequence"/> that changed something, oldest first.</summary>
+    public IReadOnlyList<RecordedRequest> Requests { get; } = requests ?? [];
 
     public ReplicationLog.Pin Pin { get; } = pin;
 }

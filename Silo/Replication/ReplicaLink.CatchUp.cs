@@ -165,9 +165,13 @@ internal abstract partial class ReplicaLink
     private async Task SendSnapshotAsync(IReplicationSource source, PartitionSnapshot snapshot, CancellationToken cancellationToken)
     {
         var items = snapshot.Items;
+        var requests = snapshot.Requests;
         var next = 0;
+        var nextRequest = 0;
+        bool last;
         do
         {
+            // The items first, then the recorded requests; each chunk bounded by count and bytes.
             var chunk = new SnapshotChunk { Partition = source.PartitionId, Epoch = source.Epoch, SnapshotSequence = snapshot.Sequence };
             var bytes = 0;
             while (next < items.Count && chunk.Items.Count < Options.SnapshotChunkItems && bytes < Options.CatchUpBatchBytes)
@@ -177,10 +181,17 @@ internal abstract partial class ReplicaLink
                 bytes += entry.Json.Length;
             }
 
-            chunk.Last = next == items.Count;
+            while (next == items.Count && nextRequest < requests.Count && chunk.Items.Count + chunk.Requests.Count < Options.SnapshotChunkItems && bytes < Options.CatchUpBatchBytes)
+            {
+                var request = requests[nextRequest++];
+                chunk.Requests.Add(request.ToWire());
+                bytes += request.ApproximateBytes;
+            }
+
+            chunk.Last = last = next == items.Count && nextRequest == requests.Count;
             await EnqueueAsync(new ReplicationMessage(null, chunk, ReplicatedChanges.ApproximateBytes(chunk)), cancellationToken).ConfigureAwait(false);
         }
-        while (next < items.Count);
+        while (!last);
 
         Interlocked.Increment(ref _snapshots);
         OnSent(snapshot.Sequence);

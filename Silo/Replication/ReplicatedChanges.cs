@@ -20,6 +20,7 @@ internal static class ReplicatedChanges
         Sequence = entry.Sequence,
         Value = entry.Value is null ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(entry.Value),
         Remove = entry.Value is null,
+        Request = entry.Request?.ToWire(),
     };
 
     /// <summary>The wire record of an item of a snapshot: its version as the sequence.</summary>
@@ -63,6 +64,10 @@ internal static class ReplicatedChanges
         foreach (var change in batch.Changes)
         {
             bytes += change.Value.Length + ((change.Component.Length + change.PartitionKey.Length + change.Id.Length) * 2) + 64;
+            if (change.Request is { } request)
+            {
+                bytes += ApproximateBytes(request);
+            }
         }
 
         return bytes;
@@ -77,6 +82,14 @@ internal static class ReplicatedChanges
             bytes += item.Value.Length + ((item.Component.Length + item.PartitionKey.Length + item.Id.Length) * 2) + 64;
         }
 
+        foreach (var request in chunk.Requests)
+        {
+            bytes += ApproximateBytes(request);
+        }
+
         return bytes;
     }
+
+    // A rough figure, without walking the message: the results dominate.
+    private static int ApproximateBytes(ReplicatedRequest request) => 96 + (request.Results.Count * 96);
 }

@@ -7,13 +7,14 @@ namespace OrleansReplication.Silo.Replication;
 /// <param name="Sequence">The partition's sequence number of the change; the item's new version.</param>
 /// <param name="PreviousVersion">The item's version before the change (0 when it did not exist); the store's expected version when this is the first change of the item in a flush.</param>
 /// <param name="Value">The new JSON, or <see langword="null"/> for a removal.</param>
-internal readonly record struct LogEntry(ItemAddress Address, long Sequence, long PreviousVersion, byte[]? Value)
+/// <param name="Request">On the last change of a request that carried an idempotency id: the request as recorded; it travels and persists with the change.</param>
+internal readonly record struct LogEntry(ItemAddress Address, long Sequence, long PreviousVersion, byte[]? Value, RecordedRequest? Request = null)
 {
     // Fixed cost of a retained change beyond its JSON: the ring slot, the key strings' headers.
     private const int Overhead = 96;
 
     /// <summary>What the entry keeps alive, roughly: the JSON, the key strings (UTF-16) and a fixed overhead.</summary>
-    public int ApproximateBytes => (Value?.Length ?? 0) + ((Address.Component.Length + Address.PartitionKey.Length + Address.Id.Length) * 2) + Overhead;
+    public int ApproximateBytes => (Value?.Length ?? 0) + ((Address.Component.Length + Address.PartitionKey.Length + Address.Id.Length) * 2) + Overhead + (Request?.ApproximateBytes ?? 0);
 }
 
 /// <summary>

@@ -81,6 +81,19 @@ public sealed class ReplicationOptions
     /// <summary>Most items in one snapshot chunk.</summary>
     /// <value>Defaults to 512 items.</value>
     public int SnapshotChunkItems { get; set; } = 512;
+
+    /// <summary>
+    /// Most write requests with an idempotency id that a partition remembers (on its primary, its
+    /// standbys and in the store); the oldest are forgotten first. A retry is answered from the
+    /// first attempt only while its request is remembered: within <see cref="RequestRetention"/>
+    /// and before the partition records this many newer requests.
+    /// </summary>
+    /// <value>Defaults to 8,192 requests per partition (a few MiB).</value>
+    public int RequestsRetained { get; set; } = 8192;
+
+    /// <summary>How long a partition remembers a write request with an idempotency id; see <see cref="RequestsRetained"/>.</summary>
+    /// <value>Defaults to 5 minutes.</value>
+    public TimeSpan RequestRetention { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>Checks <see cref="ReplicationOptions"/>, naming every setting to fix.</summary>
@@ -100,6 +113,11 @@ internal sealed class ReplicationOptionsValidator : IValidateOptions<Replication
         Positive(failures, nameof(options.CatchUpBatchChanges), options.CatchUpBatchChanges);
         Positive(failures, nameof(options.CatchUpBatchBytes), options.CatchUpBatchBytes);
         Positive(failures, nameof(options.SnapshotChunkItems), options.SnapshotChunkItems);
+        Positive(failures, nameof(options.RequestsRetained), options.RequestsRetained);
+        if (options.RequestRetention < TimeSpan.FromSeconds(1) || options.RequestRetention > TimeSpan.FromDays(7))
+        {
+            failures.Add($"Replication:RequestRetention is {options.RequestRetention}; use 1 second to 7 days (clients must retry a write within it to keep it exactly-once).");
+        }
         if (options.PersistRetryInitialDelay <= TimeSpan.Zero || options.PersistRetryMaxDelay < options.PersistRetryInitialDelay)
         {
             failures.Add($"Replication:PersistRetryInitialDelay ({options.PersistRetryInitialDelay}) must be positive and at most Replication:PersistRetryMaxDelay ({options.PersistRetryMaxDelay}).");

@@ -43,7 +43,11 @@ internal sealed class SequenceWaiters(long watermark)
         }
     }
 
-    /// <summary>Completes <paramref name="waiter"/> once the watermark reaches <paramref name="sequence"/> (at once when it has). Sequences must not decrease.</summary>
+    /// <summary>
+    /// Completes <paramref name="waiter"/> once the watermark reaches <paramref name="sequence"/> (at
+    /// once when it has). Sequences should not decrease; a lower one (a replayed request) completes
+    /// with the waiter queued before it: late, never early.
+    /// </summary>
     public void Add(long sequence, ISequenceWaiter waiter)
     {
         Exception? failed;

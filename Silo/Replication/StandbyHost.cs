@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Transport;
 
@@ -10,8 +11,10 @@ namespace OrleansReplication.Silo.Replication;
 /// on silo-to-silo connections and are applied on the connection's read loop (in order), and the
 /// acknowledgement goes back on the same connection.
 /// </summary>
-internal sealed partial class StandbyHost(ILogger<StandbyHost> logger)
+internal sealed partial class StandbyHost(ILogger<StandbyHost> logger, IOptions<ReplicationOptions>? options = null)
 {
+    private readonly ReplicationOptions _options = options?.Value ?? new ReplicationOptions();
+
     private readonly ConcurrentDictionary<int, StandbyReplica> _replicas = new();
 
     // Partitions this silo leads, by the epoch it took them at: a record of a lower epoch comes from
@@ -26,7 +29,7 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger)
     public IEnumerable<StandbyReplica> Replicas => _replicas.Values;
 
     /// <summary>A consistent copy of partition <paramref name="partitionId"/>'s warm items, or null when this silo holds none.</summary>
-    public (List<KeyValuePair<Partitions.ItemAddress, Partitions.ItemEntry>> Items, long Applied, long Epoch)? Copy(int partitionId)
+    public Partitions.WarmCopy? Copy(int partitionId)
     {
         if (!_replicas.TryGetValue(partitionId, out var replica))
         {
@@ -38,7 +41,7 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger)
         {
             var items = new List<KeyValuePair<Partitions.ItemAddress, Partitions.ItemEntry>>(replica.Items.Count);
             replica.Items.CopyTo(items);
-            return (items, replica.AppliedSequence, replica.Epoch);
+            return new Partitions.WarmCopy(items, replica.AppliedSequence, replica.Epoch, replica.Requests);
         }
     }
 
@@ -72,7 +75,7 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger)
             return;
         }
 
-        var replica = _replicas.GetOrAdd(partitionId, static id => new StandbyReplica(id));
+                var replica = _replicas.GetOrAdd(partitionId, static (id, options) => new StandbyReplica(id, options), _options);
         ReplicationAck ack;
 
         // Records of one partition may come from two primaries briefly (old and new epoch) on two

@@ -34,10 +34,17 @@ internal enum StandbyApplyResult
 /// <see cref="Install"/>; any thread reads <see cref="Items"/>, <see cref="AppliedSequence"/> and
 /// <see cref="Epoch"/>.
 /// </summary>
-internal sealed class StandbyReplica(int partitionId)
+internal sealed class StandbyReplica(int partitionId, ReplicationOptions? options = null)
 {
+    private readonly ReplicationOptions _options = options ?? new ReplicationOptions();
+
     // Consumer only, reused for every batch.
     private readonly List<KeyValuePair<ItemAddress, PendingEntry>> _changes = [];
+
+    // Consumer only (or under the host's lock on this replica): the requests with idempotency ids
+    // the primary recorded, so that after a promotion a retry is answered, not applied again.
+    private RequestTable? _requests;
+    private List<RecordedRequest>? _stagingRequests;
 
     // Swapped by the consumer at a snapshot's last chunk; read by any thread (a reference write is atomic).
     private volatile ItemTable _items = new();
@@ -65,6 +72,9 @@ internal sealed class StandbyReplica(int partitionId)
 
     /// <summary>The epoch of the primary this copy follows; records of a lower epoch are refused.</summary>
     public long Epoch => Volatile.Read(ref _epoch);
+
+    /// <summary>The recorded requests this copy remembers, oldest first (a copy; consumer or the host's lock).</summary>
+    public List<RecordedRequest> Requests => _requests?.Copy() ?? [];
 
     /// <summary>Whether a snapshot is being staged.</summary>
     public bool InstallingSnapshot => _staging is not null;
@@ -122,6 +132,10 @@ internal sealed class StandbyReplica(int partitionId)
             if (change.Sequence > applied)
             {
                 _changes.Add(KeyValuePair.Create(ReplicatedChanges.Address(change), new PendingEntry(change.Sequence, change.Remove ? null : ReplicatedChanges.Json(change))));
+                if (change.Request is { } request)
+                {
+                    Remember(RecordedRequest.FromWire(request));
+                }
             }
         }
 
@@ -150,6 +164,7 @@ internal sealed class StandbyReplica(int partitionId)
         {
             // A new snapshot (one left unfinished is dropped: the primary restarted it).
             _staging = new ItemTable();
+            _stagingRequests = [];
             _stagingSequence = chunk.SnapshotSequence;
             _stagingEpoch = chunk.Epoch;
         }
@@ -165,6 +180,11 @@ internal sealed class StandbyReplica(int partitionId)
 
         _staging.Load(_changes);
         _changes.Clear();
+        foreach (var request in chunk.Requests)
+        {
+            _stagingRequests!.Add(RecordedRequest.FromWire(request));
+        }
+
         if (!chunk.Last)
         {
             return StandbyApplyResult.Staged;
@@ -172,10 +192,27 @@ internal sealed class StandbyReplica(int partitionId)
 
         _items = _staging;
         _staging = null;
+        _requests = NewRequestTable();
+        foreach (var request in _stagingRequests!)
+        {
+            Remember(request);
+        }
+
+        _stagingRequests = null;
         _catchUpAskedAt = -1;
         Volatile.Write(ref _epoch, chunk.Epoch);
         Volatile.Write(ref _appliedSequence, chunk.SnapshotSequence);
         return StandbyApplyResult.Applied;
+    }
+
+    private RequestTable NewRequestTable() => new(_options.RequestsRetained, _options.RequestRetention);
+
+    // Retention by age runs on the primary's clock (the records' times), as on the primary itself.
+    private void Remember(RecordedRequest request)
+    {
+        _requests ??= NewRequestTable();
+        _requests.Add(request);
+        _requests.Expire(request.RecordedAtMs);
     }
 
     /// <summary>

@@ -32,7 +32,36 @@ internal interface IStateStore : IAsyncDisposable
     /// </summary>
     /// <exception cref="StoreConflictException">A row was not at the version a write expected; nothing was persisted.</exception>
     /// <exception cref="StaleEpochException">The stored epoch is higher than <paramref name="epoch"/>, or the stored sequence is not lower than <paramref name="lastSequence"/>; nothing was persisted.</exception>
-    Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken);
+    Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken) =>
+        CommitAsync(partitionId, epoch, lastSequence, writes, RequestRecords.None, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="CommitAsync(int, long, long, IReadOnlyList{StoredWrite}, CancellationToken)"/>, and
+    /// in the same transaction records the requests with idempotency ids whose changes the commit
+    /// holds and forgets the partition's recorded requests up to
+    /// <see cref="RequestRecords.ForgetUpTo"/>.
+    /// </summary>
+    Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The recorded requests (idempotency ids) of one commit, as one opaque row: the store writes one
+/// row per flush, not one per request.
+/// </summary>
+/// <param name="LastSequence">The newest request's last sequence (unique per partition); rows are forgotten in this order.</param>
+/// <param name="Requests">The recorded requests (protobuf <c>ReplicatedRequestBlock</c>).</param>
+internal readonly record struct StoredRequestBlock(long LastSequence, byte[] Requests);
+
+/// <summary>The recorded-request rows of one commit.</summary>
+/// <param name="Added">Rows to insert (a row already stored under its last sequence is kept).</param>
+/// <param name="ForgetUpTo">Delete the partition's rows whose last sequence is at most this; 0 deletes none.</param>
+internal readonly record struct RequestRecords(IReadOnlyList<StoredRequestBlock> Added, long ForgetUpTo)
+{
+    /// <summary>No rows to add or forget.</summary>
+    public static RequestRecords None => new([], 0);
+
+    /// <summary>Whether the commit touches the request rows at all.</summary>
+    public bool IsEmpty => Added.Count == 0 && ForgetUpTo <= 0;
 }
 
 /// <summary>One item as stored.</summary>
@@ -57,7 +86,11 @@ internal readonly record struct StoredWrite(string Component, string PartitionKe
 /// <param name="Epoch">The stored epoch; 0 when the partition was never written.</param>
 /// <param name="LastSequence">The sequence number of the last persisted change; 0 when none.</param>
 /// <param name="Items">Every item of the partition.</param>
-internal sealed record PartitionData(int PartitionId, long Epoch, long LastSequence, IReadOnlyList<StoredItem> Items);
+internal sealed record PartitionData(int PartitionId, long Epoch, long LastSequence, IReadOnlyList<StoredItem> Items)
+{
+    /// <summary>The partition's recorded requests (idempotency ids), in blocks, in any order.</summary>
+    public IReadOnlyList<StoredRequestBlock> Requests { get; init; } = [];
+}
 
 /// <summary>A conditional row write found another version; the whole commit was rolled back.</summary>
 internal sealed class StoreConflictException(int partitionId, string component, string partitionKey, string id, long expectedVersion, long actualVersion)

@@ -46,6 +46,13 @@ internal sealed class PostgresStateStore : IStateStore
     private const string SelectVersionSql =
         "SELECT version FROM or_items WHERE component = $1 AND partition_key = $2 AND item_id = $3";
 
+    private const string SelectRequestsSql = "SELECT last_sequence, requests FROM or_requests WHERE partition_id = $1";
+
+    private const string InsertRequestsSql =
+        "INSERT INTO or_requests (partition_id, last_sequence, requests) VALUES ($1, $2, $3) ON CONFLICT (partition_id, last_sequence) DO NOTHING";
+
+    private const string ForgetRequestsSql = "DELETE FROM or_requests WHERE partition_id = $1 AND last_sequence <= $2";
+
     private readonly NpgsqlDataSource _dataSource;
 
     /// <summary>Creates the store and its connection pool; nothing is opened until the first call.</summary>
@@ -101,10 +108,12 @@ internal sealed class PostgresStateStore : IStateStore
         await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(Statement(SelectPartitionSql, Int(partitionId)));
         batch.BatchCommands.Add(Statement(SelectItemsSql, Int(partitionId)));
+        batch.BatchCommands.Add(Statement(SelectRequestsSql, Int(partitionId)));
 
         long epoch = 0;
         long lastSequence = 0;
         var items = new List<StoredItem>();
+        var requests = new List<StoredRequestBlock>();
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -118,14 +127,22 @@ internal sealed class PostgresStateStore : IStateStore
             {
                 items.Add(new StoredItem(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<byte[]>(4)));
             }
+
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                requests.Add(new StoredRequestBlock(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new PartitionData(partitionId, epoch, lastSequence, items);
+        return requests.Count == 0
+            ? new PartitionData(partitionId, epoch, lastSequence, items)
+            : new PartitionData(partitionId, epoch, lastSequence, items) { Requests = requests };
     }
 
     /// <inheritdoc />
-    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken)
+    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
     {
         StoredWriteRules.ValidateCommit(partitionId, writes);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -137,6 +154,17 @@ internal sealed class PostgresStateStore : IStateStore
         foreach (var write in writes)
         {
             batch.BatchCommands.Add(WriteStatement(partitionId, write));
+        }
+
+        // After the writes (their row counts are checked by position); in the same round trip.
+        if (requests.ForgetUpTo > 0)
+        {
+            batch.BatchCommands.Add(Statement(ForgetRequestsSql, Int(partitionId), Long(requests.ForgetUpTo)));
+        }
+
+        foreach (var block in requests.Added)
+        {
+            batch.BatchCommands.Add(Statement(InsertRequestsSql, Int(partitionId), Long(block.LastSequence), Bytes(block.Requests)));
         }
 
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);

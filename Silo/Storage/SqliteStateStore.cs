@@ -47,6 +47,15 @@ internal sealed class SqliteStateStore : IStateStore
     private const string SelectVersionSql =
         "SELECT version FROM or_items WHERE component = $component AND partition_key = $partitionKey AND item_id = $id";
 
+    private const string SelectRequestsSql = "SELECT last_sequence, requests FROM or_requests WHERE partition_id = $partition";
+
+    private const string InsertRequestsSql = """
+        INSERT INTO or_requests (partition_id, last_sequence, requests) VALUES ($partition, $last, $requests)
+        ON CONFLICT (partition_id, last_sequence) DO NOTHING
+        """;
+
+    private const string ForgetRequestsSql = "DELETE FROM or_requests WHERE partition_id = $partition AND last_sequence <= $upTo";
+
     private readonly string _connectionString;
 
     /// <summary>Creates the store; nothing is opened until the first call.</summary>
@@ -127,12 +136,25 @@ internal sealed class SqliteStateStore : IStateStore
             }
         }
 
+        var requests = new List<StoredRequestBlock>();
+        await using (var select = Command(connection, transaction, SelectRequestsSql))
+        {
+            select.Parameters.AddWithValue("$partition", partitionId);
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                requests.Add(new StoredRequestBlock(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
+            }
+        }
+
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new PartitionData(partitionId, epoch, lastSequence, items);
+        return requests.Count == 0
+            ? new PartitionData(partitionId, epoch, lastSequence, items)
+            : new PartitionData(partitionId, epoch, lastSequence, items) { Requests = requests };
     }
 
     /// <inheritdoc />
-    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken)
+    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
     {
         StoredWriteRules.ValidateCommit(partitionId, writes);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -158,6 +180,11 @@ internal sealed class SqliteStateStore : IStateStore
                 var actual = await ReadVersionAsync(connection, transaction, write, cancellationToken).ConfigureAwait(false);
                 throw new StoreConflictException(partitionId, write.Component, write.PartitionKey, write.Id, write.ExpectedVersion, actual);
             }
+        }
+
+        if (!requests.IsEmpty)
+        {
+            await RecordRequestsAsync(connection, transaction, partitionId, requests, cancellationToken).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -191,6 +218,26 @@ internal sealed class SqliteStateStore : IStateStore
         }
 
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task RecordRequestsAsync(SqliteConnection connection, SqliteTransaction transaction, int partitionId, RequestRecords requests, CancellationToken cancellationToken)
+    {
+        if (requests.ForgetUpTo > 0)
+        {
+            await using var forget = Command(connection, transaction, ForgetRequestsSql);
+            forget.Parameters.AddWithValue("$partition", partitionId);
+            forget.Parameters.AddWithValue("$upTo", requests.ForgetUpTo);
+            await forget.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var block in requests.Added)
+        {
+            await using var insert = Command(connection, transaction, InsertRequestsSql);
+            insert.Parameters.AddWithValue("$partition", partitionId);
+            insert.Parameters.AddWithValue("$last", block.LastSequence);
+            insert.Parameters.Add("$requests", SqliteType.Blob).Value = block.Requests;
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private static async Task<long> ReadVersionAsync(SqliteConnection connection, SqliteTransaction transaction, StoredWrite write, CancellationToken cancellationToken)

@@ -30,6 +30,18 @@ CREATE TABLE IF NOT EXISTS or_items (
 
 CREATE INDEX IF NOT EXISTS or_items_partition_id ON or_items (partition_id);
 
+-- Write requests that carried an idempotency id (client id + sequence) with their results, per
+-- partition: one row per commit that had any, written in the same transaction as the changes, so
+-- after a cold start a retry is still answered from its first attempt. last_sequence is the newest
+-- request's; commits delete the oldest rows by it, as the in-memory bound (Replication:RequestsRetained /
+-- RequestRetention) forgets them. requests is a protobuf ReplicatedRequestBlock.
+CREATE TABLE IF NOT EXISTS or_requests (
+    partition_id  INT     NOT NULL,
+    last_sequence BIGINT  NOT NULL,
+    requests      BYTEA   NOT NULL,
+    PRIMARY KEY (partition_id, last_sequence)
+);
+
 -- The membership table: one row per silo incarnation (a restart is a new incarnation). Status is
 -- SiloStatus (1 Joining, 2 Active, 3 ShuttingDown, 4 Dead); i_am_alive is Unix milliseconds.
 CREATE TABLE IF NOT EXISTS or_silos (

@@ -151,6 +151,8 @@ public sealed class GatewayBadInputTests(SiloFixture fixture) : IClassFixture<Si
     [InlineData("invalid-json", ErrorCode.ErrorInvalidArgument)]
     [InlineData("two-values", ErrorCode.ErrorInvalidArgument)]
     [InlineData("bad-expected-version", ErrorCode.ErrorInvalidArgument)]
+    [InlineData("empty-client-id", ErrorCode.ErrorInvalidArgument)]
+    [InlineData("long-client-id", ErrorCode.ErrorInvalidArgument)]
     public async Task Apply_InvalidChange_TypedErrorAndNothingOfTheRequestApplied(string problem, ErrorCode expected)
     {
         const string component = "gw-invalid";
@@ -182,6 +184,12 @@ public sealed class GatewayBadInputTests(SiloFixture fixture) : IClassFixture<Si
                 break;
             case "bad-expected-version":
                 bad.ExpectedVersion = -3;
+                break;
+            case "empty-client-id":
+                request.RequestId = new RequestId { Sequence = 1 };
+                break;
+            case "long-client-id":
+                request.RequestId = new RequestId { ClientId = new string('c', 201), Sequence = 1 };
                 break;
         }
 

@@ -422,7 +422,7 @@ public sealed class HttpApiTests(SiloFixture fixture) : IClassFixture<SiloFixtur
         return long.Parse(etag.Tag.Trim('"'), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status)
+    internal static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status)
     {
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == status, $"Expected {(int)status}, got {(int)response.StatusCode}: {body}");

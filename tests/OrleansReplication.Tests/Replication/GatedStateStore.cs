@@ -38,7 +38,10 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
 
     public Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken) => inner.LoadPartitionAsync(partitionId, cancellationToken);
 
-    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken)
+    public Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken) =>
+        CommitAsync(partitionId, epoch, lastSequence, writes, RequestRecords.None, cancellationToken);
+
+    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
     {
         var gate = _gate;
         if (!gate.Task.IsCompleted)
@@ -60,7 +63,7 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
             throw new InvalidOperationException("Injected store failure.");
         }
 
-        await inner.CommitAsync(partitionId, epoch, lastSequence, writes, cancellationToken);
+        await inner.CommitAsync(partitionId, epoch, lastSequence, writes, requests, cancellationToken);
         Interlocked.Increment(ref _commits);
     }
 

@@ -29,7 +29,7 @@ public sealed class PromotionTests : ReplicationHarness
         var promoted = new Partition(0, Sqlite, NullLogger.Instance);
         try
         {
-            await promoted.StartFromWarmCopyAsync(copy, link.Standby.AppliedSequence, primary.Epoch + 1, default);
+            await promoted.StartFromWarmCopyAsync(new WarmCopy(copy, link.Standby.AppliedSequence, link.Standby.Epoch, link.Standby.Requests), primary.Epoch + 1, default);
 
             foreach (var (id, version) in acked)
             {

@@ -55,7 +55,8 @@ public abstract class ReplicationHarness : IAsyncLifetime
     /// <summary>Adds an in-process standby and waits until it is in sync.</summary>
     internal static async Task<InProcessReplicaLink> AddStandbyAsync(Partition partition, string name, ReplicationOptions? options = null, bool waitInSync = true)
     {
-        var link = new InProcessReplicaLink(new StandbyReplica(partition.Id), name, options ?? new ReplicationOptions(), NullLogger.Instance);
+        options ??= new ReplicationOptions();
+        var link = new InProcessReplicaLink(new StandbyReplica(partition.Id, options), name, options, NullLogger.Instance);
         partition.AddLink(link);
         if (waitInSync)
         {

@@ -8,7 +8,7 @@ namespace OrleansReplication.Tests.Storage;
 /// The <see cref="IStateStore"/> contract, run against every provider: each subclass only says how
 /// to open a store on one fresh database per test.
 /// </summary>
-public abstract class StateStoreContractTests : IAsyncLifetime
+public abstract partial class StateStoreContractTests : IAsyncLifetime
 {
     private const string Component = "orders";
     private readonly List<IStateStore> _stores = [];
