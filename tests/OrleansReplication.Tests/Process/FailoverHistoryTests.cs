@@ -21,7 +21,7 @@ public sealed class FailoverHistoryTests : IDisposable
     [Fact]
     public async Task SigkillOfBusiestPrimaryUnderWrites_NoAcknowledgedWriteLostNoneAppliedTwiceEveryKeyLinearizable()
     {
-        var silos = await ProcessCluster.StartAsync(_dataDir.Path, 3, "--partitions", "8");
+        var silos = await ProcessCluster.StartAsync(_dataDir.Path, 3, partitions: 8);
         try
         {
             await RunAndCheckAsync(silos);
