@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using OrleansReplication.Protocol;
 
 namespace OrleansReplication.Client;
 
