@@ -108,13 +108,16 @@ public sealed partial class ReplicationClient : IGrainFactory, IAsyncDisposable
     /// <summary>The HTTP client of watches (no timeout: a watch lasts as long as its listener wants).</summary>
     internal HttpClient Http => _http.Value;
 
-    /// <summary>The HTTP API of a reachable silo, as its gateway announced it (every silo's watch covers the whole cluster).</summary>
-    internal async Task<Uri> GetHttpEndpointAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The HTTP API of a reachable silo (every silo's watch covers the whole cluster), the silo
+    /// behind <paramref name="avoid"/> last; and the gateway it was learned from.
+    /// </summary>
+    internal async Task<(Uri Endpoint, GatewayAddress Gateway)> GetHttpEndpointAsync(GatewayAddress? avoid, CancellationToken cancellationToken)
     {
-        var connection = await _pool.GetAnyAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _pool.GetAnyAsync(cancellationToken, avoid).ConfigureAwait(false);
         var endpoint = connection.Hello.HttpEndpoint;
         return endpoint is { Length: > 0 } && Uri.TryCreate(endpoint.TrimEnd('/') + "/", UriKind.Absolute, out var uri)
-            ? uri
+            ? (uri, connection.Address)
             : throw new ReplicaUnavailableException($"The silo '{connection.Hello.SiloId}' did not announce its HTTP endpoint (an older silo); watching needs it.", Options.MinReconnectDelay);
     }
 

@@ -59,21 +59,27 @@ internal sealed partial class GatewayPool : IAsyncDisposable
     }
 
     /// <summary>
-    /// A connection to any silo: an open one if there is, else the known gateways in turn (one pass).
+    /// A connection to any silo, <paramref name="avoid"/> last: an open one if there is, else the
+    /// known gateways in turn (one pass).
     /// </summary>
     /// <exception cref="ReplicaUnavailableException">No known gateway accepted a connection.</exception>
-    public async Task<GatewayConnection> GetAnyAsync(CancellationToken cancellationToken)
+    public async Task<GatewayConnection> GetAnyAsync(CancellationToken cancellationToken, GatewayAddress? avoid = null)
     {
         var known = _known;
         lock (_lock)
         {
-            foreach (var open in _connections.Values)
+            foreach (var (address, open) in _connections)
             {
-                if (open.IsCompletedSuccessfully && !open.Result.Closed.IsCompleted)
+                if (address != avoid && open.IsCompletedSuccessfully && !open.Result.Closed.IsCompleted)
                 {
                     return open.Result;
                 }
             }
+        }
+
+        if (avoid is { } avoided && known.Length > 1)
+        {
+            known = [.. known.Where(k => k != avoided), avoided];
         }
 
         var start = Interlocked.Increment(ref _nextAny);

@@ -55,17 +55,26 @@ internal static class WatchEndpoints
         try
         {
             var only = partitions is null ? null : ParsePartitions(partitions);
-            if (only is null && !ServesEveryPartition(feed))
+            ChangeSubscription? local = null;
+            try
+            {
+                local = only is not null || ServesEveryPartition(feed) ? await feed.OpenAsync(component, prefix, cursor, aborted, only).ConfigureAwait(false) : null;
+            }
+            catch (PartitionHistoryRestartedException) when (only is null)
+            {
+                // A partition restarted here after the cursor: the cluster watch catches it up.
+            }
+
+            if (local is not null)
+            {
+                subscription = local;
+                events = local.ReadAsync(HeartbeatInterval, aborted);
+            }
+            else
             {
                 // Some partitions are led elsewhere: fan them in from their primaries.
                 var routes = new PartitionRoutes(map, membership, partitionManager);
                 events = ClusterWatch.Open(feed, routes.PrimaryHttp, component, prefix, cursor, loggers.CreateLogger<ClusterWatch>()).ReadAsync(HeartbeatInterval, aborted);
-            }
-            else
-            {
-                var local = await feed.OpenAsync(component, prefix, cursor, aborted, only).ConfigureAwait(false);
-                subscription = local;
-                events = local.ReadAsync(HeartbeatInterval, aborted);
             }
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)

@@ -87,7 +87,9 @@ internal sealed class ChangeSubscription : IDisposable
             _pins[p] = partition.Log.PinFrom(_positions[p] + 1);
             if (_positions[p] + 1 < partition.Log.FirstSequence)
             {
-                throw Expired(p);
+                throw partition.Log.FirstSequence == partition.Log.StartSequence
+                    ? new PartitionHistoryRestartedException(p, _positions[p], partition.Log.StartSequence)
+                    : Expired(p);
             }
         }
     }

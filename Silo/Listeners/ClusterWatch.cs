@@ -137,17 +137,21 @@ internal sealed partial class ClusterWatch
         if (next.Ended is { } ended)
         {
             _sources.Remove(source);
-            var refused = ended is CursorExpiredException or InvalidRequestException;
-            if (refused && source.Initial && source.Mode == SourceMode.Resume)
+            if (ended is CursorExpiredException || (ended is InvalidRequestException && source.Initial && source.Mode == SourceMode.Resume))
             {
-                throw ended; // the listener's own cursor is too old or not ours: as a watch on one silo says
+                // Fell behind what the logs retain, or the listener's own cursor is not ours: as on one silo.
+                throw ended;
             }
 
-            var mode = source.Mode == SourceMode.Snapshot && !source.SnapshotEnded ? SourceMode.Snapshot
-                : refused || (source.Mode == SourceMode.Delta && !source.SnapshotEnded) ? SourceMode.Delta
+            // A partition restarted after the cursor (promoted, loaded) gets a delta of its state; one
+            // whose new primary is behind what was delivered (changes lost with the old primary) gets
+            // all of its state again, since the new history reuses those sequence numbers.
+            var mode = ended is PartitionHistoryRestartedException or InvalidRequestException || (source.Mode == SourceMode.Delta && !source.SnapshotEnded) ? SourceMode.Delta
+                : source.Mode == SourceMode.Snapshot && !source.SnapshotEnded ? SourceMode.Snapshot
                 : SourceMode.Resume;
+            var everything = ended is InvalidRequestException || (source.Mode == SourceMode.Delta && source.Everything && !source.SnapshotEnded);
             LogResubscribing(_component, string.Join(",", source.Partitions), source.Local ? "this silo" : source.Target is { Length: > 0 } target ? target : "(no live primary)", ended.Message, mode.ToString());
-            Subscribe(source.Partitions, mode, initial: source.Initial && mode == SourceMode.Snapshot, pumps, stop);
+            Subscribe(source.Partitions, mode, initial: source.Initial && mode == SourceMode.Snapshot, pumps, stop, everything);
             return;
         }
 
@@ -179,7 +183,7 @@ internal sealed partial class ClusterWatch
             {
                 output.Add(change);
             }
-            else if (change.Version > _positions[PartitionOf(change)])
+            else if (source.Everything || change.Version > _positions[PartitionOf(change)])
             {
                 source.Delta.Add(change);
             }
@@ -210,14 +214,14 @@ internal sealed partial class ClusterWatch
         PartitionHasher.GetPartition(change.Address.Component, change.Address.PartitionKey.Length == 0 ? change.Address.Id : change.Address.PartitionKey, _positions.Length);
 
     /// <summary>Starts one source per silo that leads some of <paramref name="partitions"/> now (local ones read here).</summary>
-    private void Subscribe(int[] partitions, SourceMode mode, bool initial, List<Task> pumps, CancellationToken stop)
+    private void Subscribe(int[] partitions, SourceMode mode, bool initial, List<Task> pumps, CancellationToken stop, bool everything = false)
     {
         var cursor = mode == SourceMode.Resume ? ChangeCursor.Encode(_positions) : null;
         // Grouped by where each partition is read: here (null), at a primary's HTTP endpoint, or
         // nowhere yet ("": no live primary; that source fails and is re-subscribed after a pause).
         foreach (var group in partitions.GroupBy(p => _feed.IsServed(p) ? null : _primaryHttp(p) ?? string.Empty))
         {
-            var source = new Source([.. group], group.Key, group.Key is null, mode, initial, cursor);
+            var source = new Source([.. group], group.Key, group.Key is null, mode, initial, cursor) { Everything = everything };
             _sources.Add(source);
             if (mode == SourceMode.Snapshot && initial)
             {
@@ -308,6 +312,9 @@ internal sealed partial class ClusterWatch
         public string? Cursor { get; } = cursor;
 
         public bool SnapshotEnded { get; set; }
+
+        /// <summary>A delta that delivers every item of the snapshot, not only those after the cursor.</summary>
+        public bool Everything { get; init; }
 
         /// <summary>A delta's items, held until its snapshot ends and the cursor covers them.</summary>
         public List<ChangeFeedEvent> Delta { get; } = [];

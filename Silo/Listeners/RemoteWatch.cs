@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using OrleansReplication.Protocol;
+using OrleansReplication.Silo.Http;
 using OrleansReplication.Silo.Partitions;
 
 namespace OrleansReplication.Silo.Listeners;
@@ -28,8 +29,9 @@ internal static class RemoteWatch
 
     /// <summary>
     /// The events; ends with <see cref="ReplicaUnavailableException"/> when the peer is unreachable,
-    /// refuses (not serving a partition) or its stream ends, <see cref="CursorExpiredException"/> or
-    /// <see cref="InvalidRequestException"/> when it refuses the cursor.
+    /// refuses (not serving a partition) or its stream ends; <see cref="CursorExpiredException"/>,
+    /// <see cref="PartitionHistoryRestartedException"/> or <see cref="InvalidRequestException"/>
+    /// when it refuses the cursor.
     /// </summary>
     public static async IAsyncEnumerable<ChangeFeedEvent> ReadAsync(string endpoint, string component, string prefix, string? cursor, int[] partitions, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -55,9 +57,11 @@ internal static class RemoteWatch
         if (!response.IsSuccessStatusCode)
         {
             var detail = $"The silo at {endpoint} refused the watch of partitions [{string.Join(",", partitions)}] with HTTP {(int)response.StatusCode}.";
+            var problem = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             throw response.StatusCode switch
             {
-                HttpStatusCode.Gone => new CursorExpiredException(detail),
+                HttpStatusCode.Gone when problem.Contains(HttpProblems.HistoryRestartedType, StringComparison.Ordinal) => new PartitionHistoryRestartedException(partitions[0], -1, -1),
+                HttpStatusCode.Gone => new CursorExpiredException(detail + " " + problem),
                 HttpStatusCode.BadRequest => new InvalidRequestException(detail),
                 _ => new ReplicaUnavailableException(detail, TimeSpan.FromMilliseconds(250)),
             };
