@@ -43,6 +43,14 @@ internal abstract class RoutedRequest(string component)
 
     protected virtual Exception Combine(List<Exception> failures) => failures[0];
 
+    protected static void CopyAt<T>(IList<T> from, List<int> positions, ICollection<T> into)
+    {
+        foreach (var position in positions)
+        {
+            into.Add(from[position]);
+        }
+    }
+
     protected static void CheckFrameSize(IMessage request, HelloReply hello)
     {
         var size = request.CalculateSize();
@@ -69,10 +77,7 @@ internal sealed class RoutedApply(ApplyRequest request) : RoutedRequest(request.
         if (positions.Count != _results.Length)
         {
             part = new ApplyRequest { Component = request.Component, Safety = request.Safety, RequestId = request.RequestId };
-            foreach (var position in positions)
-            {
-                part.Changes.Add(request.Changes[position]);
-            }
+            CopyAt(request.Changes, positions, part.Changes);
         }
 
         CheckFrameSize(part, connection.Hello);
@@ -120,10 +125,7 @@ internal sealed class RoutedGet(GetRequest request) : RoutedRequest(request.Comp
         if (positions.Count != _found.Length)
         {
             part = new GetRequest { Component = request.Component };
-            foreach (var position in positions)
-            {
-                part.Items.Add(request.Items[position]);
-            }
+            CopyAt(request.Items, positions, part.Items);
         }
 
         var reply = await connection.SendAsync(MessageType.Get, part, MessageType.GetReply, GetReply.Parser, cancellationToken).ConfigureAwait(false);
