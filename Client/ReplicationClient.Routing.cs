@@ -52,6 +52,11 @@ public sealed partial class ReplicationClient
         {
             try
             {
+                if (_map.PartitionCount == 0)
+                {
+                    await RefreshMapAsync(timeout.Token).ConfigureAwait(false);
+                }
+
                 var (primaries, complete) = _map.DistinctPrimaries();
                 if (!complete && _map.PartitionCount > 0)
                 {
@@ -84,6 +89,11 @@ public sealed partial class ReplicationClient
         timeout.CancelAfter(Options.RequestTimeout);
         try
         {
+            if (_map.PartitionCount == 0)
+            {
+                await RefreshMapAsync(timeout.Token).ConfigureAwait(false);
+            }
+
             await SendPartsAsync(call, [.. Enumerable.Range(0, call.Count)], type, 0, timeout.Token, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

@@ -8,7 +8,7 @@ namespace OrleansReplication.Client;
 /// <summary>
 /// A long-lived connection to an OrleansReplication cluster: typed State Replicators per
 /// component and Orleans-style item grains. Create one per process and share it (thread-safe);
-/// it reconnects by itself when a gateway goes away.
+/// it routes each item to its partition's primary and follows partitions when silos come and go.
 /// </summary>
 public sealed partial class ReplicationClient : IGrainFactory, IAsyncDisposable
 {
@@ -31,7 +31,7 @@ public sealed partial class ReplicationClient : IGrainFactory, IAsyncDisposable
     /// <summary>The client's options.</summary>
     public ReplicationClientOptions Options { get; }
 
-    /// <summary>Creates a client and waits until it is connected to a gateway.</summary>
+    /// <summary>Creates a client and waits until it is connected to a gateway and has the partition map.</summary>
     /// <exception cref="ReplicaUnavailableException">No gateway answered within <see cref="ReplicationClientOptions.ConnectTimeout"/>.</exception>
     public static Task<ReplicationClient> ConnectAsync(ReplicationClientOptions options, CancellationToken cancellationToken = default) =>
         ConnectAsync(options, null, cancellationToken);
@@ -62,7 +62,7 @@ public sealed partial class ReplicationClient : IGrainFactory, IAsyncDisposable
         }
     }
 
-    /// <summary>Creates a client that connects in the background; requests wait for the connection (used by dependency injection).</summary>
+    /// <summary>Creates a client that connects on its first request (used by dependency injection).</summary>
     public static ReplicationClient Create(ReplicationClientOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -94,7 +94,7 @@ public sealed partial class ReplicationClient : IGrainFactory, IAsyncDisposable
         return (TGrainInterface)(object)new StateItemGrainReference(this, component, key);
     }
 
-    /// <summary>Closes the connection; requests in flight fail with <see cref="ReplicaUnavailableException"/>.</summary>
+    /// <summary>Closes the connections; requests in flight fail with <see cref="ReplicaUnavailableException"/>.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_http.IsValueCreated)
