@@ -1,7 +1,5 @@
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using OrleansReplication.Protocol;
 
 namespace OrleansReplication.Client;
 

@@ -97,7 +97,49 @@ public sealed class ClusterWatchTests
             }
         });
 
-        await KillDuringWritesAsync(cluster, victim, replicator, lastSeen, reader, "the watch on a surviving silo");
+        await ChangeDuringWritesAsync(() => cluster.KillSiloAsync(victim), replicator, lastSeen, reader, "the watch on a surviving silo");
+    }
+
+    [Fact]
+    public async Task Sse_PrimariesHandedOffToAJoiningSilo_WatchContinues_NoAckedChangeMissedNoneTwice()
+    {
+        const string component = "fan-in-handoff";
+        await using var cluster = await TestCluster.StartAsync(initialSilos: 2);
+        await cluster.WaitForReplicationToStabilizeAsync();
+        await using var client = await ConnectAsync(cluster);
+        var replicator = client.GetReplicator<int>(component);
+
+        await using var stream = await SseStream.OpenAsync(cluster.Silos[0].Http, $"v1/components/{component}/watch");
+        Assert.Equal("snapshot-end", (await stream.ReadAsync())!.Type);
+        var lastSeen = new Dictionary<string, (int Value, long Version)>();
+        var reader = Task.Run(async () =>
+        {
+            while (await stream.ReadAsync() is { } e)
+            {
+                lock (lastSeen)
+                {
+                    Observe(lastSeen, e.Data.GetProperty("id").GetString()!, e.Data.GetProperty("value").GetInt32(), e.Data.GetProperty("version").GetInt64());
+                }
+            }
+        });
+
+        // The third silo takes on its share of primaries by handoffs from the first two.
+        InProcessSilo? joined = null;
+        await ChangeDuringWritesAsync(async () => joined = await cluster.StartAdditionalSiloAsync(), replicator, lastSeen, reader, "the watch across handoffs");
+        await cluster.WaitForReplicationToStabilizeAsync();
+        await WriteRoundAsync(replicator, 11);
+        await Wait.UntilAsync(
+            () =>
+            {
+                lock (lastSeen)
+                {
+                    return lastSeen.Values.All(v => v.Value == 11);
+                }
+            },
+            TimeSpan.FromSeconds(60),
+            "the watch to see the round written once the joined silo leads its share");
+        var leaders = Enumerable.Range(0, Keys).Select(i => client.Map.PrimaryOf(PartitionOf(component, "k" + i))?.ToString()).ToHashSet();
+        Assert.Contains(joined!.GatewayEndPoint.ToString(), leaders);
     }
 
     [Fact]
@@ -198,20 +240,20 @@ public sealed class ClusterWatchTests
         });
         await Wait.ForAsync(snapshotEnded.Task, TimeSpan.FromSeconds(30), "the watch's (empty) snapshot to end");
 
-        await KillDuringWritesAsync(cluster, victim, replicator, lastSeen, reader, "the .NET watch, moved to a surviving silo,");
+        await ChangeDuringWritesAsync(() => cluster.KillSiloAsync(victim), replicator, lastSeen, reader, "the .NET watch, moved to a surviving silo,");
         await stop.CancelAsync();
         await reader.ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
-    // Writes 10 rounds acknowledged at Applied (the standby that takes over has each), killing
-    // the victim before round 4; then waits for the watcher to see every key's last value.
-    private static async Task KillDuringWritesAsync(TestCluster cluster, InProcessSilo victim, IStateReplicator<int> replicator, Dictionary<string, (int Value, long Version)> lastSeen, Task reader, string watcher)
+    // Writes 10 rounds acknowledged at Applied (a standby that takes over has each), making the
+    // cluster change before round 4; then waits for the watcher to see every key's last value.
+    private static async Task ChangeDuringWritesAsync(Func<Task> change, IStateReplicator<int> replicator, Dictionary<string, (int Value, long Version)> lastSeen, Task reader, string watcher)
     {
         for (var round = 1; round <= 10; round++)
         {
             if (round == 4)
             {
-                await cluster.KillSiloAsync(victim);
+                await change();
             }
 
             await WriteRoundAsync(replicator, round);
