@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using OrleansReplication.Client;
 using OrleansReplication.Tests.Infrastructure;
 
@@ -70,6 +73,23 @@ public sealed class ClusterWatchTests
 
         Assert.Equal(expected.Count, resumed.Distinct().Count());
         Assert.True(expected.SetEquals(resumed), $"Resumed events differ from those after the cursor: missing [{string.Join(", ", expected.Except(resumed).Take(5))}], extra [{string.Join(", ", resumed.Except(expected).Take(5))}].");
+
+        // The silo-to-silo filter is checked like any input: malformed or unknown partitions are
+        // 400, a partition this silo does not lead is 503 (ask its primary).
+        var silo = cluster.Silos[0];
+        var notLed = Enumerable.Range(0, Partitions).First(p => client.Map.PrimaryOf(p)?.ToString() != silo.GatewayEndPoint.ToString());
+        await AssertProblemAsync(silo, $"v1/components/{component}/watch?partitions=x", HttpStatusCode.BadRequest, "invalid-request");
+        await AssertProblemAsync(silo, $"v1/components/{component}/watch?partitions={Partitions}", HttpStatusCode.BadRequest, "invalid-request");
+        await AssertProblemAsync(silo, $"v1/components/{component}/watch?partitions={notLed}", HttpStatusCode.ServiceUnavailable, "unavailable");
+    }
+
+    private static async Task AssertProblemAsync(InProcessSilo silo, string url, HttpStatusCode status, string type)
+    {
+        using var response = await silo.Http.GetAsync(url);
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.EndsWith(type, problem.GetProperty("type").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -86,16 +106,7 @@ public sealed class ClusterWatchTests
         await using var stream = await SseStream.OpenAsync(watched.Http, $"v1/components/{component}/watch");
         Assert.Equal("snapshot-end", (await stream.ReadAsync())!.Type);
         var lastSeen = new Dictionary<string, (int Value, long Version)>();
-        var reader = Task.Run(async () =>
-        {
-            while (await stream.ReadAsync() is { } e)
-            {
-                lock (lastSeen)
-                {
-                    Observe(lastSeen, e.Data.GetProperty("id").GetString()!, e.Data.GetProperty("value").GetInt32(), e.Data.GetProperty("version").GetInt64());
-                }
-            }
-        });
+        var reader = ObserveAsync(stream, lastSeen);
 
         await ChangeDuringWritesAsync(() => cluster.KillSiloAsync(victim), replicator, lastSeen, reader, "the watch on a surviving silo");
     }
@@ -112,16 +123,7 @@ public sealed class ClusterWatchTests
         await using var stream = await SseStream.OpenAsync(cluster.Silos[0].Http, $"v1/components/{component}/watch");
         Assert.Equal("snapshot-end", (await stream.ReadAsync())!.Type);
         var lastSeen = new Dictionary<string, (int Value, long Version)>();
-        var reader = Task.Run(async () =>
-        {
-            while (await stream.ReadAsync() is { } e)
-            {
-                lock (lastSeen)
-                {
-                    Observe(lastSeen, e.Data.GetProperty("id").GetString()!, e.Data.GetProperty("value").GetInt32(), e.Data.GetProperty("version").GetInt64());
-                }
-            }
-        });
+        var reader = ObserveAsync(stream, lastSeen);
 
         // The third silo takes on its share of primaries by handoffs from the first two.
         InProcessSilo? joined = null;
@@ -244,6 +246,17 @@ public sealed class ClusterWatchTests
         await stop.CancelAsync();
         await reader.ContinueWith(_ => { }, TaskScheduler.Default);
     }
+
+    private static Task ObserveAsync(SseStream stream, Dictionary<string, (int Value, long Version)> lastSeen) => Task.Run(async () =>
+    {
+        while (await stream.ReadAsync() is { } e)
+        {
+            lock (lastSeen)
+            {
+                Observe(lastSeen, e.Data.GetProperty("id").GetString()!, e.Data.GetProperty("value").GetInt32(), e.Data.GetProperty("version").GetInt64());
+            }
+        }
+    });
 
     // Writes 10 rounds acknowledged at Applied (a standby that takes over has each), making the
     // cluster change before round 4; then waits for the watcher to see every key's last value.
