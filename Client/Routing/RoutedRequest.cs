@@ -128,6 +128,7 @@ internal sealed class RoutedGet(GetRequest request) : RoutedRequest(request.Comp
             CopyAt(request.Items, positions, part.Items);
         }
 
+        CheckFrameSize(part, connection.Hello);
         var reply = await connection.SendAsync(MessageType.Get, part, MessageType.GetReply, GetReply.Parser, cancellationToken).ConfigureAwait(false);
 
         // The reply holds the items that exist, in the part's order: walk both together.
