@@ -11,13 +11,16 @@ namespace OrleansReplication.Tests.Cluster;
 public sealed class PartitionAwareClientTests
 {
     private const int Partitions = 16;
+
+    // Generous: the machine running the tests may be loaded well beyond its cores.
+    private static readonly TimeSpan Stabilize = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task BatchAcrossPrimaries_SucceedsInOneCall_SentStraightToThePrimaries()
     {
         await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         await using var client = await ConnectAsync(cluster);
         var replicator = client.GetReplicator<int>("routed");
         var keys = Enumerable.Range(0, 64).Select(i => "k" + i).ToList();
@@ -52,7 +55,7 @@ public sealed class PartitionAwareClientTests
     public async Task StaleMap_NotPrimaryAnswer_CorrectsTheMapAndTheWriteGoesThrough()
     {
         await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         await using var client = await ConnectAsync(cluster);
         var partition = PartitionHasher.GetPartition("stale", "item", Partitions);
         var primary = client.Map.PrimaryOf(partition);
@@ -73,7 +76,7 @@ public sealed class PartitionAwareClientTests
     public async Task PrimaryKilled_BatchOverEveryPartition_GoesThroughInOneCall()
     {
         await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         await using var client = await ConnectAsync(cluster, requestTimeout: Deadline);
         var replicator = client.GetReplicator<int>("reroute");
         var keys = Enumerable.Range(0, 64).Select(i => "k" + i).ToList();
@@ -96,7 +99,7 @@ public sealed class PartitionAwareClientTests
     public async Task BadInputAndConflicts_AcrossPrimaries_GetTypedErrors()
     {
         await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         await using var client = await ConnectAsync(cluster);
         var replicator = client.GetReplicator<string>("typed");
         var keys = Enumerable.Range(0, 32).Select(i => "k" + i).ToList();

@@ -14,6 +14,9 @@ namespace OrleansReplication.Tests.Listeners;
 public sealed class ClusterWatchTests
 {
     private const int Partitions = 16;
+
+    // Generous: the machine running the tests may be loaded well beyond its cores.
+    private static readonly TimeSpan Stabilize = TimeSpan.FromSeconds(90);
     private const int Keys = 48;
 
     [Fact]
@@ -21,7 +24,7 @@ public sealed class ClusterWatchTests
     {
         const string component = "fan-in";
         await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         await using var client = await ConnectAsync(cluster);
         var replicator = client.GetReplicator<int>(component);
         await WriteRoundAsync(replicator, 0);
@@ -97,7 +100,7 @@ public sealed class ClusterWatchTests
     {
         const string component = "fan-in-kill";
         await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         await using var client = await ConnectAsync(cluster);
         var replicator = client.GetReplicator<int>(component);
         var (victim, _) = await cluster.ReplicasOfAsync(PartitionOf(component, "k0"));
@@ -116,7 +119,7 @@ public sealed class ClusterWatchTests
     {
         const string component = "fan-in-handoff";
         await using var cluster = await TestCluster.StartAsync(initialSilos: 2);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         await using var client = await ConnectAsync(cluster);
         var replicator = client.GetReplicator<int>(component);
 
@@ -128,7 +131,7 @@ public sealed class ClusterWatchTests
         // The third silo takes on its share of primaries by handoffs from the first two.
         InProcessSilo? joined = null;
         await ChangeDuringWritesAsync(async () => joined = await cluster.StartAdditionalSiloAsync(), replicator, lastSeen, reader, "the watch across handoffs");
-        await cluster.WaitForReplicationToStabilizeAsync();
+        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         await WriteRoundAsync(replicator, 11);
         await Wait.UntilAsync(
             () =>
@@ -149,7 +152,7 @@ public sealed class ClusterWatchTests
     {
         const string component = "fan-in-net";
         await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         await using var client = await ConnectAsync(cluster);
         var replicator = client.GetReplicator<int>(component);
         await WriteRoundAsync(replicator, 0);
@@ -214,7 +217,7 @@ public sealed class ClusterWatchTests
     {
         const string component = "fan-in-net-kill";
         await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         var victim = cluster.Silos[1];
 
         // The watcher knows only the victim's gateway: its watch starts there and must move on.
