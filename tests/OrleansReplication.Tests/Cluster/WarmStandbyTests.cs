@@ -69,9 +69,10 @@ public sealed class WarmStandbyTests
                     await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>("w" + (n % 100), n)]);
                     n++;
 
-                    // Steady, not flat out: the client reaches primaries directly, and an unpaced
-                    // loop on a loaded 2-core machine can starve the joiner's catch-up.
-                    await Task.Delay(1);
+                    // Steady (about 100 writes/s), not flat out: the client reaches primaries
+                    // directly, and an unpaced loop on a loaded 2-core machine starves the silos'
+                    // heartbeats (1 s death timeout here) and the joiner's catch-up.
+                    await Task.Delay(10);
                 }
                 catch (ReplicationException)
                 {
