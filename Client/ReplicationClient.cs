@@ -1,22 +1,18 @@
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using OrleansReplication.Protocol;
 
 namespace OrleansReplication.Client;
 
 /// <summary>
 /// A long-lived connection to an OrleansReplication cluster: typed State Replicators per
 /// component and Orleans-style item grains. Create one per process and share it (thread-safe);
-/// it reconnects by itself when a gateway goes away.
+/// it routes each item to its partition's primary and follows partitions when silos come and go.
 /// </summary>
-public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
+public sealed partial class ReplicationClient : IGrainFactory, IAsyncDisposable
 {
-    // A request follows at most this many "partition moved" answers before it fails: enough for a
-    // failover racing a handoff, never a loop.
-    private const int MaxRedirects = 4;
-
-    private readonly ConnectionManager _connections;
+    private readonly GatewayPool _pool;
+    private readonly PartitionMapCache _map = new();
+    private readonly ILogger _logger;
 
     // Created on the first watch and shared by all (thread-safe); disposed with the client.
     private readonly Lazy<HttpClient> _http = new(() => new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) }) { Timeout = Timeout.InfiniteTimeSpan });
@@ -25,13 +21,15 @@ public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
     {
         options.Validate();
         Options = options;
-        _connections = new ConnectionManager(options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ReplicationClient>());
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ReplicationClient>();
+        _pool = new GatewayPool(options, _logger);
+        _requestClientId = options.ClientId + "." + Guid.NewGuid().ToString("N")[..12];
     }
 
     /// <summary>The client's options.</summary>
     public ReplicationClientOptions Options { get; }
 
-    /// <summary>Creates a client and waits until it is connected to a gateway.</summary>
+    /// <summary>Creates a client and waits until it is connected to a gateway and has the partition map.</summary>
     /// <exception cref="ReplicaUnavailableException">No gateway answered within <see cref="ReplicationClientOptions.ConnectTimeout"/>.</exception>
     public static Task<ReplicationClient> ConnectAsync(ReplicationClientOptions options, CancellationToken cancellationToken = default) =>
         ConnectAsync(options, null, cancellationToken);
@@ -45,7 +43,7 @@ public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.ConnectTimeout);
-            await client._connections.GetConnectionAsync(timeout.Token).ConfigureAwait(false);
+            await client.ConnectAnyAsync(timeout.Token).ConfigureAwait(false);
             return client;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -62,7 +60,7 @@ public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
         }
     }
 
-    /// <summary>Creates a client that connects in the background; requests wait for the connection (used by dependency injection).</summary>
+    /// <summary>Creates a client that connects on its first request (used by dependency injection).</summary>
     public static ReplicationClient Create(ReplicationClientOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -94,7 +92,7 @@ public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
         return (TGrainInterface)(object)new StateItemGrainReference(this, component, key);
     }
 
-    /// <summary>Closes the connection; requests in flight fail with <see cref="ReplicaUnavailableException"/>.</summary>
+    /// <summary>Closes the connections; requests in flight fail with <see cref="ReplicaUnavailableException"/>.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_http.IsValueCreated)
@@ -102,71 +100,43 @@ public sealed class ReplicationClient : IGrainFactory, IAsyncDisposable
             _http.Value.Dispose();
         }
 
-        await _connections.DisposeAsync().ConfigureAwait(false);
+        await _pool.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>The HTTP client of watches (no timeout: a watch lasts as long as its listener wants).</summary>
     internal HttpClient Http => _http.Value;
 
-    /// <summary>The HTTP API of the silo the client is connected to, as its gateway announced it.</summary>
-    internal async Task<Uri> GetHttpEndpointAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The HTTP API of a reachable silo (every silo's watch covers the whole cluster), the silo
+    /// behind <paramref name="avoid"/> last; and the gateway it was learned from.
+    /// </summary>
+    internal async Task<(Uri Endpoint, GatewayAddress Gateway)> GetHttpEndpointAsync(GatewayAddress? avoid, CancellationToken cancellationToken)
     {
-        var connection = await _connections.GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _pool.GetAnyAsync(cancellationToken, avoid).ConfigureAwait(false);
         var endpoint = connection.Hello.HttpEndpoint;
         return endpoint is { Length: > 0 } && Uri.TryCreate(endpoint.TrimEnd('/') + "/", UriKind.Absolute, out var uri)
-            ? uri
+            ? (uri, connection.Address)
             : throw new ReplicaUnavailableException($"The silo '{connection.Hello.SiloId}' did not announce its HTTP endpoint (an older silo); watching needs it.", Options.MinReconnectDelay);
     }
 
-    // Sends a request and waits for its reply within RequestTimeout. Idempotent requests (reads)
-    // are sent again after a lost connection; writes are not, until they carry idempotency ids.
-    internal async Task<TReply> SendAsync<TReply>(MessageType type, IMessage request, MessageType replyType, MessageParser<TReply> parser, bool idempotent, CancellationToken cancellationToken)
-        where TReply : IMessage<TReply>
+    // The first connection, retried with backoff until the caller's deadline; then the partition map.
+    private async Task ConnectAnyAsync(CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Options.RequestTimeout);
-        var redirects = 0;
-        try
+        var delay = Options.MinReconnectDelay;
+        while (true)
         {
-            while (true)
+            try
             {
-                var connection = await _connections.GetConnectionAsync(timeout.Token).ConfigureAwait(false);
-                CheckFrameSize(request, connection.Hello);
-                try
-                {
-                    return await connection.SendAsync(type, request, replyType, parser, timeout.Token).ConfigureAwait(false);
-                }
-                catch (PartitionMovedException moved) when (moved.PrimaryGatewayEndpoint is { } primary && redirects++ < MaxRedirects)
-                {
-                    // Nothing was applied: follow the partition to its primary and send again.
-                    await _connections.RedirectAsync(primary, connection).ConfigureAwait(false);
-                }
-                catch (PartitionMovedException moved) when (moved.PrimaryGatewayEndpoint is null)
-                {
-                    // Failover in progress: no primary yet. Not applied, so safe to send again shortly.
-                    await Task.Delay(Options.MinReconnectDelay, timeout.Token).ConfigureAwait(false);
-                }
-                catch (ReplicaUnavailableException ex) when (idempotent && ex.InnerException is not null)
-                {
-                    // Lost connection: a read is safe to send again on the next connection.
-                    await Task.Delay(ex.RetryAfter, timeout.Token).ConfigureAwait(false);
-                }
+                await _pool.GetAnyAsync(cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (ReplicaUnavailableException)
+            {
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.MaxReconnectDelay.Ticks));
             }
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new ReplicaUnavailableException(
-                $"No reply to {type} within {Options.RequestTimeout.TotalSeconds:0.#} s (RequestTimeout). A write may or may not have been applied; read it back before retrying a conditional write.",
-                Options.MinReconnectDelay);
-        }
-    }
 
-    private static void CheckFrameSize(IMessage request, HelloReply hello)
-    {
-        var size = request.CalculateSize();
-        if (hello.MaxFrameBytes > 0 && size > hello.MaxFrameBytes)
-        {
-            throw new ItemTooLargeException($"The request is {size} bytes; the silo accepts frames up to {hello.MaxFrameBytes} bytes. Split the call into smaller batches.");
-        }
+        await RefreshMapAsync(cancellationToken).ConfigureAwait(false);
     }
 }

@@ -5,11 +5,11 @@ namespace OrleansReplication.Client;
 /// <summary>Options of a <see cref="ReplicationClient"/>.</summary>
 public sealed class ReplicationClientOptions
 {
-    /// <summary>Gateway endpoints (<c>host:port</c>) of any silos; the client uses one and fails over to the next.</summary>
+    /// <summary>Gateway endpoints (<c>host:port</c>) of any silos: the client learns the partition map from one and then connects to each partition's primary.</summary>
     /// <value>Defaults to <c>127.0.0.1:30000</c>.</value>
     public IList<string> Gateways { get; set; } = ["127.0.0.1:30000"];
 
-    /// <summary>This client's id, sent in the handshake (and, with failover, in idempotency ids).</summary>
+    /// <summary>This client's id, sent in the handshake and, with a per-instance suffix, in every write's request id.</summary>
     /// <value>Defaults to a new GUID.</value>
     public string ClientId { get; set; } = Guid.NewGuid().ToString("N");
 
@@ -17,15 +17,15 @@ public sealed class ReplicationClientOptions
     /// <value>Defaults to 10 seconds.</value>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long a request may wait for a connection and its reply.</summary>
+    /// <summary>How long a request may take in all: connections, replies, and its retries after a lost silo or a moved partition (also how long a watch tries to continue elsewhere).</summary>
     /// <value>Defaults to 30 seconds.</value>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The first delay before reconnecting; doubled after each failure up to <see cref="MaxReconnectDelay"/>.</summary>
+    /// <summary>The first delay before connecting or sending again; doubled after each failure up to <see cref="MaxReconnectDelay"/>.</summary>
     /// <value>Defaults to 50 ms.</value>
     public TimeSpan MinReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>The longest delay between reconnect attempts.</summary>
+    /// <summary>The longest delay between attempts.</summary>
     /// <value>Defaults to 5 seconds.</value>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -2,15 +2,76 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using OrleansReplication.Protocol;
 
 namespace OrleansReplication.Client;
 
-/// <summary>Watching a component: the silo's SSE endpoint (<c>/v1/components/{component}/watch</c>) read over HTTP.</summary>
+/// <summary>
+/// Watching a component: a silo's SSE endpoint (<c>/v1/components/{component}/watch</c>, which
+/// covers every partition of the cluster) read over HTTP. When that silo goes away the watch
+/// continues on another from the last cursor, within <see cref="ReplicationClientOptions.RequestTimeout"/>.
+/// </summary>
 internal sealed partial class StateReplicator<TItem>
 {
     public async IAsyncEnumerable<StateChange<TItem>> WatchAsync(string? prefix = null, string? cursor = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var endpoint = await client.GetHttpEndpointAsync(cancellationToken).ConfigureAwait(false);
+        var resumeFrom = string.IsNullOrEmpty(cursor) ? null : cursor;
+        var delivered = false;
+        GatewayAddress? watchedThrough = null;
+        var brokenSince = default(DateTime?);
+        while (true)
+        {
+            ReplicaUnavailableException? broken = null;
+            var stream = WatchOnceAsync(prefix, resumeFrom, watchedThrough, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            try
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await stream.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            yield break;
+                        }
+                    }
+                    catch (ReplicaUnavailableException ex) when (resumeFrom is not null || !delivered)
+                    {
+                        // Resumable: from the last cursor, or from scratch when nothing was delivered yet.
+                        broken = ex;
+                        break;
+                    }
+
+                    var (change, gateway) = stream.Current;
+                    watchedThrough = gateway;
+                    brokenSince = null;
+                    delivered = true;
+                    if (change.Cursor is { } position)
+                    {
+                        resumeFrom = position;
+                    }
+
+                    yield return change;
+                }
+            }
+            finally
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+
+            brokenSince ??= DateTime.UtcNow;
+            if (DateTime.UtcNow - brokenSince > client.Options.RequestTimeout)
+            {
+                throw broken;
+            }
+
+            await Task.Delay(broken.RetryAfter > TimeSpan.Zero ? TimeSpan.FromTicks(Math.Min(broken.RetryAfter.Ticks, client.Options.MaxReconnectDelay.Ticks)) : client.Options.MinReconnectDelay, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // One stream from one silo (the one behind `avoid` last); each change comes with the gateway it was found through.
+    private async IAsyncEnumerable<(StateChange<TItem> Change, GatewayAddress Gateway)> WatchOnceAsync(string? prefix, string? cursor, GatewayAddress? avoid, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var (endpoint, gateway) = await client.GetHttpEndpointAsync(avoid, cancellationToken).ConfigureAwait(false);
         var query = new List<string>(2);
         if (!string.IsNullOrEmpty(prefix))
         {
@@ -66,7 +127,7 @@ internal sealed partial class StateReplicator<TItem>
 
                 if (ToChange(e) is { } change)
                 {
-                    yield return change;
+                    yield return (change, gateway);
                 }
             }
         }

@@ -58,8 +58,7 @@ internal sealed partial class StateReplicator<TItem>(ReplicationClient client, s
             return [];
         }
 
-        var reply = await client.SendAsync(MessageType.Apply, request, MessageType.ApplyReply, ApplyReply.Parser, idempotent: false, cancellationToken).ConfigureAwait(false);
-        return reply.Results.Select(ErrorReplies.ToResult).ToList();
+        return await client.ApplyAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<VersionedItem<TItem>>> GetStateItemsAsync(IEnumerable<ItemKey> keys, CancellationToken cancellationToken = default)
@@ -77,15 +76,15 @@ internal sealed partial class StateReplicator<TItem>(ReplicationClient client, s
             return [];
         }
 
-        var reply = await client.SendAsync(MessageType.Get, request, MessageType.GetReply, GetReply.Parser, idempotent: true, cancellationToken).ConfigureAwait(false);
-        return reply.Items.Select(ToItem).ToList();
+        var found = await client.GetAsync(request, cancellationToken).ConfigureAwait(false);
+        return found.Select(ToItem).ToList();
     }
 
     public async Task<StatePage<TItem>> GetAllStateItemsAsync(string? after, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         var request = new ListRequest { Component = Component, AfterId = after ?? string.Empty, Limit = (uint)limit };
-        var reply = await client.SendAsync(MessageType.List, request, MessageType.ListReply, ListReply.Parser, idempotent: true, cancellationToken).ConfigureAwait(false);
+        var reply = await client.ListAsync(request, cancellationToken).ConfigureAwait(false);
         return new StatePage<TItem>(reply.Items.Select(ToItem).ToList(), reply.NextAfterId.Length == 0 ? null : reply.NextAfterId);
     }
 

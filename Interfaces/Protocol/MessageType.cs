@@ -33,6 +33,12 @@ public enum MessageType : byte
     /// <summary>Answer to <see cref="List"/> (<see cref="ListReply"/>).</summary>
     ListReply = 15,
 
+    /// <summary>Asks for the partition map (<see cref="GetPartitionMapRequest"/>).</summary>
+    GetPartitionMap = 16,
+
+    /// <summary>Answer to <see cref="GetPartitionMap"/> (<see cref="PartitionMapReply"/>).</summary>
+    PartitionMapReply = 17,
+
     /// <summary>Liveness probe (<see cref="Ping"/>).</summary>
     Ping = 20,
 

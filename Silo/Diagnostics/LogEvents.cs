@@ -62,4 +62,7 @@ internal static class LogEvents
 
     // HTTP 1400-1499
     public const int HttpRequestFailed = 1400;
+
+    // Listeners 1800-1899
+    public const int WatchResubscribed = 1800;
 }

@@ -5,13 +5,16 @@ using OrleansReplication.Grains.State;
 using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Api;
 using OrleansReplication.Silo.Hosting;
+using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
+using OrleansReplication.Silo.Placement;
 
 namespace OrleansReplication.Silo.Gateway;
 
 /// <summary>Executes gateway requests against the partitions: validates, converts, and builds replies.</summary>
-internal sealed class GatewayDispatcher(PartitionManager partitions, IOptions<SiloOptions> options)
+internal sealed class GatewayDispatcher(PartitionManager partitions, PartitionMapManager map, MembershipService membership, IOptions<SiloOptions> options)
 {
+    private readonly PartitionRoutes _routes = new(map, membership, partitions);
     private readonly SiloOptions _options = options.Value;
 
     public async Task<ApplyReply> ApplyAsync(ApplyRequest request, CancellationToken cancellationToken)
@@ -73,6 +76,9 @@ internal sealed class GatewayDispatcher(PartitionManager partitions, IOptions<Si
 
         return reply;
     }
+
+    /// <summary>The partition map as this silo caches it: clients route each item to its primary with it.</summary>
+    public PartitionMapReply GetPartitionMap() => _routes.ToReply();
 
     private SafetyLevel ToSafety(Safety safety)
     {

@@ -160,6 +160,13 @@ internal sealed partial class GatewaySession
                 }
 
                 return true;
+            case MessageType.GetPartitionMap:
+                if (TryParse(frame, GetPartitionMapRequest.Parser, out GetPartitionMapRequest _))
+                {
+                    Answer(frame.CorrelationId, () => (MessageType.PartitionMapReply, _dispatcher.GetPartitionMap()));
+                }
+
+                return true;
             case MessageType.Ping:
                 if (TryParse(frame, Ping.Parser, out var ping))
                 {

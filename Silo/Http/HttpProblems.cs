@@ -7,10 +7,14 @@ internal static class HttpProblems
 {
     private const string TypeBase = "https://github.com/orleans-replication/errors#";
 
+    /// <summary>The problem type a cluster watch's fan-in recognizes (<see cref="Listeners.PartitionHistoryRestartedException"/>).</summary>
+    public const string HistoryRestartedType = "history-restarted";
+
     public static IResult From(Exception exception) => exception switch
     {
         InvalidRequestException e => Problem(StatusCodes.Status400BadRequest, "invalid-request", "Invalid request", e.Message),
         CursorExpiredException e => Problem(StatusCodes.Status410Gone, "cursor-expired", "Cursor too old, restart from a snapshot", e.Message),
+        Listeners.PartitionHistoryRestartedException e => Problem(StatusCodes.Status410Gone, HistoryRestartedType, "Partition restarted after the cursor", e.Message),
         ItemTooLargeException e => Problem(StatusCodes.Status413PayloadTooLarge, "too-large", "Payload too large", e.Message),
         VersionConflictException e => Conflict(e),
         PartitionMovedException e => new RedirectToPrimaryResult(e),

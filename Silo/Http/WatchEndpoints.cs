@@ -4,7 +4,12 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using OrleansReplication.Silo.Gateway;
 using OrleansReplication.Silo.Listeners;
+using OrleansReplication.Silo.Membership;
+using OrleansReplication.Silo.Partitions;
+using OrleansReplication.Silo.Placement;
 
 namespace OrleansReplication.Silo.Http;
 
@@ -12,6 +17,8 @@ namespace OrleansReplication.Silo.Http;
 /// <c>GET /v1/components/{component}/watch?prefix=&amp;cursor=</c>: the component's changes as
 /// Server-Sent Events (<c>set</c>, <c>remove</c>, <c>snapshot-end</c>, and <c>error</c> before an
 /// early end), each live event with <c>id: &lt;cursor&gt;</c>; <c>Last-Event-ID</c> resumes too.
+/// Any silo's watch covers every partition: those led elsewhere are fanned in from their primaries
+/// (<see cref="ClusterWatch"/>), which serve them with the internal <c>partitions=</c> filter.
 /// </summary>
 internal static class WatchEndpoints
 {
@@ -25,7 +32,17 @@ internal static class WatchEndpoints
 
     public static void MapWatchEndpoints(this IEndpointRouteBuilder app) => app.MapGet("/v1/components/{component}/watch", WatchAsync);
 
-    private static async Task WatchAsync(string component, string? prefix, string? cursor, HttpContext context, ChangeFeed feed)
+    private static async Task WatchAsync(
+        string component,
+        string? prefix,
+        string? cursor,
+        string? partitions,
+        HttpContext context,
+        ChangeFeed feed,
+        PartitionMapManager map,
+        MembershipService membership,
+        PartitionManager partitionManager,
+        ILoggerFactory loggers)
     {
         var aborted = context.RequestAborted;
         if (string.IsNullOrEmpty(cursor))
@@ -33,10 +50,32 @@ internal static class WatchEndpoints
             cursor = context.Request.Headers["Last-Event-ID"].ToString();
         }
 
-        ChangeSubscription subscription;
+        IDisposable? subscription = null;
+        IAsyncEnumerable<IReadOnlyList<ChangeFeedEvent>> events;
         try
         {
-            subscription = await feed.OpenAsync(component, prefix, cursor, aborted).ConfigureAwait(false);
+            var only = partitions is null ? null : ParsePartitions(partitions);
+            ChangeSubscription? local = null;
+            try
+            {
+                local = only is not null || ServesEveryPartition(feed) ? await feed.OpenAsync(component, prefix, cursor, aborted, only).ConfigureAwait(false) : null;
+            }
+            catch (PartitionHistoryRestartedException) when (only is null)
+            {
+                // A partition restarted here after the cursor: the cluster watch catches it up.
+            }
+
+            if (local is not null)
+            {
+                subscription = local;
+                events = local.ReadAsync(HeartbeatInterval, aborted);
+            }
+            else
+            {
+                // Some partitions are led elsewhere: fan them in from their primaries.
+                var routes = new PartitionRoutes(map, membership, partitionManager);
+                events = ClusterWatch.Open(feed, routes.PrimaryHttp, component, prefix, cursor, loggers.CreateLogger<ClusterWatch>()).ReadAsync(HeartbeatInterval, aborted);
+            }
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -59,7 +98,7 @@ internal static class WatchEndpoints
             var json = new ArrayBufferWriter<byte>();
             try
             {
-                await foreach (var batch in subscription.ReadAsync(HeartbeatInterval, aborted).ConfigureAwait(false))
+                await foreach (var batch in events.ConfigureAwait(false))
                 {
                     if (batch.Count == 0)
                     {
@@ -84,6 +123,35 @@ internal static class WatchEndpoints
                 await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             }
         }
+    }
+
+    private static bool ServesEveryPartition(ChangeFeed feed)
+    {
+        for (var p = 0; p < feed.PartitionCount; p++)
+        {
+            if (!feed.IsServed(p))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    // The fan-in's filter: "0,3,7". Internal (silo to silo), but still checked like any input.
+    private static int[] ParsePartitions(string value)
+    {
+        var parts = value.Split(',', StringSplitOptions.TrimEntries);
+        var result = new int[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out result[i]))
+            {
+                throw new InvalidRequestException($"partitions='{value}' is not a comma-separated list of partition ids.");
+            }
+        }
+
+        return result;
     }
 
     private static void WriteEvent(IBufferWriter<byte> output, ArrayBufferWriter<byte> json, in ChangeFeedEvent change)

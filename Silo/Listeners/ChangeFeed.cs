@@ -15,9 +15,11 @@ internal sealed class ChangeFeed(PartitionManager partitions, ReplicationOptions
     /// every partition's log still holds the change after the cursor. Throws before anything is
     /// sent: <see cref="InvalidRequestException"/> (bad component or cursor),
     /// <see cref="CursorExpiredException"/> (cursor older than the logs retain),
-    /// <see cref="ReplicaUnavailableException"/> (partitions not loaded or stopping).
+    /// <see cref="ReplicaUnavailableException"/> (partitions not loaded or stopping). With
+    /// <paramref name="only"/> (a fan-in from another silo), only those partitions, each of which
+    /// must be served here.
     /// </summary>
-    public async Task<ChangeSubscription> OpenAsync(string component, string? prefix, string? cursor, CancellationToken cancellationToken)
+    public async Task<ChangeSubscription> OpenAsync(string component, string? prefix, string? cursor, CancellationToken cancellationToken, IReadOnlyCollection<int>? only = null)
     {
         RequestValidator.Component(component);
         var all = partitions.Partitions;
@@ -30,7 +32,28 @@ internal sealed class ChangeFeed(PartitionManager partitions, ReplicationOptions
         var served = new Partition?[all.Count];
         for (var p = 0; p < all.Count; p++)
         {
-            served[p] = partitions.Leads(p) && all[p].Status == PartitionStatus.Serving ? all[p] : null;
+            served[p] = IsServed(p) ? all[p] : null;
+        }
+
+        foreach (var p in only ?? [])
+        {
+            if (p < 0 || p >= all.Count)
+            {
+                throw new InvalidRequestException($"Partition {p} does not exist; the cluster has {all.Count} partitions (0 to {all.Count - 1}).");
+            }
+
+            if (served[p] is null)
+            {
+                throw new ReplicaUnavailableException($"Partition {p} is not served by this silo right now (it moved, or is being promoted); ask its primary per the partition map.", TimeSpan.FromMilliseconds(200));
+            }
+        }
+
+        if (only is not null)
+        {
+            for (var p = 0; p < all.Count; p++)
+            {
+                served[p] = only.Contains(p) ? served[p] : null;
+            }
         }
 
         var subscription = new ChangeSubscription(component, prefix ?? string.Empty, served, positions, options, timeProvider);
@@ -53,4 +76,11 @@ internal sealed class ChangeFeed(PartitionManager partitions, ReplicationOptions
             throw;
         }
     }
+
+    /// <summary>Whether this silo leads <paramref name="partitionId"/> and serves it now.</summary>
+    public bool IsServed(int partitionId) =>
+        partitions.Leads(partitionId) && partitionId < partitions.PartitionCount && partitions.Partitions[partitionId].Status == PartitionStatus.Serving;
+
+    /// <summary>The partition count (0 while loading).</summary>
+    public int PartitionCount => partitions.PartitionCount;
 }

@@ -87,7 +87,9 @@ internal sealed class ChangeSubscription : IDisposable
             _pins[p] = partition.Log.PinFrom(_positions[p] + 1);
             if (_positions[p] + 1 < partition.Log.FirstSequence)
             {
-                throw Expired(p);
+                throw partition.Log.FirstSequence == partition.Log.StartSequence
+                    ? new PartitionHistoryRestartedException(p, _positions[p], partition.Log.StartSequence)
+                    : Expired(p);
             }
         }
     }
@@ -165,15 +167,18 @@ internal sealed class ChangeSubscription : IDisposable
                 continue;
             }
 
-            if (partition.Status != PartitionStatus.Serving)
-            {
-                throw new ReplicaUnavailableException($"Partition {p} stopped being served by this silo; resume from the last cursor (on the silo that leads it now).", TimeSpan.FromSeconds(1));
-            }
-
+            // A partition that stopped being served (handed off or deposed) keeps its log: what it
+            // committed is delivered first, so the listener resumes at its new primary without a gap.
+            var stopped = partition.Status != PartitionStatus.Serving;
             _read.Clear();
             if (!partition.Log.TryRead(_positions[p] + 1, _options.CatchUpBatchChanges, budget, _read))
             {
                 throw Expired(p);
+            }
+
+            if (stopped && _read.Count == 0 && batch.Count == 0)
+            {
+                throw new ReplicaUnavailableException($"Partition {p} stopped being served by this silo; resume from the last cursor (on the silo that leads it now).", TimeSpan.FromSeconds(1));
             }
 
             foreach (var entry in _read)

@@ -70,9 +70,16 @@ internal sealed class ReplicationLog
         _maxBytes = options.LogRetainedBytes;
         _ring = new Slot[Math.Min(InitialCapacity, Math.Max(16, _maxChanges))];
         _firstSequence = lastSequence + 1;
+        StartSequence = lastSequence + 1;
         _lastSequence = lastSequence;
         _durableSequence = lastSequence;
     }
+
+    /// <summary>
+    /// The first sequence this log was ever to hold: changes before it happened before the partition
+    /// started here (loaded or promoted), so they were never in this log rather than evicted.
+    /// </summary>
+    public long StartSequence { get; }
 
     /// <summary>The oldest retained sequence number; <see cref="LastSequence"/> + 1 when the log is empty.</summary>
     public long FirstSequence

@@ -9,6 +9,7 @@ using OrleansReplication.Tests.Infrastructure;
 namespace OrleansReplication.Tests.Cluster;
 
 /// <summary>Replication between real silos over the silo transport: the standby's warm copy is inspected in memory.</summary>
+[Collection(HeavyClusterCollection.Name)]
 public sealed class WarmStandbyTests
 {
     private const int Partitions = 16;
@@ -67,6 +68,11 @@ public sealed class WarmStandbyTests
                 {
                     await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>("w" + (n % 100), n)]);
                     n++;
+
+                    // Steady (about 100 writes/s), not flat out: the client reaches primaries
+                    // directly, and an unpaced loop on a loaded 2-core machine starves the silos'
+                    // heartbeats (1 s death timeout here) and the joiner's catch-up.
+                    await Task.Delay(10);
                 }
                 catch (ReplicationException)
                 {

@@ -1,5 +1,3 @@
-using OrleansReplication.Silo.Partitions;
-
 namespace OrleansReplication.Tests.Partitions;
 
 /// <summary>

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 
-namespace OrleansReplication.Silo.Partitions;
+namespace OrleansReplication;
 
 /// <summary>
 /// Maps (component, partition key) to a partition with a stable hash: the same on every silo,

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace OrleansReplication.Client;
+namespace OrleansReplication.Protocol;
 
 /// <summary>One Server-Sent Event: its type, its id (empty when it had none) and its data lines joined with "\n".</summary>
 internal readonly record struct SseEvent(string Type, string Id, string Data);
