@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using OrleansReplication.Protocol;
 
 namespace OrleansReplication.Client;
 
@@ -30,7 +31,7 @@ public static class ClusterEventsExtensions
     public static async IAsyncEnumerable<ClusterEvent> WatchClusterEventsAsync(this ReplicationClient client, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var endpoint = await client.GetHttpEndpointAsync(cancellationToken).ConfigureAwait(false);
+        var (endpoint, _) = await client.GetHttpEndpointAsync(avoid: null, cancellationToken).ConfigureAwait(false);
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(endpoint, "v1/cluster/events"));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         HttpResponseMessage response;
