@@ -15,7 +15,7 @@ namespace OrleansReplication.Tests.Processes;
 public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServerFixture postgres) : IDisposable, IClassFixture<PostgresServerFixture>
 {
     private const int Partitions = 8;
-    private const int Keys = 2_000;
+    private const int Keys = 10_000;
     private const int Workers = 8;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
     private readonly TempDirectory _dataDir = new("or-proc-failover-");
