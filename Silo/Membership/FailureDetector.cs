@@ -127,7 +127,11 @@ internal sealed partial class FailureDetector(
         {
             // Refused after it was reachable: the process is gone. (A silo just marked active may
             // not listen yet: until it was reached once, only the probe timeout suspects it.)
-            membership.Suspect(peer.Address, $"its silo port could not be reached ({ex.Message})", _options.SuspicionConfirmTimeout);
+            var refused = ex.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused };
+            membership.Suspect(
+                peer.Address,
+                refused ? "its silo port refused a connection (no process listens there)" : $"its silo port could not be reached ({ex.Message})",
+                refused ? _options.RefusedConfirmTimeout : _options.SuspicionConfirmTimeout);
         }
         catch (ReplicaUnavailableException)
         {

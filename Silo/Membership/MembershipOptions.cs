@@ -43,6 +43,15 @@ public sealed class MembershipOptions
     public TimeSpan SuspicionConfirmTimeout { get; set; } = TimeSpan.FromMilliseconds(600);
 
     /// <summary>
+    /// As <see cref="SuspicionConfirmTimeout"/>, for a peer whose silo port refused a connection
+    /// after it had been reached: nothing listens there any more, a second sign independent of the
+    /// broken connection (a loaded or partitioned process times out, it does not refuse), so the
+    /// table need only show the heartbeat standing still briefly.
+    /// </summary>
+    /// <value>Defaults to 150 ms.</value>
+    public TimeSpan RefusedConfirmTimeout { get; set; } = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>
     /// How long a stopping silo (SIGTERM) waits for its primaries to be handed off to in-sync
     /// standbys before it stops anyway (the rest then fail over when it is gone).
     /// </summary>

@@ -15,6 +15,7 @@ internal sealed class MembershipOptionsValidator : IValidateOptions<MembershipOp
         Positive(failures, nameof(options.ProbeInterval), options.ProbeInterval);
         Positive(failures, nameof(options.ProbeTimeout), options.ProbeTimeout);
         Positive(failures, nameof(options.SuspicionConfirmTimeout), options.SuspicionConfirmTimeout);
+        Positive(failures, nameof(options.RefusedConfirmTimeout), options.RefusedConfirmTimeout);
         Positive(failures, nameof(options.DrainTimeout), options.DrainTimeout);
         if (failures.Count > 0)
         {

@@ -80,8 +80,20 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     /// </summary>
     public void Suspect(SiloAddress peer, string reason, TimeSpan confirmAfter)
     {
-        if (peer == Self || !_current.IsAlive(peer) || !_suspected.TryAdd(peer, (reason, confirmAfter)))
+        if (peer == Self || !_current.IsAlive(peer))
         {
+            return;
+        }
+
+        if (!_suspected.TryAdd(peer, (reason, confirmAfter)))
+        {
+            // Already suspected: a stronger sign (a refused connection) confirms sooner.
+            if (_suspected.TryGetValue(peer, out var earlier) && confirmAfter < earlier.ConfirmAfter && _suspected.TryUpdate(peer, ($"{earlier.Reason}; then {reason}", confirmAfter), earlier))
+            {
+                LogSuspected(peer.ToString(), reason);
+                _suspicionRaised.Set();
+            }
+
             return;
         }
 

@@ -56,7 +56,7 @@ internal sealed partial class Partition : IReplicationSource
 
     int IReplicationSource.PartitionId => Id;
 
-    public ItemTable Items { get; } = new();
+    public ItemTable Items { get; private set; } = new();
 
     /// <summary>The epoch this silo leads the partition in; its store writes and replication records carry it.</summary>
     public long Epoch { get; private set; }
@@ -85,8 +85,7 @@ internal sealed partial class Partition : IReplicationSource
     public async Task LoadAndStartAsync(long? epoch, CancellationToken cancellationToken)
     {
         await LoadAsync(epoch, cancellationToken).ConfigureAwait(false);
-        _loop = Task.Run(RunAsync, CancellationToken.None);
-        _persister = Task.Run(PersistAsync, CancellationToken.None);
+        StartLoops();
     }
 
     /// <summary>Queues writes for the commit loop; completes when they reach their safety level (or fails with the reason).</summary>
@@ -172,8 +171,38 @@ internal sealed partial class Partition : IReplicationSource
     /// copy's and the store's recorded requests (idempotency ids); the store gets those it lacked
     /// in the same transaction.
     /// </summary>
-    public async Task StartFromWarmCopyAsync(WarmCopy copy, long epoch, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The usual case reads only the partition's head (<see cref="IStateStore.LoadPartitionHeadAsync"/>):
+    /// the copy follows the epoch just before <paramref name="epoch"/> and has applied exactly the
+    /// stored sequence. Only that epoch's primary wrote the store since its own start (the map's
+    /// CAS raised the fence), in sequence order, and the copy applied the same stream: copy and
+    /// store hold the same changes, so the copy is the merge. A store ahead of or behind the copy
+    /// needs every row: the store keeps no tombstones, so a removal on one side shows only as a
+    /// row missing there. Returns whether the rows were read.
+    /// </remarks>
+    public async Task<bool> StartFromWarmCopyAsync(WarmCopy copy, long epoch, CancellationToken cancellationToken)
     {
+        var head = await _store.LoadPartitionHeadAsync(Id, cancellationToken).ConfigureAwait(false);
+        if (head.LastSequence == copy.Applied && copy.Epoch == epoch - 1 && head.Epoch <= epoch)
+        {
+            if (copy.Adopt?.Invoke(epoch) is { } table)
+            {
+                Items = table;
+                Initialize([], copy.Applied, epoch, RecordedRequests.Union(copy.Requests, head), keepItems: true);
+            }
+            else
+            {
+                Initialize(
+                    copy.Items.Select(i => KeyValuePair.Create(i.Key, new PendingEntry(i.Value.Version, i.Value.Json))),
+                    copy.Applied,
+                    epoch,
+                    RecordedRequests.Union(copy.Requests, head));
+            }
+
+            StartLoops();
+            return false;
+        }
+
         var data = await _store.LoadPartitionAsync(Id, cancellationToken).ConfigureAwait(false);
         var merge = WarmCopyMerge.Merge(copy.Items, copy.Applied, data);
         var requests = RecordedRequests.Union(copy.Requests, data);
@@ -186,6 +215,12 @@ internal sealed partial class Partition : IReplicationSource
         }
 
         Initialize(merge.Items, merge.LastSequence, epoch, requests);
+        StartLoops();
+        return true;
+    }
+
+    private void StartLoops()
+    {
         _loop = Task.Run(RunAsync, CancellationToken.None);
         _persister = Task.Run(PersistAsync, CancellationToken.None);
     }
@@ -201,7 +236,7 @@ internal sealed partial class Partition : IReplicationSource
     }
 
     // Everything up to lastSequence is in the store when this runs: the durable watermark starts there.
-    private void Initialize(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> items, long lastSequence, long epoch, IEnumerable<RecordedRequest> requests)
+    private void Initialize(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> items, long lastSequence, long epoch, IEnumerable<RecordedRequest> requests, bool keepItems = false)
     {
         _requestTable = new RequestTable(_options.RequestsRetained, _options.RequestRetention);
         foreach (var request in requests)
@@ -211,8 +246,12 @@ internal sealed partial class Partition : IReplicationSource
 
         _requestTable.Expire(_time.GetUtcNow().ToUnixTimeMilliseconds());
         _requestsEvictedUpTo = _requestTable.EvictedUpTo;
-        Items.Clear();
-        Items.Load(items);
+        if (!keepItems)
+        {
+            Items.Clear();
+            Items.Load(items);
+        }
+
         Epoch = epoch;
         Volatile.Write(ref _lastSequence, lastSequence);
         _log = new ReplicationLog(lastSequence, _options);

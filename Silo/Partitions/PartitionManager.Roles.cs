@@ -33,7 +33,7 @@ internal sealed partial class PartitionManager
         var count = _partitions.Length;
         var leads = new bool[count];
         var primaries = new (string?, string?)[count];
-        var replaced = new List<int>();
+        var starts = new List<Task<int>>();
         for (var p = 0; p < count; p++)
         {
             var assignment = map[p];
@@ -57,27 +57,35 @@ internal sealed partial class PartitionManager
                 continue;
             }
 
-            var next = new Partition(p, store, loggerFactory.CreateLogger<Partition>(), _replication);
-            if (warmCopy(p) is { Epoch: > 0 } copy)
-            {
-                await next.StartFromWarmCopyAsync(copy, assignment.Epoch, cancellationToken).ConfigureAwait(false);
-                LogPromoted(p, assignment.Epoch, copy.Applied, next.LastSequence);
-            }
-            else
-            {
-                await next.LoadAndStartAsync(assignment.Epoch, cancellationToken).ConfigureAwait(false);
-                LogTakenCold(p, assignment.Epoch, next.LastSequence);
-            }
-
-            Volatile.Write(ref _partitions[p], next);
-            replaced.Add(p);
-            await current.StopAsync().ConfigureAwait(false);
+            starts.Add(StartAsync(p, assignment.Epoch, current, warmCopy, cancellationToken));
         }
 
+        // Concurrently: each start reads its partition's head (or rows) from the store, and a
+        // crashed silo's partitions should all serve again at the pace of the slowest, not the sum.
+        var replaced = await Task.WhenAll(starts).ConfigureAwait(false);
         _primaries = primaries;
         _leads = leads;
 
         return replaced;
+    }
+
+    private async Task<int> StartAsync(int p, long epoch, Partition current, Func<int, WarmCopy?> warmCopy, CancellationToken cancellationToken)
+    {
+        var next = new Partition(p, store, loggerFactory.CreateLogger<Partition>(), _replication);
+        if (warmCopy(p) is { Epoch: > 0 } copy)
+        {
+            var readRows = await next.StartFromWarmCopyAsync(copy, epoch, cancellationToken).ConfigureAwait(false);
+            LogPromoted(p, epoch, copy.Applied, next.LastSequence, readRows ? "merged with every stored row (the store was at another sequence)" : "the store at the same sequence, no row read");
+        }
+        else
+        {
+            await next.LoadAndStartAsync(epoch, cancellationToken).ConfigureAwait(false);
+            LogTakenCold(p, epoch, next.LastSequence);
+        }
+
+        Volatile.Write(ref _partitions[p], next);
+        await current.StopAsync().ConfigureAwait(false);
+        return p;
     }
 
     private PartitionMovedException Moved(int partitionId)
@@ -92,8 +100,8 @@ internal sealed partial class PartitionManager
                 : $"Partition {partitionId} is led by the silo at gateway {gateway} (HTTP {http}); send the request there.");
     }
 
-    [LoggerMessage(EventId = LogEvents.PartitionPromoted, Level = LogLevel.Warning, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, promoted from its warm standby copy at sequence {Applied} (continuing at {LastSequence}).")]
-    private partial void LogPromoted(int partition, long epoch, long applied, long lastSequence);
+    [LoggerMessage(EventId = LogEvents.PartitionPromoted, Level = LogLevel.Warning, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, promoted from its warm standby copy at sequence {Applied} (continuing at {LastSequence}; {Store}).")]
+    private partial void LogPromoted(int partition, long epoch, long applied, long lastSequence, string store);
 
     [LoggerMessage(EventId = LogEvents.PartitionTakenCold, Level = LogLevel.Warning, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, loaded from the store at sequence {LastSequence} (no warm copy here).")]
     private partial void LogTakenCold(int partition, long epoch, long lastSequence);

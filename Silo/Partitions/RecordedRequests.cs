@@ -56,4 +56,13 @@ internal static class RecordedRequests
 /// <param name="Applied">Every change up to here is applied.</param>
 /// <param name="Epoch">The epoch of the primary the copy followed.</param>
 /// <param name="Requests">The requests with idempotency ids the copy remembers, oldest first.</param>
-internal sealed record WarmCopy(IReadOnlyList<KeyValuePair<ItemAddress, ItemEntry>> Items, long Applied, long Epoch, IReadOnlyList<RecordedRequest> Requests);
+internal sealed record WarmCopy(IReadOnlyList<KeyValuePair<ItemAddress, ItemEntry>> Items, long Applied, long Epoch, IReadOnlyList<RecordedRequest> Requests)
+{
+    /// <summary>
+    /// Hands the standby's table itself over to the new primary of the given epoch, so a promotion
+    /// rebuilds nothing: the standby is retired first (records of older epochs are refused from
+    /// then on, so nothing else changes the table). Null when the standby moved past
+    /// <see cref="Applied"/> or is gone (then start from <see cref="Items"/>); unset in tests.
+    /// </summary>
+    public Func<long, ItemTable?>? Adopt { get; init; }
+}

@@ -41,7 +41,24 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger, IOptions<
         {
             var items = new List<KeyValuePair<Partitions.ItemAddress, Partitions.ItemEntry>>(replica.Items.Count);
             replica.Items.CopyTo(items);
-            return new Partitions.WarmCopy(items, replica.AppliedSequence, replica.Epoch, replica.Requests);
+            var applied = replica.AppliedSequence;
+            return new Partitions.WarmCopy(items, applied, replica.Epoch, replica.Requests) { Adopt = epoch => Adopt(replica, applied, epoch) };
+        }
+    }
+
+    // Under the replica's lock, as records are applied: the table handed over is the one at
+    // `applied`, and no record reaches it afterwards (Apply re-checks _ledFrom under this lock).
+    private Partitions.ItemTable? Adopt(StandbyReplica replica, long applied, long epoch)
+    {
+        lock (replica)
+        {
+            if (replica.AppliedSequence != applied || replica.InstallingSnapshot || !_replicas.TryGetValue(replica.PartitionId, out var current) || current != replica)
+            {
+                return null;
+            }
+
+            Remove(replica.PartitionId, epoch);
+            return replica.Items;
         }
     }
 
@@ -82,6 +99,13 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger, IOptions<
         // connections; the replica is single-threaded, and this lock is never held across an await.
         lock (replica)
         {
+            if (_ledFrom.TryGetValue(partitionId, out ledFrom) && epoch < ledFrom)
+            {
+                // Promoted here while this record waited for the lock: its table belongs to the new primary.
+                connection.TrySend(MessageType.ReplicationAck, 0, new ReplicationAck { Partition = partitionId, Epoch = ledFrom });
+                return;
+            }
+
             StandbyApplyResult result;
             try
             {

@@ -27,6 +27,13 @@ internal interface IStateStore : IAsyncDisposable
     Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Loads one partition's epoch, last sequence number and recorded requests, without its items
+    /// (<see cref="PartitionData.Items"/> is empty): what a promoted standby whose warm copy is at
+    /// the stored sequence needs, at a cost independent of the partition's size.
+    /// </summary>
+    Task<PartitionData> LoadPartitionHeadAsync(int partitionId, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Persists one batch of a partition atomically, in one transaction: the partition's last
     /// sequence number and epoch, and every write.
     /// </summary>

@@ -99,7 +99,12 @@ internal sealed class PostgresStateStore : IStateStore
     }
 
     /// <inheritdoc />
-    public async Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken)
+    public Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken) => LoadAsync(partitionId, withItems: true, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<PartitionData> LoadPartitionHeadAsync(int partitionId, CancellationToken cancellationToken) => LoadAsync(partitionId, withItems: false, cancellationToken);
+
+    private async Task<PartitionData> LoadAsync(int partitionId, bool withItems, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
@@ -107,7 +112,11 @@ internal sealed class PostgresStateStore : IStateStore
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(Statement(SelectPartitionSql, Int(partitionId)));
-        batch.BatchCommands.Add(Statement(SelectItemsSql, Int(partitionId)));
+        if (withItems)
+        {
+            batch.BatchCommands.Add(Statement(SelectItemsSql, Int(partitionId)));
+        }
+
         batch.BatchCommands.Add(Statement(SelectRequestsSql, Int(partitionId)));
 
         long epoch = 0;
@@ -122,10 +131,13 @@ internal sealed class PostgresStateStore : IStateStore
                 lastSequence = reader.GetInt64(1);
             }
 
-            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            if (withItems)
             {
-                items.Add(new StoredItem(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<byte[]>(4)));
+                await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    items.Add(new StoredItem(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<byte[]>(4)));
+                }
             }
 
             await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);

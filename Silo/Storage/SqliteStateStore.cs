@@ -117,7 +117,12 @@ internal sealed class SqliteStateStore : IStateStore
     }
 
     /// <inheritdoc />
-    public async Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken)
+    public Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken) => LoadAsync(partitionId, withItems: true, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<PartitionData> LoadPartitionHeadAsync(int partitionId, CancellationToken cancellationToken) => LoadAsync(partitionId, withItems: false, cancellationToken);
+
+    private async Task<PartitionData> LoadAsync(int partitionId, bool withItems, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
 
@@ -126,8 +131,9 @@ internal sealed class SqliteStateStore : IStateStore
         var (epoch, lastSequence) = await ReadPartitionHeadAsync(connection, transaction, partitionId, cancellationToken).ConfigureAwait(false);
 
         var items = new List<StoredItem>();
-        await using (var select = Command(connection, transaction, SelectItemsSql))
+        if (withItems)
         {
+            await using var select = Command(connection, transaction, SelectItemsSql);
             select.Parameters.AddWithValue("$partition", partitionId);
             await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -19,21 +19,23 @@ internal static class W5WarmTakeover
         var cold = await TakeoverAsync(settings, replicationFactor: 1);
         var figures = new Dictionary<string, double>
         {
-            ["cold_ms"] = Math.Round(cold.Readable),
-            ["warm_ms"] = Math.Round(warm.Readable),
-            ["ratio"] = Math.Round(cold.Readable / Math.Max(1, warm.Readable), 2),
+            ["cold_ms"] = Math.Round(cold.Serving),
+            ["warm_ms"] = Math.Round(warm.Serving),
+            ["ratio"] = Math.Round(cold.Serving / Math.Max(1, warm.Serving), 2),
 
             // Failure detection is the same for both; what follows the new map is the takeover itself.
-            ["cold_after_map_ms"] = Math.Round(cold.Readable - cold.Promoted),
-            ["warm_after_map_ms"] = Math.Round(warm.Readable - warm.Promoted),
-            ["ratio_after_map"] = Math.Round((cold.Readable - cold.Promoted) / Math.Max(1, warm.Readable - warm.Promoted), 2),
+            ["cold_after_map_ms"] = Math.Round(cold.Serving - cold.Promoted),
+            ["warm_after_map_ms"] = Math.Round(warm.Serving - warm.Promoted),
+            ["ratio_after_map"] = Math.Round((cold.Serving - cold.Promoted) / Math.Max(1, warm.Serving - warm.Promoted), 2),
+            ["cold_listed_ms"] = Math.Round(cold.Listed),
+            ["warm_listed_ms"] = Math.Round(warm.Listed),
         };
         var measurement = new RunFigures("orleans-replication", "w5", null, "run 1", figures);
         results.AddRun(measurement);
         results.Summarize(measurement with { Kind = "single" });
     }
 
-    private static async Task<(double Promoted, double Readable)> TakeoverAsync(BenchSettings settings, int replicationFactor)
+    private static async Task<Takeover> TakeoverAsync(BenchSettings settings, int replicationFactor)
     {
         await using var cluster = await SiloCluster.StartAsync(settings, silos: 1, replicationFactor);
 
@@ -51,20 +53,28 @@ internal static class W5WarmTakeover
         var clock = Stopwatch.StartNew();
         await victim.KillAsync();
         double? promoted = null;
+        double? serving = null;
         while (clock.Elapsed < TimeSpan.FromMinutes(3))
         {
             try
             {
-                var rows = await survivor.PartitionsAsync();
-                if (rows.All(r => r.GetProperty("primary").GetString() == survivor.SiloId))
+                if (promoted is null && (await survivor.PartitionsAsync()).All(r => r.GetProperty("primary").GetString() == survivor.SiloId))
                 {
-                    promoted ??= clock.Elapsed.TotalMilliseconds;
-                    if (await CountItemsAsync(survivor) == settings.W5Items)
-                    {
-                        var ms = clock.Elapsed.TotalMilliseconds;
-                        Console.Error.WriteLine($"  RF={replicationFactor}: the survivor led every partition {promoted:0} ms and served every item {ms:0} ms after the SIGKILL");
-                        return (promoted.Value, ms);
-                    }
+                    promoted = clock.Elapsed.TotalMilliseconds;
+                }
+
+                if (promoted is not null && serving is null && await ServesEveryItemAsync(survivor, settings.W5Items))
+                {
+                    serving = clock.Elapsed.TotalMilliseconds;
+                }
+
+                // Confirms what the cheap poll above claimed; paging 100,000 items over HTTP takes
+                // seconds here, the same in both modes, so it is reported apart.
+                if (serving is not null && await CountItemsAsync(survivor) == settings.W5Items)
+                {
+                    var listed = clock.Elapsed.TotalMilliseconds;
+                    Console.Error.WriteLine($"  RF={replicationFactor}: the survivor led every partition {promoted:0} ms, served every item {serving:0} ms and had listed every item {listed:0} ms after the SIGKILL");
+                    return new Takeover(promoted ?? serving.Value, serving.Value, listed);
                 }
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
@@ -72,11 +82,22 @@ internal static class W5WarmTakeover
                 // Partitions are moving; ask again.
             }
 
-            await Task.Delay(20);
+            await Task.Delay(5);
         }
 
         throw new TimeoutException($"W5 RF={replicationFactor}: the survivor did not serve all {settings.W5Items} items within 3 minutes of the SIGKILL.");
     }
+
+    // The survivor's own view: every partition serving here (its items in memory, loaded or
+    // promoted) and the item count complete. One small request, so the poll is fine-grained.
+    private static async Task<bool> ServesEveryItemAsync(BenchSilo silo, int items)
+    {
+        var cluster = await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster");
+        return cluster.GetProperty("partitionsServing").GetInt32() == cluster.GetProperty("partitionCount").GetInt32()
+            && cluster.GetProperty("items").GetInt64() == items;
+    }
+
+    private sealed record Takeover(double Promoted, double Serving, double Listed);
 
     private static async Task<int> CountItemsAsync(BenchSilo silo)
     {

@@ -19,6 +19,7 @@ public sealed class MembershipOptionsValidatorTests
     [InlineData(nameof(MembershipOptions.ProbeInterval), "-00:00:01")]
     [InlineData(nameof(MembershipOptions.ProbeTimeout), "00:00:00")]
     [InlineData(nameof(MembershipOptions.SuspicionConfirmTimeout), "00:00:00")]
+    [InlineData(nameof(MembershipOptions.RefusedConfirmTimeout), "00:00:00")]
     [InlineData(nameof(MembershipOptions.DrainTimeout), "00:00:00")]
     public void NonPositiveTime_RefusedNamingTheSetting(string setting, string value)
     {

@@ -106,6 +106,45 @@ public sealed class MembershipServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Suspect_BrokenConnectionThenRefusedConnect_ConfirmedAfterTheShorterTimeout()
+    {
+        var refusedConfirm = new MembershipOptions().RefusedConfirmTimeout;
+        var (a, _) = await StartSiloAsync("a");
+        var (b, _) = await StartSiloAsync("b");
+        await a.RefreshAsync(default);
+
+        a.Suspect(b.Self, "its silo-to-silo connection broke (test)", ConfirmTimeout);
+        a.Suspect(b.Self, "its silo port refused a connection (test)", refusedConfirm);
+        _time.Advance(refusedConfirm - TimeSpan.FromMilliseconds(1));
+        await a.RefreshAsync(default);
+        Assert.True(a.Current.IsAlive(b.Self), "b was declared dead before its heartbeat stood still for the refused-connection confirm timeout.");
+
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        await a.RefreshAsync(default);
+
+        Assert.False(a.Current.IsAlive(b.Self));
+    }
+
+    [Fact]
+    public async Task Suspect_RefusedConnectButHeartbeatMoves_NotDeclaredDead()
+    {
+        var refusedConfirm = new MembershipOptions().RefusedConfirmTimeout;
+        var (a, _) = await StartSiloAsync("a");
+        var (b, _) = await StartSiloAsync("b");
+        await a.RefreshAsync(default);
+
+        a.Suspect(b.Self, "its silo port refused a connection (test)", refusedConfirm);
+        for (var i = 0; i < 5; i++)
+        {
+            _time.Advance(refusedConfirm / 2);
+            Assert.True(await b.HeartbeatAsync(default));
+            await a.RefreshAsync(default);
+        }
+
+        Assert.True(a.Current.IsAlive(b.Self), "A silo whose heartbeat moves must not be declared dead on a refused connection alone.");
+    }
+
+    [Fact]
     public async Task Suspect_PeerKeepsHeartbeating_NotDeclaredDeadAndSuspicionCleared()
     {
         var (a, _) = await StartSiloAsync("a");

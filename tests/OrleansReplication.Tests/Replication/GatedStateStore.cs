@@ -13,6 +13,7 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
     private int _commits;
     private int _waiting;
     private int _failures;
+    private int _fullLoads;
 
     public string ProviderName => inner.ProviderName;
 
@@ -25,6 +26,9 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
     /// <summary>Commits that failed on purpose.</summary>
     public int Failures => Volatile.Read(ref _failures);
 
+    /// <summary>Loads that read every item of a partition (not just its head).</summary>
+    public int FullLoads => Volatile.Read(ref _fullLoads);
+
     /// <summary>When set, every commit throws (a store outage).</summary>
     public bool Failing { get; set; }
 
@@ -36,7 +40,13 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
 
     public Task<int> GetOrSetPartitionCountAsync(int proposed, CancellationToken cancellationToken) => inner.GetOrSetPartitionCountAsync(proposed, cancellationToken);
 
-    public Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken) => inner.LoadPartitionAsync(partitionId, cancellationToken);
+    public Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _fullLoads);
+        return inner.LoadPartitionAsync(partitionId, cancellationToken);
+    }
+
+    public Task<PartitionData> LoadPartitionHeadAsync(int partitionId, CancellationToken cancellationToken) => inner.LoadPartitionHeadAsync(partitionId, cancellationToken);
 
     public Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken) =>
         CommitAsync(partitionId, epoch, lastSequence, writes, RequestRecords.None, cancellationToken);

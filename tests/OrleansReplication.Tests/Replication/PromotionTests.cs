@@ -1,5 +1,7 @@
+using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using OrleansReplication.Silo.Partitions;
+using OrleansReplication.Silo.Replication;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Replication;
@@ -52,5 +54,126 @@ public sealed class PromotionTests : ReplicationHarness
         {
             await promoted.StopAsync().WaitAsync(Deadline);
         }
+    }
+
+    [Fact]
+    public async Task StartFromWarmCopy_CopyAtStoredSequence_ReadsNoItemsAndKeepsRemovalsAndRequests()
+    {
+        var primary = await StartPartitionAsync();
+        var link = await AddStandbyAsync(primary, "standby");
+        await WriteAsync(primary, SafetyLevel.Durable, Set("kept", "1"), Set("removed", "2")).WaitAsync(Deadline);
+        var request = new CommitRequest(Component, [Set("idem", "3")], SafetyLevel.Durable, new RequestKey("client-1", 1));
+        var acked = await primary.CommitAsync(request).WaitAsync(Deadline);
+        await WriteAsync(primary, SafetyLevel.Durable, Remove("removed")).WaitAsync(Deadline);
+        await AssertStandbyMatchesAsync(primary, link.Standby);
+        var loadsBefore = Store.FullLoads;
+
+        var promoted = await PromoteAsync(primary, link, WarmCopyOf(link));
+        try
+        {
+            Assert.Equal(loadsBefore, Store.FullLoads);
+            Assert.Equal(Contents(primary.Items), Contents(promoted.Items));
+            Assert.Null(promoted.Items.Get(Address("removed")));
+            Assert.Equal(primary.LastSequence, promoted.LastSequence);
+
+            // The retried request is answered from the recorded one, not applied again.
+            var retried = await promoted.CommitAsync(new CommitRequest(Component, [Set("idem", "4")], SafetyLevel.Durable, new RequestKey("client-1", 1))).WaitAsync(Deadline);
+            Assert.Equal(acked[0].Version, retried[0].Version);
+            Assert.Equal("3", Encoding.UTF8.GetString(promoted.Items.Get(Address("idem"))!.Json));
+        }
+        finally
+        {
+            await promoted.StopAsync().WaitAsync(Deadline);
+        }
+    }
+
+    [Fact]
+    public async Task StartFromWarmCopy_StoreAheadWithRemovalTheCopyMissed_ReadsTheStoreAndKeepsTheRemoval()
+    {
+        var primary = await StartPartitionAsync();
+        var link = await AddStandbyAsync(primary, "standby");
+        await WriteAsync(primary, SafetyLevel.Durable, Set("a", "1"), Set("b", "2")).WaitAsync(Deadline);
+        await AssertStandbyMatchesAsync(primary, link.Standby);
+        var behind = WarmCopyOf(link);
+
+        // Persisted but never applied by this copy: the store has no tombstone, only a missing row.
+        var removal = await WriteAsync(primary, SafetyLevel.Durable, Remove("a")).WaitAsync(Deadline);
+        var loadsBefore = Store.FullLoads;
+
+        var promoted = await PromoteAsync(primary, link, behind);
+        try
+        {
+            Assert.Equal(loadsBefore + 1, Store.FullLoads);
+            Assert.Null(promoted.Items.Get(Address("a")));
+            Assert.NotNull(promoted.Items.Get(Address("b")));
+            Assert.True(promoted.LastSequence >= removal[0].Version, "The promoted primary continued below the persisted removal.");
+        }
+        finally
+        {
+            await promoted.StopAsync().WaitAsync(Deadline);
+        }
+    }
+
+    [Fact]
+    public async Task StartFromWarmCopy_AnEpochBetweenCopyAndPromotion_ReadsTheStore()
+    {
+        var primary = await StartPartitionAsync();
+        var link = await AddStandbyAsync(primary, "standby");
+        await WriteAsync(primary, SafetyLevel.Durable, Set("a", "1")).WaitAsync(Deadline);
+        await AssertStandbyMatchesAsync(primary, link.Standby);
+        var loadsBefore = Store.FullLoads;
+
+        // A primary of the epoch in between may have written the same sequences differently.
+        var promoted = await PromoteAsync(primary, link, WarmCopyOf(link), epochsSkipped: 1);
+        try
+        {
+            Assert.Equal(loadsBefore + 1, Store.FullLoads);
+            Assert.Equal(Contents(primary.Items), Contents(promoted.Items));
+        }
+        finally
+        {
+            await promoted.StopAsync().WaitAsync(Deadline);
+        }
+    }
+
+    [Fact]
+    public async Task StartFromWarmCopy_AdoptableCopyAtStoredSequence_ServesFromTheStandbysTableItself()
+    {
+        var primary = await StartPartitionAsync();
+        var link = await AddStandbyAsync(primary, "standby");
+        await WriteAsync(primary, SafetyLevel.Durable, Set("a", "1"), Set("b", "2")).WaitAsync(Deadline);
+        await AssertStandbyMatchesAsync(primary, link.Standby);
+        var adoptedAt = 0L;
+        var copy = WarmCopyOf(link) with { Adopt = epoch => { adoptedAt = epoch; return link.Standby.Items; } };
+
+        var promoted = await PromoteAsync(primary, link, copy);
+        try
+        {
+            Assert.Same(link.Standby.Items, promoted.Items);
+            Assert.Equal(primary.Epoch + 1, adoptedAt);
+            var next = await WriteAsync(promoted, SafetyLevel.Durable, Set("a", "3")).WaitAsync(Deadline);
+            Assert.Equal(next[0].Version, promoted.Items.Get(Address("a"))?.Version);
+            Assert.Equal(["a", "b"], Contents(promoted.Items).Select(i => i.Address.Id));
+        }
+        finally
+        {
+            await promoted.StopAsync().WaitAsync(Deadline);
+        }
+    }
+
+    private static WarmCopy WarmCopyOf(InProcessReplicaLink link)
+    {
+        var items = new List<KeyValuePair<ItemAddress, ItemEntry>>();
+        link.Standby.Items.CopyTo(items);
+        return new WarmCopy(items, link.Standby.AppliedSequence, link.Standby.Epoch, link.Standby.Requests);
+    }
+
+    private async Task<Partition> PromoteAsync(Partition primary, InProcessReplicaLink link, WarmCopy copy, int epochsSkipped = 0)
+    {
+        await primary.StopAsync().WaitAsync(Deadline);
+        await link.DisposeAsync();
+        var promoted = new Partition(0, Store, NullLogger.Instance);
+        Assert.Equal(epochsSkipped > 0 || copy.Applied != (await Sqlite.LoadPartitionHeadAsync(0, default)).LastSequence, await promoted.StartFromWarmCopyAsync(copy, primary.Epoch + 1 + epochsSkipped, default));
+        return promoted;
     }
 }

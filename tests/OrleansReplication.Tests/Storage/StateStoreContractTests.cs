@@ -129,6 +129,33 @@ public abstract partial class StateStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LoadPartitionHeadAsync_Written_ReturnsEpochSequenceAndRequestsWithoutItems()
+    {
+        var store = await OpenAsync();
+        await store.CommitAsync(3, 4, 2, [Insert("a", 1, "{}"), Insert("b", 2, "{}")], Requests(0, Block(2, 1, 2)), CancellationToken.None);
+        await store.CommitAsync(4, 1, 9, [Insert("other", 9, "{}")], Requests(0, Block(9, 5)), CancellationToken.None);
+
+        var head = await store.LoadPartitionHeadAsync(3, CancellationToken.None);
+
+        Assert.Equal((3, 4L, 2L), (head.PartitionId, head.Epoch, head.LastSequence));
+        Assert.Empty(head.Items);
+        var block = Assert.Single(head.Requests);
+        Assert.Equal(2, block.LastSequence);
+    }
+
+    [Fact]
+    public async Task LoadPartitionHeadAsync_NeverWritten_ReturnsZeroEpochAndSequence()
+    {
+        var store = await OpenAsync();
+
+        var head = await store.LoadPartitionHeadAsync(7, CancellationToken.None);
+
+        Assert.Equal((0L, 0L), (head.Epoch, head.LastSequence));
+        Assert.Empty(head.Items);
+        Assert.Empty(head.Requests);
+    }
+
+    [Fact]
     public async Task LoadPartitionAsync_OtherPartitionsHaveItems_LoadsOnlyItsOwn()
     {
         var store = await OpenAsync();
