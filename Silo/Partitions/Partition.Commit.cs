@@ -237,6 +237,7 @@ internal sealed partial class Partition
                 break;
             case SafetyLevel.Durable:
                 _durableWaiters.Add(request.LastSequence, request);
+                _persistNow.Set();
                 break;
             default:
                 _appliedWaiters.Add(request.LastSequence, request);

@@ -8,12 +8,17 @@ namespace OrleansReplication.Silo.Partitions;
 /// <summary>
 /// The write-behind persister: takes changes from the log in sequence order, coalesces them per
 /// item, and commits them in one store transaction per flush (fenced by the epoch). It flushes as
-/// soon as there is work; whatever accumulates during a flush goes into the next one (group commit).
+/// soon as something waits for the store; otherwise it first gathers for
+/// <see cref="ReplicationOptions.PersistGatherDelay"/>, and whatever accumulates meanwhile (or during
+/// a flush) goes into the next one (group commit).
 /// </summary>
 internal sealed partial class Partition
 {
     private readonly AsyncSignal _persistWork = new();
     private readonly AsyncSignal _persisted = new();
+
+    // Set when a write waits for the store (Durable, or Applied with no in-sync standby): ends a gather.
+    private readonly AsyncSignal _persistNow = new();
 
     // Cancelled when a stop gives up on the store (StopFlushTimeout); read by the commit loop and the persister.
     private readonly CancellationTokenSource _persistStop = new();
@@ -48,6 +53,11 @@ internal sealed partial class Partition
 
                     await _persistWork.WaitAsync(token).ConfigureAwait(false);
                     continue;
+                }
+
+                if (!NeedsStoreNow())
+                {
+                    await _persistNow.WaitAsync(_options.PersistGatherDelay, _time, token).ConfigureAwait(false);
                 }
 
                 long last;
@@ -97,6 +107,14 @@ internal sealed partial class Partition
             _persisted.Set();
         }
     }
+
+    /// <summary>Whether the persister must flush without gathering: a write or a stop waits for the store, or the backlog fills a flush.</summary>
+    private bool NeedsStoreNow() =>
+        _options.PersistGatherDelay <= TimeSpan.Zero
+        || _commitLoopEnded
+        || _durableWaiters.Count > 0
+        || !AnyLinkInSync()
+        || _log.UnpersistedChanges >= _options.FlushMaxChanges;
 
     /// <summary>Reads the next flush from the log and builds its store writes and recorded requests (those not forgotten already); returns its last sequence.</summary>
     private long BuildFlush(long fromSequence, long requestsForgottenUpTo)

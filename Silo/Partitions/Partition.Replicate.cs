@@ -80,7 +80,14 @@ internal sealed partial class Partition
         return await taken.Task.ConfigureAwait(false);
     }
 
-    void IReplicationSource.OnLinkChanged(IReplicaLink link) => UpdateReplicaWatermarks();
+    void IReplicationSource.OnLinkChanged(IReplicaLink link)
+    {
+        UpdateReplicaWatermarks();
+        if (!AnyLinkInSync())
+        {
+            _persistNow.Set(); // the last in-sync standby left: Applied waits for the store, so stop gathering
+        }
+    }
 
     /// <summary>Commit loop only: sends the batch's changes to every link as one batch.</summary>
     private void Replicate()
@@ -133,6 +140,20 @@ internal sealed partial class Partition
         {
             request.TrySetException(Unavailable());
         }
+    }
+
+    /// <summary>Whether some standby is in sync, i.e. carries Applied and Received without the store.</summary>
+    private bool AnyLinkInSync()
+    {
+        foreach (var link in Volatile.Read(ref _links))
+        {
+            if (link.InSync)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

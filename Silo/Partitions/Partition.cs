@@ -130,6 +130,7 @@ internal sealed partial class Partition : IReplicationSource
         await _loop.ConfigureAwait(false);
         _commitLoopEnded = true;
         _persistWork.Set();
+        _persistNow.Set();
         await _persister.ConfigureAwait(false);
 
         // Everything the store has survives any crash: writes waiting for standbys are safe now.

@@ -39,6 +39,15 @@ public sealed class ReplicationOptions
     /// <value>Defaults to 8 MiB.</value>
     public long FlushMaxBytes { get; set; } = 8L * 1024 * 1024;
 
+    /// <summary>
+    /// How long the write-behind persister gathers changes before a store transaction when nothing
+    /// waits for the store (no Durable write, and an in-sync standby carries Applied): one commit
+    /// (and one fsync) per partition per gather instead of one per write. Durable writes, writes
+    /// with no in-sync standby, a growing backlog and a stop flush at once. Zero flushes as soon as there is work.
+    /// </summary>
+    /// <value>Defaults to 20 ms.</value>
+    public TimeSpan PersistGatherDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+
     /// <summary>The first wait before retrying a failed store commit; doubled per failure up to <see cref="PersistRetryMaxDelay"/>.</summary>
     /// <value>Defaults to 100 ms.</value>
     public TimeSpan PersistRetryInitialDelay { get; set; } = TimeSpan.FromMilliseconds(100);
@@ -121,6 +130,11 @@ internal sealed class ReplicationOptionsValidator : IValidateOptions<Replication
         if (options.PersistRetryInitialDelay <= TimeSpan.Zero || options.PersistRetryMaxDelay < options.PersistRetryInitialDelay)
         {
             failures.Add($"Replication:PersistRetryInitialDelay ({options.PersistRetryInitialDelay}) must be positive and at most Replication:PersistRetryMaxDelay ({options.PersistRetryMaxDelay}).");
+        }
+
+        if (options.PersistGatherDelay < TimeSpan.Zero || options.PersistGatherDelay > TimeSpan.FromSeconds(10))
+        {
+            failures.Add($"Replication:PersistGatherDelay is {options.PersistGatherDelay}; use 0 to 10 seconds (it bounds how far the store lags the standbys at Applied).");
         }
 
         if (options.StopFlushTimeout <= TimeSpan.Zero && options.StopFlushTimeout != Timeout.InfiniteTimeSpan)

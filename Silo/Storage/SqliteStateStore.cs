@@ -58,6 +58,12 @@ internal sealed class SqliteStateStore : IStateStore
 
     private readonly string _connectionString;
 
+    // One commit at a time per silo: SQLite takes one writer per file anyway, and its driver runs
+    // "async" calls synchronously, so every commit queued at the file lock (the busy handler sleeps)
+    // would hold a thread-pool thread; on a 2-core host a few of those starve the write path.
+    // Waiting here is asynchronous, so queued flushes (16 partitions') hold no thread.
+    private readonly SemaphoreSlim _commitGate = new(1, 1);
+
     /// <summary>Creates the store; nothing is opened until the first call.</summary>
     /// <param name="connectionString">A Microsoft.Data.Sqlite connection string, e.g. "Data Source=/var/lib/or/state.db".</param>
     public SqliteStateStore(string connectionString)
@@ -163,6 +169,19 @@ internal sealed class SqliteStateStore : IStateStore
     public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
     {
         StoredWriteRules.ValidateCommit(partitionId, writes);
+        await _commitGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await CommitLockedAsync(partitionId, epoch, lastSequence, writes, requests, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _commitGate.Release();
+        }
+    }
+
+    private async Task CommitLockedAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
+    {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
 
         // Disposing the transaction without a commit rolls it back: every throw below persists nothing.
