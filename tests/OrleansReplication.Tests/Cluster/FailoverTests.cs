@@ -3,6 +3,7 @@ using OrleansReplication.Tests.Infrastructure;
 namespace OrleansReplication.Tests.Cluster;
 
 /// <summary>The primary silo crashes: its partitions continue on their standbys' warm copies, and no acknowledged write is lost.</summary>
+[Collection(SerialClusterCollection.Name)]
 public sealed class FailoverTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);

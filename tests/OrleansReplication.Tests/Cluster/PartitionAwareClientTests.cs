@@ -8,7 +8,7 @@ namespace OrleansReplication.Tests.Cluster;
 /// several primaries go through in one call, stale maps are corrected, and a primary's crash is
 /// ridden out within the request's deadline.
 /// </summary>
-[Collection(HeavyClusterCollection.Name)]
+[Collection(SerialClusterCollection.Name)]
 public sealed class PartitionAwareClientTests
 {
     private const int Partitions = 16;

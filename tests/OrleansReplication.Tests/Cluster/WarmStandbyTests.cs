@@ -9,7 +9,7 @@ using OrleansReplication.Tests.Infrastructure;
 namespace OrleansReplication.Tests.Cluster;
 
 /// <summary>Replication between real silos over the silo transport: the standby's warm copy is inspected in memory.</summary>
-[Collection(HeavyClusterCollection.Name)]
+[Collection(SerialClusterCollection.Name)]
 public sealed class WarmStandbyTests
 {
     private const int Partitions = 16;

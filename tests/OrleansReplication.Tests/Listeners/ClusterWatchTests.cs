@@ -11,7 +11,7 @@ namespace OrleansReplication.Tests.Listeners;
 /// are fanned in from their primaries, under one cursor that resumes exactly (on any silo), and the
 /// watch rides out a primary's crash without missing an acknowledged change.
 /// </summary>
-[Collection(HeavyClusterCollection.Name)]
+[Collection(SerialClusterCollection.Name)]
 public sealed class ClusterWatchTests
 {
     private const int Partitions = 16;

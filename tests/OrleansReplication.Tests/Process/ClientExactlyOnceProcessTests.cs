@@ -10,6 +10,7 @@ namespace OrleansReplication.Tests.Processes;
 /// a version conflict. The busiest primary gets SIGKILL mid-stream; the client reroutes and
 /// retries the writes cut off with the same request id, and none may conflict or go missing.
 /// </summary>
+[Collection(SerialClusterCollection.Name)]
 public sealed class ClientExactlyOnceProcessTests : IDisposable
 {
     private const int Partitions = 8;

@@ -6,6 +6,7 @@ using OrleansReplication.Tests.Infrastructure;
 namespace OrleansReplication.Tests.Processes;
 
 /// <summary>Three real silo processes sharing one SQLite file form one cluster; one is SIGKILLed.</summary>
+[Collection(SerialClusterCollection.Name)]
 public sealed class ClusterProcessTests : IDisposable
 {
     private const int Partitions = 8;

@@ -9,6 +9,7 @@ namespace OrleansReplication.Tests.Processes;
 /// partitions gets SIGKILL; every invoke and outcome is recorded, every key read back, and the
 /// history checked for lost acknowledged writes, duplicated effects and linearizability per key.
 /// </summary>
+[Collection(SerialClusterCollection.Name)]
 public sealed class FailoverHistoryTests : IDisposable
 {
     private const int Workers = 4;

@@ -12,6 +12,7 @@ namespace OrleansReplication.Tests.Processes;
 /// write must be readable at its version or later. The failover window is printed, not asserted
 /// (the benchmark reports it): the assertions are about correctness, with generous deadlines.
 /// </summary>
+[Collection(SerialClusterCollection.Name)]
 public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServerFixture postgres) : IDisposable, IClassFixture<PostgresServerFixture>
 {
     private const int Partitions = 8;

@@ -11,6 +11,7 @@ namespace OrleansReplication.Tests.Processes;
 /// first; the client follows the map and retries with its request id) and every acknowledged
 /// write must read back at its version or later.
 /// </summary>
+[Collection(SerialClusterCollection.Name)]
 public sealed class RollingRestartClientTests : IDisposable
 {
     private const int Partitions = 8;

@@ -127,7 +127,10 @@ public sealed class StandbyStreamTests : ReplicationHarness
     public async Task CatchUp_GapBeyondRetention_BySnapshot()
     {
         var partition = await StartPartitionAsync(new ReplicationOptions { LogRetainedChanges = 50 });
-        var link = await AddStandbyAsync(partition, "standby-1", new ReplicationOptions { LinkQueueRecords = 1 });
+
+        // One record queued, two changes per catch-up batch: the link cannot read the log ahead
+        // into the paused standby's queue, so the gap outlives the log and needs a snapshot.
+        var link = await AddStandbyAsync(partition, "standby-1", new ReplicationOptions { LinkQueueRecords = 1, CatchUpBatchChanges = 2 });
         link.Pause();
 
         for (var i = 0; i < 500; i++)
