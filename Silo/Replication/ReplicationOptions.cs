@@ -31,10 +31,11 @@ public sealed class ReplicationOptions
     /// <see cref="MaxUnpersistedChanges"/> while no standby is in sync. Writes at Applied then wait
     /// for the store, behind every change not yet persisted: a burst of Local writes (e.g. a bulk
     /// load) left 1,000,000 changes (8 s of commits) in front of them, and writes all but stopped
-    /// while a joining standby caught up. About one flush keeps that wait short.
+    /// while a joining standby caught up. The silo's partitions commit one at a time, so a write can
+    /// wait behind every partition's backlog: a quarter of a flush each keeps that wait short.
     /// </summary>
-    /// <value>Defaults to 16,384 changes.</value>
-    public int MaxUnpersistedChangesWithoutStandby { get; set; } = 16_384;
+    /// <value>Defaults to 4,096 changes.</value>
+    public int MaxUnpersistedChangesWithoutStandby { get; set; } = 4_096;
 
     /// <summary>How many bytes of applied changes may wait for the store; see <see cref="MaxUnpersistedChanges"/>.</summary>
     /// <value>Defaults to 256 MiB.</value>
