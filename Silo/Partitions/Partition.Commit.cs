@@ -257,7 +257,11 @@ internal sealed partial class Partition
     private bool MustWaitForStore() =>
         _status == PartitionStatus.Serving
         && !_persistStop.IsCancellationRequested
-        && (_log.UnpersistedChanges >= _options.MaxUnpersistedChanges || _log.UnpersistedBytes >= _options.MaxUnpersistedBytes);
+        && (_log.UnpersistedChanges >= MaxUnpersistedChanges() || _log.UnpersistedBytes >= _options.MaxUnpersistedBytes);
+
+    // With no in-sync standby, Applied writes wait for the store behind the whole backlog: keep it short.
+    private int MaxUnpersistedChanges() =>
+        AnyLinkInSync() ? _options.MaxUnpersistedChanges : Math.Min(_options.MaxUnpersistedChanges, _options.MaxUnpersistedChangesWithoutStandby);
 
     private async Task WaitForStoreAsync()
     {

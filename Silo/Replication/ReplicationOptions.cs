@@ -27,6 +27,16 @@ public sealed class ReplicationOptions
     /// <value>Defaults to 262,144 changes.</value>
     public int MaxUnpersistedChanges { get; set; } = 262_144;
 
+    /// <summary>
+    /// <see cref="MaxUnpersistedChanges"/> while no standby is in sync. Writes at Applied then wait
+    /// for the store, behind every change not yet persisted: a burst of Local writes (e.g. a bulk
+    /// load) left 1,000,000 changes (8 s of commits) in front of them, and writes all but stopped
+    /// while a joining standby caught up. The silo's partitions commit one at a time, so a write can
+    /// wait behind every partition's backlog: a quarter of a flush each keeps that wait short.
+    /// </summary>
+    /// <value>Defaults to 4,096 changes.</value>
+    public int MaxUnpersistedChangesWithoutStandby { get; set; } = 4_096;
+
     /// <summary>How many bytes of applied changes may wait for the store; see <see cref="MaxUnpersistedChanges"/>.</summary>
     /// <value>Defaults to 256 MiB.</value>
     public long MaxUnpersistedBytes { get; set; } = 256L * 1024 * 1024;
@@ -114,6 +124,7 @@ internal sealed class ReplicationOptionsValidator : IValidateOptions<Replication
         Positive(failures, nameof(options.LogRetainedChanges), options.LogRetainedChanges);
         Positive(failures, nameof(options.LogRetainedBytes), options.LogRetainedBytes);
         Positive(failures, nameof(options.MaxUnpersistedChanges), options.MaxUnpersistedChanges);
+        Positive(failures, nameof(options.MaxUnpersistedChangesWithoutStandby), options.MaxUnpersistedChangesWithoutStandby);
         Positive(failures, nameof(options.MaxUnpersistedBytes), options.MaxUnpersistedBytes);
         Positive(failures, nameof(options.FlushMaxChanges), options.FlushMaxChanges);
         Positive(failures, nameof(options.FlushMaxBytes), options.FlushMaxBytes);
