@@ -25,20 +25,15 @@ public sealed class ClientExactlyOnceProcessTests : IDisposable
     public async Task CreateOnlyWritesAcrossSigkill_RetriedWithTheirRequestIds_NoneConflictsNoneLost()
     {
         var silos = await ProcessCluster.StartAsync(_dataDir.Path, 3, Partitions);
-        var gateways = silos.Values.Select(s => s.GatewayEndPoint.ToString()).ToList();
         var acks = new ConcurrentQueue<(string Key, long Version)>();
         var conflicts = new ConcurrentQueue<string>();
         var ackedAfterKill = new bool[Workers];
         var killed = false;
         using var stop = new CancellationTokenSource();
-        var clients = new List<ReplicationClient>();
+        List<ReplicationClient> clients = [];
         try
         {
-            foreach (var _ in Enumerable.Range(0, Workers))
-            {
-                clients.Add(await ReplicationClient.ConnectAsync(new ReplicationClientOptions { Gateways = gateways, RequestTimeout = TimeSpan.FromSeconds(30) }));
-            }
-
+            clients = await ProcessCluster.ConnectClientsAsync(silos.Values, Workers, TimeSpan.FromSeconds(30));
             var workers = clients.Select((client, w) => Task.Run(async () =>
             {
                 var replicator = client.GetReplicator<int>(Component);
@@ -76,15 +71,8 @@ public sealed class ClientExactlyOnceProcessTests : IDisposable
         finally
         {
             await stop.CancelAsync();
-            foreach (var client in clients)
-            {
-                await client.DisposeAsync();
-            }
-
-            foreach (var silo in silos.Values)
-            {
-                await silo.DisposeAsync();
-            }
+            await ProcessCluster.DisposeAllAsync(clients);
+            await ProcessCluster.DisposeAllAsync(silos.Values);
         }
     }
 }

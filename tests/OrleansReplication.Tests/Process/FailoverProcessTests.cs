@@ -58,7 +58,7 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
         }
         finally
         {
-            await DisposeAllAsync(silos.Values);
+            await ProcessCluster.DisposeAllAsync(silos.Values);
         }
     }
 
@@ -111,7 +111,7 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
                 await paused.DisposeAsync();
             }
 
-            await DisposeAllAsync(silos.Values);
+            await ProcessCluster.DisposeAllAsync(silos.Values);
         }
     }
 
@@ -154,7 +154,7 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
         }
         finally
         {
-            await DisposeAllAsync(silos.Values);
+            await ProcessCluster.DisposeAllAsync(silos.Values);
         }
     }
 
@@ -173,11 +173,4 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
         throw new TimeoutException($"No {what} within {Deadline.TotalSeconds:0} s.");
     }
 
-    private static async Task DisposeAllAsync(IEnumerable<SiloProcess> silos)
-    {
-        foreach (var silo in silos)
-        {
-            await silo.DisposeAsync();
-        }
-    }
 }

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using OrleansReplication.Client;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Processes;
@@ -110,4 +111,37 @@ internal static class ProcessCluster
     public static async Task<string?> StatusOfAsync(SiloProcess asked, string silo) =>
         (await asked.Http.GetFromJsonAsync<JsonElement>("v1/cluster/silos")).GetProperty("silos").EnumerateArray()
             .Where(s => s.GetProperty("id").GetString() == silo).Select(s => s.GetProperty("status").GetString()).FirstOrDefault();
+
+    /// <summary>
+    /// Connects <paramref name="count"/> .NET clients, each given every silo's gateway (no load
+    /// balancer in front); the caller disposes them.
+    /// </summary>
+    public static async Task<List<ReplicationClient>> ConnectClientsAsync(IEnumerable<SiloProcess> silos, int count, TimeSpan requestTimeout)
+    {
+        var options = new ReplicationClientOptions { Gateways = [.. silos.Select(s => s.GatewayEndPoint.ToString())], RequestTimeout = requestTimeout };
+        var clients = new List<ReplicationClient>();
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                clients.Add(await ReplicationClient.ConnectAsync(options));
+            }
+
+            return clients;
+        }
+        catch
+        {
+            await DisposeAllAsync(clients);
+            throw;
+        }
+    }
+
+    /// <summary>Disposes every one of <paramref name="items"/> (silos, clients), one after the other.</summary>
+    public static async Task DisposeAllAsync(IEnumerable<IAsyncDisposable> items)
+    {
+        foreach (var item in items)
+        {
+            await item.DisposeAsync();
+        }
+    }
 }

@@ -27,18 +27,13 @@ public sealed class RollingRestartClientTests : IDisposable
     public async Task RollingRestartWithSigterm_DotNetClientWriter_NoFailedRequestAndNoLoss()
     {
         var silos = await ProcessCluster.StartAsync(_dataDir.Path, 3, Partitions);
-        var gateways = silos.Values.Select(s => s.GatewayEndPoint.ToString()).ToList();
         var acks = new ConcurrentQueue<(string Key, long Version, string Value)>();
         var failures = new ConcurrentQueue<string>();
         using var stop = new CancellationTokenSource();
-        var clients = new List<ReplicationClient>();
+        List<ReplicationClient> clients = [];
         try
         {
-            foreach (var _ in Enumerable.Range(0, Workers))
-            {
-                clients.Add(await ReplicationClient.ConnectAsync(new ReplicationClientOptions { Gateways = gateways, RequestTimeout = TimeSpan.FromSeconds(20) }));
-            }
-
+            clients = await ProcessCluster.ConnectClientsAsync(silos.Values, Workers, TimeSpan.FromSeconds(20));
             var workers = clients.Select((client, w) => Task.Run(() => WriteAsync(client, w, acks, failures, stop.Token))).ToList();
             await Wait.UntilAsync(() => acks.Count >= 200, Deadline, "200 acknowledged writes before the first restart");
 
@@ -67,15 +62,8 @@ public sealed class RollingRestartClientTests : IDisposable
         finally
         {
             await stop.CancelAsync();
-            foreach (var client in clients)
-            {
-                await client.DisposeAsync();
-            }
-
-            foreach (var silo in silos.Values)
-            {
-                await silo.DisposeAsync();
-            }
+            await ProcessCluster.DisposeAllAsync(clients);
+            await ProcessCluster.DisposeAllAsync(silos.Values);
         }
     }
 
