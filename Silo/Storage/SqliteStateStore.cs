@@ -12,7 +12,7 @@ namespace OrleansReplication.Silo.Storage;
 /// see no other writer). Microsoft.Data.Sqlite runs its async methods synchronously; they are used
 /// for their cancellation checks. A connection is opened per operation: the driver pools them.
 /// </remarks>
-internal sealed class SqliteStateStore : IStateStore
+internal sealed partial class SqliteStateStore : IStateStore
 {
     private const string InsertPartitionCountSql =
         "INSERT INTO or_cluster (key, value) VALUES ('partition_count', $value) ON CONFLICT (key) DO NOTHING";
@@ -23,26 +23,6 @@ internal sealed class SqliteStateStore : IStateStore
 
     private const string SelectItemsSql =
         "SELECT component, partition_key, item_id, version, value FROM or_items WHERE partition_id = $partition";
-
-    private const string FenceSql = """
-        INSERT INTO or_partitions (partition_id, epoch, last_sequence) VALUES ($partition, $epoch, $sequence)
-        ON CONFLICT (partition_id) DO UPDATE SET epoch = excluded.epoch, last_sequence = excluded.last_sequence
-        WHERE or_partitions.epoch <= excluded.epoch AND or_partitions.last_sequence < excluded.last_sequence
-        """;
-
-    private const string InsertItemSql = """
-        INSERT INTO or_items (component, partition_key, item_id, partition_id, version, value)
-        VALUES ($component, $partitionKey, $id, $partition, $version, $value)
-        ON CONFLICT (component, partition_key, item_id) DO NOTHING
-        """;
-
-    private const string UpdateItemSql = """
-        UPDATE or_items SET version = $version, value = $value
-        WHERE component = $component AND partition_key = $partitionKey AND item_id = $id AND version = $expected
-        """;
-
-    private const string DeleteItemSql =
-        "DELETE FROM or_items WHERE component = $component AND partition_key = $partitionKey AND item_id = $id AND version = $expected";
 
     private const string SelectVersionSql =
         "SELECT version FROM or_items WHERE component = $component AND partition_key = $partitionKey AND item_id = $id";
@@ -57,12 +37,6 @@ internal sealed class SqliteStateStore : IStateStore
     private const string ForgetRequestsSql = "DELETE FROM or_requests WHERE partition_id = $partition AND last_sequence <= $upTo";
 
     private readonly string _connectionString;
-
-    // One commit at a time per silo: SQLite takes one writer per file anyway, and its driver runs
-    // "async" calls synchronously, so every commit queued at the file lock (the busy handler sleeps)
-    // would hold a thread-pool thread; on a 2-core host a few of those starve the write path.
-    // Waiting here is asynchronous, so queued flushes (16 partitions') hold no thread.
-    private readonly SemaphoreSlim _commitGate = new(1, 1);
 
     /// <summary>Creates the store; nothing is opened until the first call.</summary>
     /// <param name="connectionString">A Microsoft.Data.Sqlite connection string, e.g. "Data Source=/var/lib/or/state.db".</param>
@@ -165,84 +139,11 @@ internal sealed class SqliteStateStore : IStateStore
             : new PartitionData(partitionId, epoch, lastSequence, items) { Requests = requests };
     }
 
-    /// <inheritdoc />
-    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
-    {
-        StoredWriteRules.ValidateCommit(partitionId, writes);
-        await _commitGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await CommitLockedAsync(partitionId, epoch, lastSequence, writes, requests, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _commitGate.Release();
-        }
-    }
-
-    private async Task CommitLockedAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-
-        // Disposing the transaction without a commit rolls it back: every throw below persists nothing.
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        await using (var fence = Command(connection, transaction, FenceSql))
-        {
-            fence.Parameters.AddWithValue("$partition", partitionId);
-            fence.Parameters.AddWithValue("$epoch", epoch);
-            fence.Parameters.AddWithValue("$sequence", lastSequence);
-            if (await fence.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
-            {
-                var (storedEpoch, storedSequence) = await ReadPartitionHeadAsync(connection, transaction, partitionId, cancellationToken).ConfigureAwait(false);
-                throw new StaleEpochException(partitionId, epoch, storedEpoch, lastSequence, storedSequence);
-            }
-        }
-
-        foreach (var write in writes)
-        {
-            if (await ApplyAsync(connection, transaction, partitionId, write, cancellationToken).ConfigureAwait(false) == 0)
-            {
-                var actual = await ReadVersionAsync(connection, transaction, write, cancellationToken).ConfigureAwait(false);
-                throw new StoreConflictException(partitionId, write.Component, write.PartitionKey, write.Id, write.ExpectedVersion, actual);
-            }
-        }
-
-        if (!requests.IsEmpty)
-        {
-            await RecordRequestsAsync(connection, transaction, partitionId, requests, cancellationToken).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
     /// <summary>Releases this file's pooled connections, so the silo leaves no handle on it.</summary>
     public ValueTask DisposeAsync()
     {
         ClearPool(_connectionString);
         return ValueTask.CompletedTask;
-    }
-
-    private static async Task<int> ApplyAsync(SqliteConnection connection, SqliteTransaction transaction, int partitionId, StoredWrite write, CancellationToken cancellationToken)
-    {
-        var sql = write.Value is null ? DeleteItemSql : write.ExpectedVersion == 0 ? InsertItemSql : UpdateItemSql;
-        await using var command = Command(connection, transaction, sql);
-        AddKey(command, write);
-        if (write.Value is null || write.ExpectedVersion > 0)
-        {
-            command.Parameters.AddWithValue("$expected", write.ExpectedVersion);
-        }
-
-        if (write.Value is not null)
-        {
-            command.Parameters.AddWithValue("$version", write.NewVersion);
-            command.Parameters.Add("$value", SqliteType.Blob).Value = write.Value;
-            if (write.ExpectedVersion == 0)
-            {
-                command.Parameters.AddWithValue("$partition", partitionId);
-            }
-        }
-
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task RecordRequestsAsync(SqliteConnection connection, SqliteTransaction transaction, int partitionId, RequestRecords requests, CancellationToken cancellationToken)

@@ -12,6 +12,24 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
 
     private protected override Task<IStateStore> CreateStoreAsync() => Task.FromResult<IStateStore>(new SqliteStateStore(ConnectionString));
 
+    [Fact]
+    public async Task CommitAsync_FlushesQueuedBehindACommit_ShareOneTransaction()
+    {
+        await using var store = new SqliteStateStore(ConnectionString);
+        await store.InitializeAsync(CancellationToken.None);
+
+        // The driver runs synchronously: a commit holds its thread, so the others queue behind it.
+        await Task.WhenAll(Enumerable.Range(1, 64).Select(p => Task.Run(() => store.CommitAsync(
+            p, 1, 1, [new StoredWrite("orders", string.Empty, $"item-{p}", 0, 1, [1, 2, 3])], RequestRecords.None, CancellationToken.None))));
+
+        Assert.True(store.LargestGroup > 1, $"64 concurrent flushes never shared a transaction (largest group {store.LargestGroup})");
+        for (var p = 1; p <= 64; p++)
+        {
+            var data = await store.LoadPartitionAsync(p, CancellationToken.None);
+            Assert.Equal((1L, 1L, $"item-{p}"), (data.Epoch, data.LastSequence, Assert.Single(data.Items).Id));
+        }
+    }
+
     private protected override Task CleanupAsync()
     {
         SqliteConnection.ClearAllPools();

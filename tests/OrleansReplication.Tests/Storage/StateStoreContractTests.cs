@@ -320,6 +320,33 @@ public abstract partial class StateStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CommitAsync_ManyPartitionsAtOnce_EachSucceedsOrFailsAlone()
+    {
+        var store = await OpenAsync();
+        await store.CommitAsync(2, 5, 10, [Insert("two", 10, "{\"v\":\"stored\"}")], CancellationToken.None);
+        await store.CommitAsync(3, 1, 10, [Insert("three", 10, "{\"v\":\"stored\"}")], CancellationToken.None);
+
+        // Partition 2 is fenced (lower epoch) and partition 3 conflicts (stale version); the 30
+        // others commit at the same moment and must persist, whatever group they share with those two.
+        var commits = Enumerable.Range(0, 32).Select(p => Task.Run(() => p switch
+        {
+            2 => store.CommitAsync(2, 4, 11, [Insert("two-b", 11, "{}")], CancellationToken.None),
+            3 => store.CommitAsync(3, 1, 11, [Insert("three-b", 11, "{}"), Update("three", 9, 11, "{\"v\":\"lost\"}")], CancellationToken.None),
+            _ => store.CommitAsync(p + 100, 1, 1, [Insert($"item-{p}", 1, $"{{\"p\":{p}}}")], CancellationToken.None),
+        })).ToArray();
+
+        await Assert.ThrowsAsync<StaleEpochException>(() => commits[2]);
+        await Assert.ThrowsAsync<StoreConflictException>(() => commits[3]);
+        await Task.WhenAll(commits.Where((_, p) => p is not (2 or 3)));
+        await AssertPartitionAsync(store, 2, epoch: 5, lastSequence: 10, ("two", 10, "{\"v\":\"stored\"}"));
+        await AssertPartitionAsync(store, 3, epoch: 1, lastSequence: 10, ("three", 10, "{\"v\":\"stored\"}"));
+        foreach (var p in Enumerable.Range(0, 32).Where(p => p is not (2 or 3)))
+        {
+            await AssertPartitionAsync(store, p + 100, epoch: 1, lastSequence: 1, ($"item-{p}", 1, $"{{\"p\":{p}}}"));
+        }
+    }
+
+    [Fact]
     public async Task CommitAsync_CancelledToken_ThrowsAndPersistsNothing()
     {
         var store = await OpenAsync();
