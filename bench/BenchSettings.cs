@@ -1,4 +1,5 @@
 using OrleansReplication.Bench.Cluster;
+using OrleansReplication.Testing.Processes;
 
 namespace OrleansReplication.Bench;
 
@@ -34,7 +35,7 @@ internal sealed class BenchSettings
     public int W5Items { get; set; } = 100_000;
 
     /// <summary>The JSON file of every run; by default under bench/results (git-ignored).</summary>
-    public string Output { get; set; } = Path.Combine(BenchSilo.RepoRoot, "bench", "results", $"bench-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
+    public string Output { get; set; } = Path.Combine(SiloBuild.RepoRoot, "bench", "results", $"bench-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
 
     public string[] MicroArguments { get; set; } = [];
 

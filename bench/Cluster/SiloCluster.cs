@@ -1,23 +1,25 @@
+using System.Globalization;
 using System.Text.Json;
 using OrleansReplication.Client;
+using OrleansReplication.Testing.Processes;
 
 namespace OrleansReplication.Bench.Cluster;
 
 /// <summary>Silo processes sharing one store (the SQLite file in one data directory, or PostgreSQL), started for one workload and killed after it.</summary>
 internal sealed class SiloCluster : IAsyncDisposable
 {
-    private readonly string _dataDir;
-    private readonly string[] _arguments;
-    private readonly Dictionary<string, string> _environment;
+    // Silos start slower on a machine busy with the previous workload's clean-up; a long run keeps only the tail of their output.
+    private static readonly TimeSpan ReadyDeadline = TimeSpan.FromSeconds(90);
+    private const int OutputLimit = 64 * 1024;
 
-    private SiloCluster(string dataDir, string[] arguments, Dictionary<string, string> environment)
+    private readonly SiloLaunchOptions _options;
+
+    private SiloCluster(SiloLaunchOptions options)
     {
-        _dataDir = dataDir;
-        _arguments = arguments;
-        _environment = environment;
+        _options = options;
     }
 
-    public List<BenchSilo> Silos { get; } = [];
+    public List<SiloProcess> Silos { get; } = [];
 
     public int Partitions { get; private set; }
 
@@ -26,22 +28,26 @@ internal sealed class SiloCluster : IAsyncDisposable
     public static async Task<SiloCluster> StartAsync(BenchSettings settings, int silos, int replicationFactor = 2, int partitions = 16)
     {
         var dataDir = Directory.CreateTempSubdirectory("or-bench-").FullName;
-        var arguments = new List<string> { "--partitions", partitions.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var arguments = new List<string> { "--partitions", partitions.ToString(CultureInfo.InvariantCulture) };
         if (settings.Postgres is { } postgres)
         {
             var database = await postgres.CreateDatabaseAsync();
             arguments.AddRange(["--storage", "postgres", "--connection-string", database]);
         }
 
-        var environment = new Dictionary<string, string>(settings.SiloEnvironment) { ["Silo__Placement__ReplicationFactor"] = replicationFactor.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        var cluster = new SiloCluster(dataDir, [.. arguments], environment) { Partitions = partitions, ReplicationFactor = replicationFactor };
+        // Benchmarks measure the data path, not console logging (unless the settings' environment says otherwise).
+        var environment = new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning" };
+        foreach (var (name, value) in settings.SiloEnvironment)
+        {
+            environment[name] = value;
+        }
+
+        environment["Silo__Placement__ReplicationFactor"] = replicationFactor.ToString(CultureInfo.InvariantCulture);
+        var options = new SiloLaunchOptions { DataDir = dataDir, Arguments = arguments, Environment = environment, ReadyDeadline = ReadyDeadline, OutputLimit = OutputLimit };
+        var cluster = new SiloCluster(options) { Partitions = partitions, ReplicationFactor = replicationFactor };
         try
         {
-            for (var i = 0; i < silos; i++)
-            {
-                await cluster.AddSiloAsync();
-            }
-
+            cluster.Silos.AddRange((await ProcessCluster.StartAsync(options, silos)).Values);
             await cluster.WaitReplicatedAsync(lagZero: false, TimeSpan.FromSeconds(120));
             return cluster;
         }
@@ -52,27 +58,24 @@ internal sealed class SiloCluster : IAsyncDisposable
         }
     }
 
-    public async Task<BenchSilo> AddSiloAsync()
+    public async Task<SiloProcess> AddSiloAsync()
     {
-        var silo = await BenchSilo.StartAsync(_dataDir, _arguments, _environment);
+        var silo = await SiloProcess.StartAsync(_options);
         Silos.Add(silo);
         return silo;
     }
 
-    public IList<string> Gateways => [.. Silos.Where(s => !s.HasExited).Select(s => s.Gateway)];
+    /// <summary>Connects <paramref name="count"/> clients to every live silo's gateway; the caller disposes them.</summary>
+    public Task<List<ReplicationClient>> ConnectClientsAsync(int count, TimeSpan? requestTimeout = null) =>
+        ProcessCluster.ConnectClientsAsync(LiveSilos(), count, requestTimeout ?? TimeSpan.FromSeconds(30));
 
-    public Task<ReplicationClient> ConnectAsync(TimeSpan? requestTimeout = null) => ReplicationClient.ConnectAsync(new ReplicationClientOptions
-    {
-        Gateways = Gateways,
-        RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30),
-    });
+    public async Task<ReplicationClient> ConnectAsync(TimeSpan? requestTimeout = null) => (await ConnectClientsAsync(1, requestTimeout))[0];
 
     /// <summary>The live silo leading the most partitions.</summary>
-    public async Task<BenchSilo> BusiestPrimaryAsync()
+    public async Task<SiloProcess> BusiestPrimaryAsync()
     {
-        var live = Silos.Where(s => !s.HasExited).ToList();
-        var rows = await live[0].PartitionsAsync();
-        var leader = rows.GroupBy(r => r.GetProperty("primary").GetString()).OrderByDescending(g => g.Count()).First().Key;
+        var live = LiveSilos();
+        var leader = await ProcessCluster.BusiestPrimaryAsync(live[0]);
         return live.Single(s => s.SiloId == leader);
     }
 
@@ -106,7 +109,7 @@ internal sealed class SiloCluster : IAsyncDisposable
     }
 
     /// <summary>Waits until <paramref name="silo"/> is primary or standby of some partition (a restarted silo took its share again); false at the deadline.</summary>
-    public async Task<bool> WaitCarriesPartitionsAsync(BenchSilo silo, TimeSpan deadline)
+    public async Task<bool> WaitCarriesPartitionsAsync(SiloProcess silo, TimeSpan deadline)
     {
         var until = DateTime.UtcNow + deadline;
         while (DateTime.UtcNow < until)
@@ -114,8 +117,7 @@ internal sealed class SiloCluster : IAsyncDisposable
             try
             {
                 var rows = await silo.PartitionsAsync();
-                if (rows.Any(r => r.GetProperty("primary").GetString() == silo.SiloId
-                    || r.GetProperty("standbys").EnumerateArray().Any(s => s.GetProperty("silo").GetString() == silo.SiloId)))
+                if (rows.Any(r => r.GetProperty("primary").GetString() == silo.SiloId || PartitionViews.Standbys(r).Any(s => PartitionViews.SiloOf(s) == silo.SiloId)))
                 {
                     return true;
                 }
@@ -133,14 +135,10 @@ internal sealed class SiloCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var silo in Silos)
-        {
-            await silo.DisposeAsync();
-        }
-
+        await ProcessCluster.DisposeAllAsync(Silos);
         try
         {
-            Directory.Delete(_dataDir, recursive: true);
+            Directory.Delete(_options.DataDir, recursive: true);
         }
         catch (IOException)
         {
@@ -148,43 +146,15 @@ internal sealed class SiloCluster : IAsyncDisposable
         }
     }
 
+    private List<SiloProcess> LiveSilos() => [.. Silos.Where(s => !s.HasExited)];
+
+    // Every partition listed, led by a live silo, and with enough in-sync standbys on live silos as its primary sees it.
     private async Task<bool> IsReplicatedAsync(bool lagZero)
     {
-        var live = Silos.Where(s => !s.HasExited).ToDictionary(s => s.SiloId!);
+        var live = ProcessCluster.HttpById(LiveSilos());
         var wantStandbys = Math.Min(ReplicationFactor, live.Count) - 1;
-        var map = await live.Values.First().PartitionsAsync();
-        if (map.Count != Partitions)
-        {
-            return false;
-        }
-
-        foreach (var group in map.GroupBy(r => r.GetProperty("primary").GetString() ?? string.Empty))
-        {
-            if (!live.TryGetValue(group.Key, out var primary))
-            {
-                return false;
-            }
-
-            var seen = (await primary.PartitionsAsync()).ToDictionary(p => p.GetProperty("id").GetInt32());
-            foreach (var row in group)
-            {
-                var view = seen[row.GetProperty("id").GetInt32()];
-                if (view.GetProperty("primary").GetString() != group.Key)
-                {
-                    return false;
-                }
-
-                var standbys = view.GetProperty("standbys").EnumerateArray()
-                    .Where(s => s.GetProperty("inSync").ValueKind == JsonValueKind.True && live.ContainsKey(s.GetProperty("silo").GetString()!))
-                    .Where(s => !lagZero || s.GetProperty("appliedSequence").GetInt64() == view.GetProperty("lastSequence").GetInt64())
-                    .Count();
-                if (standbys < wantStandbys)
-                {
-                    return false;
-                }
-            }
-        }
-
-        return true;
+        var map = await PartitionViews.PartitionsAsync(live.Values.First());
+        return map.Count == Partitions && await PartitionViews.FirstUnsettledAsync(live, map, int.MaxValue, (_, view) => PartitionViews.Standbys(view)
+            .Count(s => PartitionViews.InSync(s) && live.ContainsKey(PartitionViews.SiloOf(s)) && (!lagZero || PartitionViews.AtLastSequence(s, view))) >= wantStandbys) is null;
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using OrleansReplication.Bench.Cluster;
+using OrleansReplication.Testing.Processes;
 
 namespace OrleansReplication.Bench.Redis;
 

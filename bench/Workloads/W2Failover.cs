@@ -16,9 +16,6 @@ namespace OrleansReplication.Bench.Workloads;
 internal static class W2Failover
 {
     private const string Component = "w2";
-    private static readonly TimeSpan BeforeKill = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan AfterKill = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan MaxAfterKill = TimeSpan.FromSeconds(45);
 
     public static async Task RunAsync(BenchSettings settings, Results results)
     {
@@ -26,61 +23,36 @@ internal static class W2Failover
         await using var clients = await ClientPool.ConnectAsync(cluster, settings.Concurrency, TimeSpan.FromSeconds(10));
         var replicators = clients.Clients.Select(c => c.GetReplicator<string>(Component)).ToArray();
         var history = new HistoryRecorder();
-        var keys = W1ReplicatedWrites.Keys(settings.Keys);
-        var padding = new string('x', 232);
-        using var stop = new CancellationTokenSource();
-        long killedAt = 0;
-        var acks = Enumerable.Range(0, settings.Concurrency).Select(_ => new List<long>()).ToArray();
-        var workers = Enumerable.Range(0, settings.Concurrency).Select(w => Task.Run(async () =>
-        {
-            var random = new Random(w * 31 + 7);
-            var options = new WriteOptions { Safety = SafetyLevel.Applied };
-            var n = 0;
-            var key = keys[random.Next(keys.Length)];
-            while (!stop.IsCancellationRequested)
+        var options = new WriteOptions { Safety = SafetyLevel.Applied };
+        var unavailableMs = await W2WriteLoop.RunAsync(
+            settings,
+            history,
+            async (w, key, value) =>
             {
-                var value = $"w{w}-{n++}-{padding}";
-                var id = history.Invoke(w, key, OperationKind.Write, value);
                 try
                 {
                     var result = await replicators[w].SetStateItemsAsync([KeyValuePair.Create(new ItemKey(key), value)], options);
-                    history.Ok(id, result[0].Version);
-                    lock (acks[w])
-                    {
-                        acks[w].Add(Stopwatch.GetTimestamp());
-                    }
-
-                    key = keys[random.Next(keys.Length)];
+                    return new(OperationOutcome.Ok, result[0].Version);
                 }
                 catch (InvalidRequestException)
                 {
-                    history.Fail(id);
+                    return new(OperationOutcome.Fail);
                 }
                 catch (Exception)
                 {
-                    // Unknown outcome: it may have been applied. Retry the same key.
-                    history.Timeout(id);
+                    // Unknown outcome: it may have been applied. The loop retries the same key.
+                    return new(OperationOutcome.Timeout);
                 }
-            }
-        })).ToArray();
-
-        await Task.Delay(BeforeKill);
-        var victim = await cluster.BusiestPrimaryAsync();
-        killedAt = Stopwatch.GetTimestamp();
-        await victim.KillAsync();
-        Console.Error.WriteLine($"  killed silo {victim.SiloId} (pid {victim.ProcessId}), the primary of the most partitions");
-
-        // Keep writing at least AfterKill, and until every client has been acknowledged since the kill.
-        var afterKill = Stopwatch.StartNew();
-        while (afterKill.Elapsed < MaxAfterKill && (afterKill.Elapsed < AfterKill || acks.Any(a => { lock (a) { return a.Count == 0 || a[^1] < killedAt; } })))
-        {
-            await Task.Delay(100);
-        }
-
-        await stop.CancelAsync();
-        await Task.WhenAll(workers);
-
-        var unavailableMs = acks.Max(a => LongestGapMs(a, killedAt));
+            },
+            afterFailure: null,
+            async () =>
+            {
+                var victim = await cluster.BusiestPrimaryAsync();
+                var killedAt = Stopwatch.GetTimestamp();
+                await victim.KillAsync();
+                Console.Error.WriteLine($"  killed silo {victim.SiloId} (pid {victim.ProcessId}), the primary of the most partitions");
+                return killedAt;
+            });
         await ReadBackAsync(replicators, history);
         var report = HistoryChecker.Check(history.Snapshot());
         Console.Error.WriteLine($"  history: {report}");
@@ -96,28 +68,6 @@ internal static class W2Failover
         var measurement = new RunFigures("orleans-replication", "w2", "applied", "run 1", figures);
         results.AddRun(measurement);
         results.Summarize(measurement with { Kind = "single" });
-    }
-
-    /// <summary>The longest time after <paramref name="killedAt"/> one client waited for its next acknowledgement.</summary>
-    public static double LongestGapMs(List<long> ackTimes, long killedAt)
-    {
-        lock (ackTimes)
-        {
-            var previous = killedAt;
-            long longest = 0;
-            foreach (var t in ackTimes.Where(t => t > killedAt))
-            {
-                longest = Math.Max(longest, t - previous);
-                previous = t;
-            }
-
-            if (ackTimes.Count == 0 || ackTimes[^1] <= killedAt)
-            {
-                longest = Stopwatch.GetTimestamp() - killedAt;
-            }
-
-            return longest * 1000.0 / Stopwatch.Frequency;
-        }
     }
 
     // Reads every key the history touched, recording the reads: the checker compares them with the acknowledgements.

@@ -20,80 +20,61 @@ internal static class W2RedisPeer
         await using var redis = await RedisCluster.StartAsync(sentinels: 3, replicas: 2);
         var primary = redis.PrimaryPort;
         var history = new HistoryRecorder();
-        var keys = W1ReplicatedWrites.Keys(settings.Keys);
-        var padding = new string('x', 232);
-        using var stop = new CancellationTokenSource();
-        long killedAt = 0;
-        var acks = Enumerable.Range(0, settings.Concurrency).Select(_ => new List<long>()).ToArray();
-        var workers = Enumerable.Range(0, settings.Concurrency).Select(w => Task.Run(async () =>
+        var connections = new RespConnection?[settings.Concurrency];
+        double unavailableMs;
+        try
         {
-            var random = new Random(w * 31 + 7);
-            var n = 0;
-            var key = keys[random.Next(keys.Length)];
-            RespConnection? connection = null;
-            while (!stop.IsCancellationRequested)
-            {
-                var value = $"w{w}-{n++}-{padding}";
-                var id = history.Invoke(w, key, OperationKind.Write, value);
-                try
+            unavailableMs = await W2WriteLoop.RunAsync(
+                settings,
+                history,
+                async (w, key, value) =>
                 {
-                    connection ??= await RespConnection.ConnectAsync(Volatile.Read(ref primary), OperationTimeout);
-                    connection.Queue("SET", key, value);
-                    connection.Queue("WAIT", "1", ((int)OperationTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    await connection.FlushAsync().WaitAsync(OperationTimeout);
-                    await connection.ReadAsync().WaitAsync(OperationTimeout);
-                    if (await connection.ReadAsync().WaitAsync(OperationTimeout * 2) is long and >= 1)
+                    try
                     {
-                        history.Ok(id, 0);
-                        lock (acks[w])
-                        {
-                            acks[w].Add(Stopwatch.GetTimestamp());
-                        }
-
-                        key = keys[random.Next(keys.Length)];
-                        continue;
+                        var connection = connections[w] ??= await RespConnection.ConnectAsync(Volatile.Read(ref primary), OperationTimeout);
+                        connection.Queue("SET", key, value);
+                        connection.Queue("WAIT", "1", ((int)OperationTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        await connection.FlushAsync().WaitAsync(OperationTimeout);
+                        await connection.ReadAsync().WaitAsync(OperationTimeout);
+                        return new(await connection.ReadAsync().WaitAsync(OperationTimeout * 2) is long and >= 1 ? OperationOutcome.Ok : OperationOutcome.Timeout);
+                    }
+                    catch (RedisErrorException ex) when (ex.Message.StartsWith("READONLY", StringComparison.Ordinal))
+                    {
+                        // A demoted primary refused it: not applied.
+                        Drop(connections, w);
+                        return new(OperationOutcome.Fail);
+                    }
+                    catch (Exception)
+                    {
+                        Drop(connections, w);
+                        return new(OperationOutcome.Timeout);
+                    }
+                },
+                async _ =>
+                {
+                    if (await redis.AskSentinelsForPrimaryAsync() is { } port)
+                    {
+                        Volatile.Write(ref primary, port);
                     }
 
-                    history.Timeout(id);
-                }
-                catch (RedisErrorException ex) when (ex.Message.StartsWith("READONLY", StringComparison.Ordinal))
+                    await Task.Delay(50);
+                },
+                () =>
                 {
-                    // A demoted primary refused it: not applied.
-                    history.Fail(id);
-                    connection?.Dispose();
-                    connection = null;
-                }
-                catch (Exception)
-                {
-                    history.Timeout(id);
-                    connection?.Dispose();
-                    connection = null;
-                }
-
-                if (await redis.AskSentinelsForPrimaryAsync() is { } port)
-                {
-                    Volatile.Write(ref primary, port);
-                }
-
-                await Task.Delay(50);
-            }
-
-            connection?.Dispose();
-        })).ToArray();
-
-        await Task.Delay(TimeSpan.FromSeconds(5));
-        killedAt = Stopwatch.GetTimestamp();
-        redis.PrimaryProcess!.Kill();
-        Console.Error.WriteLine($"  killed the Redis primary (port {redis.PrimaryPort})");
-        var afterKill = Stopwatch.StartNew();
-        while (afterKill.Elapsed < TimeSpan.FromSeconds(45) && (afterKill.Elapsed < TimeSpan.FromSeconds(10) || acks.Any(a => { lock (a) { return a.Count == 0 || a[^1] < killedAt; } })))
+                    var killedAt = Stopwatch.GetTimestamp();
+                    redis.PrimaryProcess!.Kill();
+                    Console.Error.WriteLine($"  killed the Redis primary (port {redis.PrimaryPort})");
+                    return Task.FromResult(killedAt);
+                });
+        }
+        finally
         {
-            await Task.Delay(100);
+            foreach (var connection in connections)
+            {
+                connection?.Dispose();
+            }
         }
 
-        await stop.CancelAsync();
-        await Task.WhenAll(workers);
-        var unavailableMs = acks.Max(a => W2Failover.LongestGapMs(a, killedAt));
         var lost = await CountLostAsync(Volatile.Read(ref primary), history.Snapshot());
         var figures = new Dictionary<string, double>
         {
@@ -105,6 +86,12 @@ internal static class W2RedisPeer
         var measurement = new RunFigures("redis-sentinel", "w2", "set-wait1", "run 1", figures);
         results.AddRun(measurement);
         results.Summarize(measurement with { Kind = "single" });
+    }
+
+    private static void Drop(RespConnection?[] connections, int worker)
+    {
+        connections[worker]?.Dispose();
+        connections[worker] = null;
     }
 
     // Redis has no versions: a key's acknowledged write is lost when the final value is neither it

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using OrleansReplication.Bench.Cluster;
 using OrleansReplication.Bench.Reporting;
+using OrleansReplication.Testing.Processes;
 
 namespace OrleansReplication.Bench.Workloads;
 
@@ -90,7 +91,7 @@ internal static class W5WarmTakeover
 
     // The survivor's own view: every partition serving here (its items in memory, loaded or
     // promoted) and the item count complete. One small request, so the poll is fine-grained.
-    private static async Task<bool> ServesEveryItemAsync(BenchSilo silo, int items)
+    private static async Task<bool> ServesEveryItemAsync(SiloProcess silo, int items)
     {
         var cluster = await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster");
         return cluster.GetProperty("partitionsServing").GetInt32() == cluster.GetProperty("partitionCount").GetInt32()
@@ -99,7 +100,7 @@ internal static class W5WarmTakeover
 
     private sealed record Takeover(double Promoted, double Serving, double Listed);
 
-    private static async Task<int> CountItemsAsync(BenchSilo silo)
+    private static async Task<int> CountItemsAsync(SiloProcess silo)
     {
         var count = 0;
         string? after = null;

@@ -29,19 +29,4 @@ public static class FreePorts
             }
         }
     }
-
-    /// <summary>Whether <paramref name="port"/> can be bound on 127.0.0.1 right now.</summary>
-    public static bool IsFree(int port)
-    {
-        try
-        {
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
 }

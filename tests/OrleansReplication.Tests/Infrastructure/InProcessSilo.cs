@@ -128,7 +128,7 @@ public sealed class InProcessSilo : IAsyncDisposable
     /// <summary>
     /// Ends the silo the way a crash does, as far as a process can do that to itself: no graceful
     /// stop, no flush, no leaving the membership table (peers must detect the death), listeners and
-    /// connections closed. Real SIGKILL is what <see cref="SiloProcess"/> does.
+    /// connections closed. Real SIGKILL is what <see cref="OrleansReplication.Testing.Processes.SiloProcess"/> does.
     /// </summary>
     public async Task KillAsync()
     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using OrleansReplication.Client;
+using OrleansReplication.Testing.Processes;
 
 namespace OrleansReplication.Tests.Infrastructure;
 
@@ -157,31 +158,12 @@ public sealed class TestCluster : IAsyncDisposable
                     var byId = await RunningByIdAsync();
                     var partitions = await PartitionsAsync(running[0]);
                     var share = (int)Math.Ceiling((double)partitions.Count / byId.Count);
-                    var leads = partitions.GroupBy(p => p.GetProperty("primary").GetString() ?? string.Empty).ToList();
-                    if (leads.FirstOrDefault(g => !byId.ContainsKey(g.Key) || g.Count() > share) is { } bad)
+                    reason = await PartitionViews.FirstUnsettledAsync(byId.ToDictionary(s => s.Key, s => s.Value.Http), partitions, share, (_, view) =>
                     {
-                        reason = $"'{bad.Key}' leads {bad.Count()} partitions (share {share}; running: {string.Join(", ", byId.Keys)})";
-                        return false;
-                    }
-
-                    foreach (var group in leads)
-                    {
-                        var seenByPrimary = (await PartitionsAsync(byId[group.Key])).ToDictionary(p => p.GetProperty("id").GetInt32());
-                        foreach (var partition in group)
-                        {
-                            var view = seenByPrimary[partition.GetProperty("id").GetInt32()];
-                            var standbys = view.GetProperty("standbys").EnumerateArray().ToList();
-                            if (view.GetProperty("primary").GetString() != group.Key
-                                || (byId.Count > 1 && standbys.Count == 0)
-                                || standbys.Any(s => s.GetProperty("inSync").ValueKind != JsonValueKind.True))
-                            {
-                                reason = $"partition {partition.GetProperty("id")} as its primary {group.Key} sees it: {view}";
-                                return false;
-                            }
-                        }
-                    }
-
-                    return true;
+                        var standbys = PartitionViews.Standbys(view);
+                        return (byId.Count == 1 || standbys.Count > 0) && standbys.All(PartitionViews.InSync);
+                    }) ?? string.Empty;
+                    return reason.Length == 0;
                 },
                 timeout ?? DefaultStabilizeTimeout,
                 $"every partition to be led by one of the {running.Count} running silos, primaries balanced, and all standbys in sync");
@@ -206,14 +188,13 @@ public sealed class TestCluster : IAsyncDisposable
         var byId = new Dictionary<string, InProcessSilo>();
         foreach (var silo in Silos)
         {
-            byId[(await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString()!] = silo;
+            byId[await PartitionViews.IdAsync(silo.Http)] = silo;
         }
 
         return byId;
     }
 
-    private static async Task<List<JsonElement>> PartitionsAsync(InProcessSilo silo) =>
-        [.. (await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").EnumerateArray()];
+    private static Task<List<JsonElement>> PartitionsAsync(InProcessSilo silo) => PartitionViews.PartitionsAsync(silo.Http);
 
     public async ValueTask DisposeAsync()
     {

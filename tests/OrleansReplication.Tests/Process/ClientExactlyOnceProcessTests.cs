@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using OrleansReplication.Client;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Processes;
@@ -24,7 +25,7 @@ public sealed class ClientExactlyOnceProcessTests : IDisposable
     [Fact]
     public async Task CreateOnlyWritesAcrossSigkill_RetriedWithTheirRequestIds_NoneConflictsNoneLost()
     {
-        var silos = await ProcessCluster.StartAsync(_dataDir.Path, 3, Partitions);
+        var silos = await BalancedCluster.StartAsync(_dataDir.Path, 3, Partitions);
         var acks = new ConcurrentQueue<(string Key, long Version)>();
         var conflicts = new ConcurrentQueue<string>();
         var ackedAfterKill = new bool[Workers];

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Processes;
@@ -22,12 +23,12 @@ public sealed class ClusterProcessTests : IDisposable
         await using var third = await SiloProcess.StartAsync(_dataDir.Path, "--partitions", "8");
         var silos = new Dictionary<string, SiloProcess>
         {
-            [await ProcessCluster.IdOfAsync(first)] = first,
-            [await ProcessCluster.IdOfAsync(second)] = second,
-            [await ProcessCluster.IdOfAsync(third)] = third,
+            [first.SiloId] = first,
+            [second.SiloId] = second,
+            [third.SiloId] = third,
         };
 
-        await ProcessCluster.WaitBalancedAndInSyncAsync(silos, Partitions, lagZero: false);
+        await BalancedCluster.WaitAsync(silos, Partitions, lagZero: false);
 
         // Writes through any silo: those for partitions it does not lead are redirected (307).
         for (var i = 0; i < 300; i++)
@@ -36,12 +37,12 @@ public sealed class ClusterProcessTests : IDisposable
             Assert.True(put.IsSuccessStatusCode, $"PUT k{i} answered {(int)put.StatusCode}.{first.Describe()}");
         }
 
-        await ProcessCluster.WaitBalancedAndInSyncAsync(silos, Partitions, lagZero: true);
+        await BalancedCluster.WaitAsync(silos, Partitions, lagZero: true);
 
         var thirdId = silos.Single(s => s.Value == third).Key;
         await third.KillAsync();
         silos.Remove(thirdId);
-        await ProcessCluster.WaitBalancedAndInSyncAsync(silos, Partitions, lagZero: true);
+        await BalancedCluster.WaitAsync(silos, Partitions, lagZero: true);
         for (var i = 0; i < 300; i += 7)
         {
             using var get = await first.Http.GetAsync($"v1/components/proc-cluster/items/k{i}");

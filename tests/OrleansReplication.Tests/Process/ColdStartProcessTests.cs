@@ -1,4 +1,5 @@
 using System.Net;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Processes;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Processes;
@@ -30,7 +31,7 @@ public sealed class ExactlyOnceProcessTests : IDisposable
             for (var i = 0; i < 3; i++)
             {
                 var silo = await SiloProcess.StartAsync(_dataDir.Path, "--partitions", "8");
-                silos[(await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString()!] = silo;
+                silos[silo.SiloId] = silo;
             }
 
             await KeyedWrites.WaitEveryPartitionLedAsync([.. silos.Values], Partitions, Deadline);

@@ -1,5 +1,6 @@
 using OrleansReplication.Bench.Measurement.History;
 using OrleansReplication.Client;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Processes;
@@ -22,7 +23,7 @@ public sealed class FailoverHistoryTests : IDisposable
     [Fact]
     public async Task SigkillOfBusiestPrimaryUnderWrites_NoAcknowledgedWriteLostNoneAppliedTwiceEveryKeyLinearizable()
     {
-        var silos = await ProcessCluster.StartAsync(_dataDir.Path, 3, partitions: 8);
+        var silos = await BalancedCluster.StartAsync(_dataDir.Path, 3, partitions: 8);
         try
         {
             await RunAndCheckAsync(silos);
@@ -76,7 +77,7 @@ public sealed class FailoverHistoryTests : IDisposable
         })).ToList();
 
         await Wait.UntilAsync(() => history.Snapshot().Count(o => o.Outcome == OperationOutcome.Ok) >= 200, Deadline, "200 acknowledged writes before the kill");
-        var map = await ProcessCluster.PartitionsAsync(first);
+        var map = await first.PartitionsAsync();
         var victimId = map.GroupBy(p => p.GetProperty("primary").GetString()!).OrderByDescending(g => g.Count()).First().Key;
         await silos[victimId].KillAsync();
         Volatile.Write(ref killed, true);
@@ -132,7 +133,7 @@ public sealed class FailoverHistoryTests : IDisposable
 
     private static async Task<bool> EveryPartitionHasAStandbyAsync(SiloProcess silo)
     {
-        var map = await ProcessCluster.PartitionsAsync(silo);
+        var map = await silo.PartitionsAsync();
         return map.Count == 8 && map.All(p => p.GetProperty("primary").GetString() is { Length: > 0 } && p.GetProperty("standbys").GetArrayLength() > 0);
     }
 }

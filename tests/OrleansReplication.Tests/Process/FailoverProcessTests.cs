@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 using OrleansReplication.Tests.Listeners;
 using Xunit.Abstractions;
@@ -26,7 +27,7 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
     [Fact]
     public async Task SigkillOfBusiestPrimary_WritesResumeOnEveryPartition_NoAcknowledgedWriteLost()
     {
-        var silos = await ProcessCluster.StartAsync(_dataDir.Path, 3, Partitions);
+        var silos = await BalancedCluster.StartAsync(_dataDir.Path, 3, Partitions);
         try
         {
             await using var writer = new AcknowledgedWriter(silos.Values, Keys, Partitions);
@@ -54,7 +55,7 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
 
             // The channel told the survivor's followers what happened.
             await WaitForEventAsync(events, e => e.Type == "silo-declared-dead" && e.Data.GetProperty("silo").GetString() == victimId, $"a silo-declared-dead event for {victimId}");
-            await ProcessCluster.WaitBalancedAndInSyncAsync(silos, Partitions, lagZero: true);
+            await BalancedCluster.WaitAsync(silos, Partitions, lagZero: true);
         }
         finally
         {
@@ -69,7 +70,7 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
         // shared SQLite file's write lock and stall every silo until it resumes. The server ends a
         // paused client's open transaction (idle_in_transaction_session_timeout), releasing its locks.
         var connectionString = new Npgsql.NpgsqlConnectionStringBuilder(await postgres.CreateDatabaseAsync()) { Options = "-c idle_in_transaction_session_timeout=1000" }.ConnectionString;
-        var silos = await ProcessCluster.StartAsync(_dataDir.Path, 3, Partitions, "--storage", "postgres", "--connection-string", connectionString);
+        var silos = await BalancedCluster.StartAsync(_dataDir.Path, 3, Partitions, "--storage", "postgres", "--connection-string", connectionString);
         SiloProcess? paused = null;
         try
         {
@@ -101,7 +102,7 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
             await writer.StopAsync();
             var lost = await writer.FindLostAsync(survivor);
             Assert.True(lost.Count == 0, $"{lost.Count} acknowledged writes were lost (the deposed primary must not have acknowledged any):{Environment.NewLine}{string.Join(Environment.NewLine, lost.Take(20))}");
-            await ProcessCluster.WaitBalancedAndInSyncAsync(silos, Partitions, lagZero: true);
+            await BalancedCluster.WaitAsync(silos, Partitions, lagZero: true);
         }
         finally
         {
@@ -118,7 +119,7 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
     [Fact]
     public async Task RollingRestartWithSigterm_EverySiloHandsOffFirst_NoFailedRequestAndNoLoss()
     {
-        var silos = await ProcessCluster.StartAsync(_dataDir.Path, 3, Partitions);
+        var silos = await BalancedCluster.StartAsync(_dataDir.Path, 3, Partitions);
         var stopped = new Dictionary<string, SiloProcess>();
         try
         {
@@ -140,8 +141,8 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
                 stopped["stopped " + id] = silo;
 
                 var restarted = await SiloProcess.StartAsync(_dataDir.Path, silo.Instance, "--partitions", Partitions.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                silos[await ProcessCluster.IdOfAsync(restarted)] = restarted;
-                await ProcessCluster.WaitBalancedAndInSyncAsync(silos, Partitions, lagZero: false);
+                silos[restarted.SiloId] = restarted;
+                await BalancedCluster.WaitAsync(silos, Partitions, lagZero: false);
                 writer.SetEntries(silos.Values);
                 var acks = writer.Acks.Count + 100;
                 await Wait.UntilAsync(() => writer.Acks.Count >= acks, Deadline, "100 more acknowledged writes after the restart");

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using OrleansReplication.Client;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Processes;
@@ -26,7 +27,7 @@ public sealed class RollingRestartClientTests : IDisposable
     [Fact]
     public async Task RollingRestartWithSigterm_DotNetClientWriter_NoFailedRequestAndNoLoss()
     {
-        var silos = await ProcessCluster.StartAsync(_dataDir.Path, 3, Partitions);
+        var silos = await BalancedCluster.StartAsync(_dataDir.Path, 3, Partitions);
         var acks = new ConcurrentQueue<(string Key, long Version, string Value)>();
         var failures = new ConcurrentQueue<string>();
         using var stop = new CancellationTokenSource();
@@ -46,8 +47,8 @@ public sealed class RollingRestartClientTests : IDisposable
                 await silo.DisposeAsync();
 
                 var restarted = await SiloProcess.StartAsync(_dataDir.Path, silo.Instance, "--partitions", Partitions.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                silos[await ProcessCluster.IdOfAsync(restarted)] = restarted;
-                await ProcessCluster.WaitBalancedAndInSyncAsync(silos, Partitions, lagZero: false);
+                silos[restarted.SiloId] = restarted;
+                await BalancedCluster.WaitAsync(silos, Partitions, lagZero: false);
                 var target = acks.Count + 100;
                 await Wait.UntilAsync(() => acks.Count >= target, Deadline, "100 more acknowledged writes after the restart");
             }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
 // Not ".Process": a namespace of that name would hide System.Diagnostics.Process in every OrleansReplication.Tests.* file.

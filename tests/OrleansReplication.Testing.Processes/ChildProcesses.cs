@@ -1,13 +1,14 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace OrleansReplication.Bench.Cluster;
+namespace OrleansReplication.Testing.Processes;
 
 /// <summary>
-/// Every process the tool starts (silos, Redis, Sentinels), so Ctrl+C or SIGTERM of the tool
-/// kills them too instead of leaving silos bound to their ports.
+/// Every child process started through this library (silos, and the benchmark's Redis and
+/// Sentinels), so Ctrl+C or SIGTERM of the parent kills them too instead of leaving silos bound
+/// to their ports.
 /// </summary>
-internal static class ChildProcesses
+public static class ChildProcesses
 {
     private static readonly ConcurrentDictionary<int, Process> Live = new();
 
@@ -17,8 +18,10 @@ internal static class ChildProcesses
         Console.CancelKeyPress += (_, _) => KillAll();
     }
 
+    /// <summary>Kills <paramref name="process"/> with the parent unless it is forgotten first.</summary>
     public static void Track(Process process) => Live[process.Id] = process;
 
+    /// <summary>Stops tracking <paramref name="process"/> (it ended or is disposed).</summary>
     public static void Forget(Process process) => Live.TryRemove(process.Id, out _);
 
     private static void KillAll()
