@@ -96,6 +96,30 @@ internal sealed class RedisCluster : IAsyncDisposable
         return null;
     }
 
+    /// <summary>
+    /// Switches the append-only file on (fsync every second, Redis' usual durable setting) or off,
+    /// on the primary and the replica, and waits until the rewrite that switching on starts is done.
+    /// </summary>
+    public async Task SetAppendOnlyAsync(bool on)
+    {
+        foreach (var port in new[] { PrimaryPort, ReplicaPort })
+        {
+            await CallOnceAsync(port, "CONFIG", "SET", "appendfsync", "everysec");
+            await CallOnceAsync(port, "CONFIG", "SET", "appendonly", on ? "yes" : "no");
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+            while (await CallOnceAsync(port, "INFO", "persistence") is string info
+                && (info.Contains("aof_rewrite_in_progress:1", StringComparison.Ordinal) || (on && !info.Contains("aof_enabled:1", StringComparison.Ordinal))))
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"Redis on port {port} did not finish switching appendonly {(on ? "on" : "off")} within a minute.");
+                }
+
+                await Task.Delay(20);
+            }
+        }
+    }
+
     public static async Task<object?> CallOnceAsync(int port, params object[] command)
     {
         using var connection = await RespConnection.ConnectAsync(port, TimeSpan.FromSeconds(2));

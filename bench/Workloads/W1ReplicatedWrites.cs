@@ -18,7 +18,9 @@ internal static class W1ReplicatedWrites
         var levels = settings.Safety ?? (settings.Command == "all" ? [SafetyLevel.Local, SafetyLevel.Applied, SafetyLevel.Durable] : [SafetyLevel.Local, SafetyLevel.Applied]);
         var keys = Keys(settings.Keys);
         var ours = levels.ToDictionary(l => l, _ => new List<RunFigures>());
-        var redis = new Dictionary<string, List<RunFigures>> { ["set"] = [], ["set-wait1"] = [] };
+        // set-wait1-aof: the same pair with the append-only file (fsync every second), for
+        // reference: the silos persist every write to their store, Redis by default nothing.
+        var redis = new Dictionary<string, List<RunFigures>> { ["set"] = [], ["set-wait1"] = [], ["set-wait1-aof"] = [] };
 
         await using var cluster = await SiloCluster.StartAsync(settings, silos: settings.W1Silos);
         await using var clients = await ClientPool.ConnectAsync(cluster, settings.Concurrency);
@@ -42,9 +44,16 @@ internal static class W1ReplicatedWrites
                 {
                     foreach (var mode in redis.Keys)
                     {
-                        var result = await MeasureRedisAsync(settings, peer.PrimaryPort, keys, wait: mode == "set-wait1");
+                        if (mode == "set-wait1-aof")
+                        {
+                            await peer.SetAppendOnlyAsync(on: true);
+                        }
+
+                        var result = await MeasureRedisAsync(settings, peer.PrimaryPort, keys, wait: mode.StartsWith("set-wait1", StringComparison.Ordinal));
                         redis[mode].Add(Record(results, "redis", mode, run, result));
                     }
+
+                    await peer.SetAppendOnlyAsync(on: false);
                 }
             }
         }
@@ -74,6 +83,7 @@ internal static class W1ReplicatedWrites
         // The targets: applied vs SET + WAIT 1 (sync), local vs plain SET (async).
         Compare(results, ours, redis, SafetyLevel.Applied, "set-wait1");
         Compare(results, ours, redis, SafetyLevel.Local, "set");
+        Compare(results, ours, redis, SafetyLevel.Applied, "set-wait1-aof");
     }
 
     public static string[] Keys(int count) => [.. Enumerable.Range(0, count).Select(i => $"item:{i}")];
