@@ -14,6 +14,18 @@ internal sealed partial class SqliteStateStore
     private List<PendingCommit> _queuedCommits = [];
     private bool _groupRunning;
 
+    /// <summary>Flushes waiting for the group in progress (diagnostics and tests).</summary>
+    internal int QueuedCommits
+    {
+        get
+        {
+            lock (_groupLock)
+            {
+                return _queuedCommits.Count;
+            }
+        }
+    }
+
     /// <summary>The most flushes one transaction has carried so far (diagnostics and tests).</summary>
     internal int LargestGroup { get; private set; }
 

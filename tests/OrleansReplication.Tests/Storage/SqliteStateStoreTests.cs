@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using OrleansReplication.Silo.Storage;
+using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Storage;
 
@@ -18,11 +19,19 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
         await using var store = new SqliteStateStore(ConnectionString);
         await store.InitializeAsync(CancellationToken.None);
 
-        // The driver runs synchronously: a commit holds its thread, so the others queue behind it.
-        await Task.WhenAll(Enumerable.Range(1, 64).Select(p => Task.Run(() => store.CommitAsync(
-            p, 1, 1, [new StoredWrite("orders", string.Empty, $"item-{p}", 0, 1, [1, 2, 3])], RequestRecords.None, CancellationToken.None))));
+        // Another process holds the file's write lock: the first flush waits in SQLite's busy
+        // handler, and every flush that arrives meanwhile queues behind it.
+        var locker = new SqliteConnection(ConnectionString);
+        await locker.OpenAsync();
+        var held = locker.BeginTransaction(deferred: false);
+        var commits = Enumerable.Range(1, 64).Select(p => Task.Run(() => store.CommitAsync(
+            p, 1, 1, [new StoredWrite("orders", string.Empty, $"item-{p}", 0, 1, [1, 2, 3])], RequestRecords.None, CancellationToken.None))).ToArray();
+        await Wait.UntilAsync(() => store.QueuedCommits == 63, TimeSpan.FromSeconds(4), "63 flushes queued behind the first");
+        held.Commit();
+        await locker.DisposeAsync();
+        await Task.WhenAll(commits);
 
-        Assert.True(store.LargestGroup > 1, $"64 concurrent flushes never shared a transaction (largest group {store.LargestGroup})");
+        Assert.Equal(63, store.LargestGroup);
         for (var p = 1; p <= 64; p++)
         {
             var data = await store.LoadPartitionAsync(p, CancellationToken.None);
