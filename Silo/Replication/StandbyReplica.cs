@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Partitions;
 
@@ -34,12 +35,20 @@ internal enum StandbyApplyResult
 /// <see cref="Install"/>; any thread reads <see cref="Items"/>, <see cref="AppliedSequence"/> and
 /// <see cref="Epoch"/>.
 /// </summary>
-internal sealed class StandbyReplica(int partitionId, ReplicationOptions? options = null)
+internal sealed class StandbyReplica
 {
-    private readonly ReplicationOptions _options = options ?? new ReplicationOptions();
+    private readonly ReplicationOptions _options;
 
     // Consumer only, reused for every batch.
     private readonly List<KeyValuePair<ItemAddress, PendingEntry>> _changes = [];
+    private readonly List<LogEntry> _tailEntries = [];
+    private readonly Dictionary<ItemAddress, long> _batchVersions = [];
+
+    // Consumer only (or under the host's lock on this replica): the changes applied recently, so a
+    // promotion continues the primary's history and a listener resumes across it with no gap.
+    // Bounded like the primary's log; every entry counts as persisted (the store is the old
+    // primary's business), so retention evicts by the bounds alone. Restarts at a snapshot.
+    private ReplicationLog _tail;
 
     // Consumer only (or under the host's lock on this replica): the requests with idempotency ids
     // the primary recorded, so that after a promotion a retry is answered, not applied again.
@@ -62,7 +71,25 @@ internal sealed class StandbyReplica(int partitionId, ReplicationOptions? option
     // of records past a gap asks once, not once per record.
     private long _catchUpAskedAt = -1;
 
-    public int PartitionId { get; } = partitionId;
+    public StandbyReplica(int partitionId, ReplicationOptions? options = null)
+    {
+        PartitionId = partitionId;
+        _options = options ?? new ReplicationOptions();
+        _tail = new ReplicationLog(0, _options);
+    }
+
+    public int PartitionId { get; }
+
+    /// <summary>The recently applied changes (a copy, with the first sequence the tail ever held; consumer or the host's lock).</summary>
+    public LogTail Tail
+    {
+        get
+        {
+            var entries = new List<LogEntry>(_tail.Count);
+            _tail.TryRead(_tail.FirstSequence, int.MaxValue, entries);
+            return new LogTail(_tail.StartSequence, [.. entries]);
+        }
+    }
 
     /// <summary>The warm items, as of <see cref="AppliedSequence"/>.</summary>
     public ItemTable Items => _items;
@@ -127,20 +154,32 @@ internal sealed class StandbyReplica(int partitionId, ReplicationOptions? option
         }
 
         _changes.Clear();
+        _tailEntries.Clear();
+        _batchVersions.Clear();
         foreach (var change in changes)
         {
             if (change.Sequence > applied)
             {
-                _changes.Add(KeyValuePair.Create(ReplicatedChanges.Address(change), new PendingEntry(change.Sequence, change.Remove ? null : ReplicatedChanges.Json(change))));
+                var address = ReplicatedChanges.Address(change);
+                var json = change.Remove ? null : ReplicatedChanges.Json(change);
+                _changes.Add(KeyValuePair.Create(address, new PendingEntry(change.Sequence, json)));
+                RecordedRequest? recorded = null;
                 if (change.Request is { } request)
                 {
-                    Remember(RecordedRequest.FromWire(request));
+                    recorded = RecordedRequest.FromWire(request);
+                    Remember(recorded);
                 }
+
+                _tailEntries.Add(new LogEntry(address, change.Sequence, PreviousVersion(address, change.Sequence), json, recorded));
             }
         }
 
         _items.Apply(_changes);
         _changes.Clear();
+        _batchVersions.Clear();
+        _tail.Append(CollectionsMarshal.AsSpan(_tailEntries));
+        _tail.MarkDurable(_tail.LastSequence);
+        _tailEntries.Clear();
         Volatile.Write(ref _epoch, batch.Epoch);
         Volatile.Write(ref _appliedSequence, changes[changes.Count - 1].Sequence);
         return StandbyApplyResult.Applied;
@@ -199,10 +238,20 @@ internal sealed class StandbyReplica(int partitionId, ReplicationOptions? option
         }
 
         _stagingRequests = null;
+        _tail = new ReplicationLog(chunk.SnapshotSequence, _options);
         _catchUpAskedAt = -1;
         Volatile.Write(ref _epoch, chunk.Epoch);
         Volatile.Write(ref _appliedSequence, chunk.SnapshotSequence);
         return StandbyApplyResult.Applied;
+    }
+
+    // The item's version before this change: an earlier change of the same batch, else the table's (not applied yet).
+    private long PreviousVersion(in ItemAddress address, long sequence)
+    {
+        ref var version = ref CollectionsMarshal.GetValueRefOrAddDefault(_batchVersions, address, out var seen);
+        var previous = seen ? version : _items.Get(address)?.Version ?? 0;
+        version = sequence;
+        return previous;
     }
 
     private RequestTable NewRequestTable() => new(_options.RequestsRetained, _options.RequestRetention);
@@ -239,3 +288,8 @@ internal sealed class StandbyReplica(int partitionId, ReplicationOptions? option
         };
     }
 }
+
+/// <summary>A standby's recently applied changes, as a promotion continues its log from them.</summary>
+/// <param name="StartSequence">The first sequence the tail ever held (where the standby started following: changes before it were never in it).</param>
+/// <param name="Entries">The retained changes, contiguous, oldest first.</param>
+internal sealed record LogTail(long StartSequence, LogEntry[] Entries);
