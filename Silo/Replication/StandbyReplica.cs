@@ -42,7 +42,7 @@ internal sealed class StandbyReplica
     // Consumer only, reused for every batch.
     private readonly List<KeyValuePair<ItemAddress, PendingEntry>> _changes = [];
     private readonly List<LogEntry> _tailEntries = [];
-    private readonly Dictionary<ItemAddress, long> _batchVersions = [];
+    private readonly List<long> _previousVersions = [];
 
     // Consumer only (or under the host's lock on this replica): the changes applied recently, so a
     // promotion continues the primary's history and a listener resumes across it with no gap.
@@ -155,7 +155,7 @@ internal sealed class StandbyReplica
 
         _changes.Clear();
         _tailEntries.Clear();
-        _batchVersions.Clear();
+        _previousVersions.Clear();
         foreach (var change in changes)
         {
             if (change.Sequence > applied)
@@ -170,14 +170,19 @@ internal sealed class StandbyReplica
                     Remember(recorded);
                 }
 
-                _tailEntries.Add(new LogEntry(address, change.Sequence, PreviousVersion(address, change.Sequence), json, recorded));
+                _tailEntries.Add(new LogEntry(address, change.Sequence, 0, json, recorded));
             }
         }
 
-        _items.Apply(_changes);
+        _items.Apply(_changes, _previousVersions);
         _changes.Clear();
-        _batchVersions.Clear();
-        _tail.Append(CollectionsMarshal.AsSpan(_tailEntries));
+        var tail = CollectionsMarshal.AsSpan(_tailEntries);
+        for (var i = 0; i < tail.Length; i++)
+        {
+            tail[i] = tail[i] with { PreviousVersion = _previousVersions[i] };
+        }
+
+        _tail.Append(tail);
         _tail.MarkDurable(_tail.LastSequence);
         _tailEntries.Clear();
         Volatile.Write(ref _epoch, batch.Epoch);
@@ -243,15 +248,6 @@ internal sealed class StandbyReplica
         Volatile.Write(ref _epoch, chunk.Epoch);
         Volatile.Write(ref _appliedSequence, chunk.SnapshotSequence);
         return StandbyApplyResult.Applied;
-    }
-
-    // The item's version before this change: an earlier change of the same batch, else the table's (not applied yet).
-    private long PreviousVersion(in ItemAddress address, long sequence)
-    {
-        ref var version = ref CollectionsMarshal.GetValueRefOrAddDefault(_batchVersions, address, out var seen);
-        var previous = seen ? version : _items.Get(address)?.Version ?? 0;
-        version = sequence;
-        return previous;
     }
 
     private RequestTable NewRequestTable() => new(_options.RequestsRetained, _options.RequestRetention);
