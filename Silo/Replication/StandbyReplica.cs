@@ -30,8 +30,9 @@ internal enum StandbyApplyResult
 }
 
 /// <summary>
-/// The warm copy of one partition on a standby: applies batches strictly in sequence order and
-/// installs snapshots. A single consumer (the link's receive loop) calls <see cref="Apply"/> and
+/// The warm copy of one partition on a standby: applies batches strictly in sequence order,
+/// keeping a bounded tail of the changes for a promotion (<see cref="Tail"/>), and installs
+/// snapshots. A single consumer (the link's receive loop) calls <see cref="Apply"/> and
 /// <see cref="Install"/>; any thread reads <see cref="Items"/>, <see cref="AppliedSequence"/> and
 /// <see cref="Epoch"/>.
 /// </summary>
