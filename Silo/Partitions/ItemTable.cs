@@ -17,22 +17,29 @@ internal sealed class ItemTable
 
     public ItemEntry? Get(in ItemAddress address) => _items.TryGetValue(address, out var entry) ? entry : null;
 
-    /// <summary>Commit loop only: sets or removes items; index changes are applied per component in one swap.</summary>
-    public void Apply(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> changes)
+    /// <summary>
+    /// Commit loop only: sets or removes items; index changes are applied per component in one swap.
+    /// <paramref name="previousVersions"/>, when given, receives each change's item version before
+    /// it (0: absent), found by the lookups the change makes anyway.
+    /// </summary>
+    public void Apply(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> changes, List<long>? previousVersions = null)
     {
         Dictionary<string, ImmutableSortedSet<ListingKey>.Builder>? builders = null;
         foreach (var (address, pending) in changes)
         {
             bool indexChanged;
+            ItemEntry? previous;
             if (pending.Json is null)
             {
-                indexChanged = _items.TryRemove(address, out _);
+                indexChanged = _items.TryRemove(address, out previous);
             }
             else
             {
-                indexChanged = !_items.ContainsKey(address);
+                indexChanged = !_items.TryGetValue(address, out previous);
                 _items[address] = new ItemEntry(pending.Version, pending.Json);
             }
+
+            previousVersions?.Add(previous?.Version ?? 0);
 
             if (!indexChanged)
             {

@@ -179,7 +179,10 @@ internal sealed partial class Partition : IReplicationSource
     /// CAS raised the fence), in sequence order, and the copy applied the same stream: copy and
     /// store hold the same changes, so the copy is the merge. A store ahead of or behind the copy
     /// needs every row: the store keeps no tombstones, so a removal on one side shows only as a
-    /// row missing there. Returns whether the rows were read.
+    /// row missing there. Returns whether the rows were read. The log continues the copy's tail
+    /// (<see cref="WarmCopy.Tail"/>) when the partition starts at the copy's state, so listeners
+    /// resume across the promotion exactly; when the store was ahead, the log starts empty and a
+    /// listener positioned before it is told the history restarted.
     /// </remarks>
     public async Task<bool> StartFromWarmCopyAsync(WarmCopy copy, long epoch, CancellationToken cancellationToken)
     {
@@ -189,7 +192,7 @@ internal sealed partial class Partition : IReplicationSource
             if (copy.Adopt?.Invoke(epoch) is { } table)
             {
                 Items = table;
-                Initialize([], copy.Applied, epoch, RecordedRequests.Union(copy.Requests, head), keepItems: true);
+                Initialize([], copy.Applied, epoch, RecordedRequests.Union(copy.Requests, head), keepItems: true, tail: copy.Tail);
             }
             else
             {
@@ -197,7 +200,8 @@ internal sealed partial class Partition : IReplicationSource
                     copy.Items.Select(i => KeyValuePair.Create(i.Key, new PendingEntry(i.Value.Version, i.Value.Json))),
                     copy.Applied,
                     epoch,
-                    RecordedRequests.Union(copy.Requests, head));
+                    RecordedRequests.Union(copy.Requests, head),
+                    tail: copy.Tail);
             }
 
             StartLoops();
@@ -215,7 +219,8 @@ internal sealed partial class Partition : IReplicationSource
             await _store.CommitAsync(Id, epoch, merge.LastSequence, merge.StoreWrites, new RequestRecords(missing, 0), cancellationToken).ConfigureAwait(false);
         }
 
-        Initialize(merge.Items, merge.LastSequence, epoch, requests);
+        // The store now holds the merge; when that is the copy, the copy's history leads to it.
+        Initialize(merge.Items, merge.LastSequence, epoch, requests, tail: merge.IsCopy ? copy.Tail : null);
         StartLoops();
         return true;
     }
@@ -236,8 +241,9 @@ internal sealed partial class Partition : IReplicationSource
             RecordedRequests.FromStored(data.Requests));
     }
 
-    // Everything up to lastSequence is in the store when this runs: the durable watermark starts there.
-    private void Initialize(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> items, long lastSequence, long epoch, IEnumerable<RecordedRequest> requests, bool keepItems = false)
+    // Everything up to lastSequence is in the store when this runs: the durable watermark starts
+    // there. A tail (a promoted standby's recent changes, ending at lastSequence) starts the log.
+    private void Initialize(IEnumerable<KeyValuePair<ItemAddress, PendingEntry>> items, long lastSequence, long epoch, IEnumerable<RecordedRequest> requests, bool keepItems = false, LogTail? tail = null)
     {
         _requestTable = new RequestTable(_options.RequestsRetained, _options.RequestRetention);
         foreach (var request in requests)
@@ -255,7 +261,7 @@ internal sealed partial class Partition : IReplicationSource
 
         Epoch = epoch;
         Volatile.Write(ref _lastSequence, lastSequence);
-        _log = new ReplicationLog(lastSequence, _options);
+        _log = tail is null ? new ReplicationLog(lastSequence, _options) : new ReplicationLog(tail.StartSequence, tail.Entries, lastSequence, _options);
         _receivedWaiters = new SequenceWaiters(lastSequence);
         _appliedWaiters = new SequenceWaiters(lastSequence);
         _durableWaiters = new SequenceWaiters(lastSequence);

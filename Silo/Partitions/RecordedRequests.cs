@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using OrleansReplication.Protocol;
+using OrleansReplication.Silo.Replication;
 using OrleansReplication.Silo.Storage;
 
 namespace OrleansReplication.Silo.Partitions;
@@ -65,4 +66,7 @@ internal sealed record WarmCopy(IReadOnlyList<KeyValuePair<ItemAddress, ItemEntr
     /// <see cref="Applied"/> or is gone (then start from <see cref="Items"/>); unset in tests.
     /// </summary>
     public Func<long, ItemTable?>? Adopt { get; init; }
+
+    /// <summary>The changes the copy applied recently, ending at <see cref="Applied"/>: the new primary's log continues them. Null: none kept (tests).</summary>
+    public LogTail? Tail { get; init; }
 }

@@ -29,12 +29,14 @@ internal static class WarmCopyMerge
         var merged = new List<KeyValuePair<ItemAddress, PendingEntry>>(Math.Max(copy.Count, store.Items.Count));
         var writes = new List<StoredWrite>();
         var lastSequence = Math.Max(copyApplied, store.LastSequence);
+        var storeKept = false;
         foreach (var (address, entry) in copy)
         {
             if (storeItems.Remove(address, out var stored))
             {
                 if (stored.Version >= entry.Version)
                 {
+                    storeKept |= stored.Version > entry.Version;
                     merged.Add(KeyValuePair.Create(address, new PendingEntry(stored.Version, stored.Value)));
                 }
                 else
@@ -54,6 +56,7 @@ internal static class WarmCopyMerge
         {
             if (stored.Version > copyApplied)
             {
+                storeKept = true;
                 merged.Add(KeyValuePair.Create(address, new PendingEntry(stored.Version, stored.Value)));
             }
             else
@@ -62,11 +65,12 @@ internal static class WarmCopyMerge
             }
         }
 
-        return new Result(merged, writes, lastSequence);
+        return new Result(merged, writes, lastSequence, !storeKept && lastSequence == copyApplied);
     }
 
     /// <param name="Items">The partition's items after the merge.</param>
     /// <param name="StoreWrites">What brings the store to <paramref name="Items"/>; commit them with <paramref name="LastSequence"/>.</param>
     /// <param name="LastSequence">The partition's last sequence after the merge: max(copy applied, store last).</param>
-    internal sealed record Result(List<KeyValuePair<ItemAddress, PendingEntry>> Items, List<StoredWrite> StoreWrites, long LastSequence);
+    /// <param name="IsCopy">Whether the merge is the copy itself at its applied sequence (the store was behind or equal and held nothing newer): the copy's history then leads to it.</param>
+    internal sealed record Result(List<KeyValuePair<ItemAddress, PendingEntry>> Items, List<StoredWrite> StoreWrites, long LastSequence, bool IsCopy);
 }

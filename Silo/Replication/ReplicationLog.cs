@@ -76,6 +76,26 @@ internal sealed class ReplicationLog
     }
 
     /// <summary>
+    /// A log that continues <paramref name="tail"/> (a standby's retained changes, contiguous, the
+    /// last one at <paramref name="lastSequence"/>): a promoted standby keeps the history its
+    /// standby copy saw from <paramref name="startSequence"/> on, so a listener positioned before
+    /// the promotion resumes exactly. Everything up to <paramref name="lastSequence"/> is persisted.
+    /// </summary>
+    public ReplicationLog(long startSequence, ReadOnlySpan<LogEntry> tail, long lastSequence, ReplicationOptions options)
+        : this(tail.IsEmpty ? lastSequence : tail[0].Sequence - 1, options)
+    {
+        var end = tail.IsEmpty ? startSequence - 1 : tail[^1].Sequence;
+        if (end != lastSequence)
+        {
+            throw new ArgumentException($"A log tail must end at sequence {lastSequence}; this one ends at {end}.", nameof(tail));
+        }
+
+        StartSequence = Math.Min(startSequence, _firstSequence);
+        Append(tail);
+        MarkDurable(lastSequence);
+    }
+
+    /// <summary>
     /// The first sequence this log was ever to hold: changes before it happened before the partition
     /// started here (loaded or promoted), so they were never in this log rather than evicted.
     /// </summary>

@@ -42,7 +42,7 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger, IOptions<
             var items = new List<KeyValuePair<Partitions.ItemAddress, Partitions.ItemEntry>>(replica.Items.Count);
             replica.Items.CopyTo(items);
             var applied = replica.AppliedSequence;
-            return new Partitions.WarmCopy(items, applied, replica.Epoch, replica.Requests) { Adopt = epoch => Adopt(replica, applied, epoch) };
+            return new Partitions.WarmCopy(items, applied, replica.Epoch, replica.Requests) { Adopt = epoch => Adopt(replica, applied, epoch), Tail = replica.Tail };
         }
     }
 

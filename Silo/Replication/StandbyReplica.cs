@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Partitions;
 
@@ -29,17 +30,26 @@ internal enum StandbyApplyResult
 }
 
 /// <summary>
-/// The warm copy of one partition on a standby: applies batches strictly in sequence order and
-/// installs snapshots. A single consumer (the link's receive loop) calls <see cref="Apply"/> and
+/// The warm copy of one partition on a standby: applies batches strictly in sequence order,
+/// keeping a bounded tail of the changes for a promotion (<see cref="Tail"/>), and installs
+/// snapshots. A single consumer (the link's receive loop) calls <see cref="Apply"/> and
 /// <see cref="Install"/>; any thread reads <see cref="Items"/>, <see cref="AppliedSequence"/> and
 /// <see cref="Epoch"/>.
 /// </summary>
-internal sealed class StandbyReplica(int partitionId, ReplicationOptions? options = null)
+internal sealed class StandbyReplica
 {
-    private readonly ReplicationOptions _options = options ?? new ReplicationOptions();
+    private readonly ReplicationOptions _options;
 
     // Consumer only, reused for every batch.
     private readonly List<KeyValuePair<ItemAddress, PendingEntry>> _changes = [];
+    private readonly List<LogEntry> _tailEntries = [];
+    private readonly List<long> _previousVersions = [];
+
+    // Consumer only (or under the host's lock on this replica): the changes applied recently, so a
+    // promotion continues the primary's history and a listener resumes across it with no gap.
+    // Bounded like the primary's log; every entry counts as persisted (the store is the old
+    // primary's business), so retention evicts by the bounds alone. Restarts at a snapshot.
+    private ReplicationLog _tail;
 
     // Consumer only (or under the host's lock on this replica): the requests with idempotency ids
     // the primary recorded, so that after a promotion a retry is answered, not applied again.
@@ -62,7 +72,25 @@ internal sealed class StandbyReplica(int partitionId, ReplicationOptions? option
     // of records past a gap asks once, not once per record.
     private long _catchUpAskedAt = -1;
 
-    public int PartitionId { get; } = partitionId;
+    public StandbyReplica(int partitionId, ReplicationOptions? options = null)
+    {
+        PartitionId = partitionId;
+        _options = options ?? new ReplicationOptions();
+        _tail = new ReplicationLog(0, _options);
+    }
+
+    public int PartitionId { get; }
+
+    /// <summary>The recently applied changes (a copy, with the first sequence the tail ever held; consumer or the host's lock).</summary>
+    public LogTail Tail
+    {
+        get
+        {
+            var entries = new List<LogEntry>(_tail.Count);
+            _tail.TryRead(_tail.FirstSequence, int.MaxValue, entries);
+            return new LogTail(_tail.StartSequence, [.. entries]);
+        }
+    }
 
     /// <summary>The warm items, as of <see cref="AppliedSequence"/>.</summary>
     public ItemTable Items => _items;
@@ -127,20 +155,37 @@ internal sealed class StandbyReplica(int partitionId, ReplicationOptions? option
         }
 
         _changes.Clear();
+        _tailEntries.Clear();
+        _previousVersions.Clear();
         foreach (var change in changes)
         {
             if (change.Sequence > applied)
             {
-                _changes.Add(KeyValuePair.Create(ReplicatedChanges.Address(change), new PendingEntry(change.Sequence, change.Remove ? null : ReplicatedChanges.Json(change))));
+                var address = ReplicatedChanges.Address(change);
+                var json = change.Remove ? null : ReplicatedChanges.Json(change);
+                _changes.Add(KeyValuePair.Create(address, new PendingEntry(change.Sequence, json)));
+                RecordedRequest? recorded = null;
                 if (change.Request is { } request)
                 {
-                    Remember(RecordedRequest.FromWire(request));
+                    recorded = RecordedRequest.FromWire(request);
+                    Remember(recorded);
                 }
+
+                _tailEntries.Add(new LogEntry(address, change.Sequence, 0, json, recorded));
             }
         }
 
-        _items.Apply(_changes);
+        _items.Apply(_changes, _previousVersions);
         _changes.Clear();
+        var tail = CollectionsMarshal.AsSpan(_tailEntries);
+        for (var i = 0; i < tail.Length; i++)
+        {
+            tail[i] = tail[i] with { PreviousVersion = _previousVersions[i] };
+        }
+
+        _tail.Append(tail);
+        _tail.MarkDurable(_tail.LastSequence);
+        _tailEntries.Clear();
         Volatile.Write(ref _epoch, batch.Epoch);
         Volatile.Write(ref _appliedSequence, changes[changes.Count - 1].Sequence);
         return StandbyApplyResult.Applied;
@@ -199,6 +244,7 @@ internal sealed class StandbyReplica(int partitionId, ReplicationOptions? option
         }
 
         _stagingRequests = null;
+        _tail = new ReplicationLog(chunk.SnapshotSequence, _options);
         _catchUpAskedAt = -1;
         Volatile.Write(ref _epoch, chunk.Epoch);
         Volatile.Write(ref _appliedSequence, chunk.SnapshotSequence);
@@ -239,3 +285,8 @@ internal sealed class StandbyReplica(int partitionId, ReplicationOptions? option
         };
     }
 }
+
+/// <summary>A standby's recently applied changes, as a promotion continues its log from them.</summary>
+/// <param name="StartSequence">The first sequence the tail ever held (where the standby started following: changes before it were never in it).</param>
+/// <param name="Entries">The retained changes, contiguous, oldest first.</param>
+internal sealed record LogTail(long StartSequence, LogEntry[] Entries);

@@ -314,9 +314,9 @@ public sealed class ClusterWatchTests
     private static Task WriteRoundAsync(IStateReplicator<int> replicator, int round) =>
         replicator.SetStateItemsAsync(Enumerable.Range(0, Keys).Select(i => KeyValuePair.Create<ItemKey, int>("k" + i, round)), new WriteOptions { Safety = SafetyLevel.Applied });
 
-    private static int PartitionOf(string component, string key) => PartitionHasher.GetPartition(component, key, Partitions);
+    internal static int PartitionOf(string component, string key) => PartitionHasher.GetPartition(component, key, Partitions);
 
-    private static Task<ReplicationClient> ConnectAsync(TestCluster cluster) =>
+    internal static Task<ReplicationClient> ConnectAsync(TestCluster cluster) =>
         ReplicationClient.ConnectAsync(new ReplicationClientOptions
         {
             Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString())],

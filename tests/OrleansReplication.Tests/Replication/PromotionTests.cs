@@ -154,6 +154,7 @@ public sealed class PromotionTests : ReplicationHarness
             var next = await WriteAsync(promoted, SafetyLevel.Durable, Set("a", "3")).WaitAsync(Deadline);
             Assert.Equal(next[0].Version, promoted.Items.Get(Address("a"))?.Version);
             Assert.Equal(["a", "b"], Contents(promoted.Items).Select(i => i.Address.Id));
+            Assert.Equal([("a", 1L, "1"), ("b", 2L, "2"), ("a", next[0].Version, "3")], History(promoted.Log, 1));
         }
         finally
         {
@@ -161,11 +162,75 @@ public sealed class PromotionTests : ReplicationHarness
         }
     }
 
+    [Fact]
+    public async Task StartFromWarmCopy_CopyAheadOfTheStore_LogContinuesTheStandbysTail_RemovalsIncluded()
+    {
+        var primary = await StartPartitionAsync();
+        var link = await AddStandbyAsync(primary, "standby");
+        await WriteAsync(primary, SafetyLevel.Durable, Set("a", "1"), Set("b", "2")).WaitAsync(Deadline);
+        Store.Close(); // from here on only the standby has the changes
+        await WriteAsync(primary, SafetyLevel.Applied, Remove("a")).WaitAsync(Deadline);
+        await WriteAsync(primary, SafetyLevel.Applied, Set("b", "3"), Set("c", "4")).WaitAsync(Deadline);
+        var expected = History(primary.Log, 1);
+
+        var promoted = new Partition(0, Sqlite, NullLogger.Instance);
+        try
+        {
+            Assert.True(await promoted.StartFromWarmCopyAsync(WarmCopyOf(link), primary.Epoch + 1, default));
+
+            // The old primary's history, as its standby applied it, then the new primary's changes.
+            Assert.Equal(1, promoted.Log.StartSequence);
+            Assert.Equal(expected, History(promoted.Log, 1));
+            Assert.Equal(promoted.LastSequence, promoted.DurableSequence);
+            var next = await WriteAsync(promoted, SafetyLevel.Durable, Remove("c")).WaitAsync(Deadline);
+            Assert.Equal([.. expected, ("c", next[0].Version, null)], History(promoted.Log, 1));
+
+            // The merge reached the store, and the new change after it.
+            var stored = await Sqlite.LoadPartitionAsync(0, default);
+            Assert.Equal(["b"], stored.Items.Select(i => i.Id));
+            Assert.Equal(next[0].Version, stored.LastSequence);
+        }
+        finally
+        {
+            await promoted.StopAsync().WaitAsync(Deadline);
+        }
+    }
+
+    [Fact]
+    public async Task StartFromWarmCopy_StoreAheadOfTheCopy_LogStartsAtThePromotion()
+    {
+        var primary = await StartPartitionAsync();
+        var link = await AddStandbyAsync(primary, "standby");
+        await WriteAsync(primary, SafetyLevel.Durable, Set("a", "1")).WaitAsync(Deadline);
+        await AssertStandbyMatchesAsync(primary, link.Standby);
+        var behind = WarmCopyOf(link);
+        await WriteAsync(primary, SafetyLevel.Durable, Remove("a")).WaitAsync(Deadline);
+
+        // The copy's history does not lead to the store's state: a listener must be told so.
+        var promoted = await PromoteAsync(primary, link, behind);
+        try
+        {
+            Assert.Equal(promoted.LastSequence + 1, promoted.Log.StartSequence);
+            Assert.Equal(promoted.Log.StartSequence, promoted.Log.FirstSequence);
+        }
+        finally
+        {
+            await promoted.StopAsync().WaitAsync(Deadline);
+        }
+    }
+
+    private static List<(string Id, long Sequence, string? Json)> History(ReplicationLog log, long from)
+    {
+        var entries = new List<LogEntry>();
+        Assert.True(log.TryRead(from, int.MaxValue, entries), $"The log no longer holds sequence {from}.");
+        return [.. entries.Select(e => (e.Address.Id, e.Sequence, e.Value is null ? null : Encoding.UTF8.GetString(e.Value)))];
+    }
+
     private static WarmCopy WarmCopyOf(InProcessReplicaLink link)
     {
         var items = new List<KeyValuePair<ItemAddress, ItemEntry>>();
         link.Standby.Items.CopyTo(items);
-        return new WarmCopy(items, link.Standby.AppliedSequence, link.Standby.Epoch, link.Standby.Requests);
+        return new WarmCopy(items, link.Standby.AppliedSequence, link.Standby.Epoch, link.Standby.Requests) { Tail = link.Standby.Tail };
     }
 
     private async Task<Partition> PromoteAsync(Partition primary, InProcessReplicaLink link, WarmCopy copy, int epochsSkipped = 0)

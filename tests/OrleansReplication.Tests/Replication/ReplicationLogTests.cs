@@ -148,6 +148,28 @@ public sealed class ReplicationLogTests
         Assert.Equal(Enumerable.Range(1, 5000).Select(i => (long)i), read.Select(e => e.Sequence));
     }
 
+    [Fact]
+    public void ContinuingATail_HoldsItsHistoryAsPersisted_AndAppendsAfterIt()
+    {
+        var log = new ReplicationLog(5, Changes(11, 5), 15, new ReplicationOptions());
+
+        // Started at 5, retained from 11: a position before 10 was evicted, not never held.
+        Assert.Equal((5L, 11L, 15L, 15L), (log.StartSequence, log.FirstSequence, log.LastSequence, log.DurableSequence));
+        log.Append(Changes(16, 1));
+        var read = new List<LogEntry>();
+        Assert.True(log.TryRead(11, 100, read));
+        Assert.Equal([11L, 12L, 13L, 14L, 15L, 16L], read.Select(e => e.Sequence));
+        Assert.Equal(1, log.UnpersistedChanges);
+    }
+
+    [Fact]
+    public void ContinuingATail_NotEndingAtTheLastSequence_IsRefused()
+    {
+        Assert.Throws<ArgumentException>(() => new ReplicationLog(1, Changes(1, 3), 4, new ReplicationOptions()));
+        Assert.Throws<ArgumentException>(() => new ReplicationLog(3, [], 4, new ReplicationOptions()));
+        Assert.Equal(5, new ReplicationLog(5, [], 4, new ReplicationOptions()).FirstSequence);
+    }
+
     private static LogEntry[] Changes(long from, int count, int valueBytes = 8) =>
         Enumerable.Range(0, count).Select(i => Change(from + i, valueBytes)).ToArray();
 

@@ -154,6 +154,41 @@ public sealed class StandbyReplicaTests
         Assert.True(standby.CreateAck(refused: true).CatchUpRequested);
     }
 
+    [Fact]
+    public void Tail_KeepsAppliedChangesWithTheirPreviousVersions_WithinTheRetentionBound()
+    {
+        var standby = new StandbyReplica(PartitionId, new ReplicationOptions { LogRetainedChanges = 3 });
+        standby.Apply(Batch(1, Set("a", 1), Set("a", 2)));
+        Assert.Equal([(1L, 0L, false), (2L, 1L, false)], Entries(standby.Tail));
+
+        standby.Apply(Batch(1, Set("a", 2), Remove("a", 3), Set("b", 4)));
+        standby.Apply(Batch(1, Set("b", 5)));
+
+        // Only the bound's newest changes stay; the tail's history still starts at 1 (evicted, not restarted).
+        var tail = standby.Tail;
+        Assert.Equal(1, tail.StartSequence);
+        Assert.Equal([(3L, 2L, true), (4L, 0L, false), (5L, 4L, false)], Entries(tail));
+        Assert.Same(Get(standby, "b")!.Json, tail.Entries[^1].Value);
+    }
+
+    [Fact]
+    public void Tail_SnapshotInstalled_RestartsAfterTheSnapshotSequence()
+    {
+        var standby = new StandbyReplica(PartitionId);
+        standby.Apply(Batch(1, Set("a", 1), Remove("a", 2)));
+
+        standby.Install(Chunk(2, 40, last: true, Set("z", 40)));
+        Assert.Equal(41, standby.Tail.StartSequence);
+        Assert.Empty(standby.Tail.Entries);
+
+        standby.Apply(Batch(2, Remove("z", 41)));
+        Assert.Equal(41, standby.Tail.StartSequence);
+        Assert.Equal([(41L, 40L, true)], Entries(standby.Tail));
+    }
+
+    private static List<(long Sequence, long PreviousVersion, bool Removed)> Entries(LogTail tail) =>
+        [.. tail.Entries.Select(e => (e.Sequence, e.PreviousVersion, e.Value is null))];
+
     private static ItemEntry? Get(StandbyReplica standby, string id) => standby.Items.Get(new ItemAddress("c", string.Empty, id));
 
     private static ReplicationBatch Batch(long epoch, params ReplicatedChange[] changes)
