@@ -241,10 +241,12 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
 
             if (!_progress.TryGetValue(row.Address, out var seen) || seen.IAmAlive != row.IAmAlive)
             {
-                _progress[row.Address] = (row.IAmAlive, now);
-                continue;
+                seen = (row.IAmAlive, now);
+                _progress[row.Address] = seen;
             }
 
+            // A heartbeat that just moved has stood still 0 ms: only a suspicion that needs no
+            // standing heartbeat (a refused reconnect to an active peer, by default) confirms then.
             var stalled = _time.GetElapsedTime(seen.SeenAt, now);
             var suspected = _suspected.TryGetValue(row.Address, out var suspicion);
             var confirmed = stalled >= _options.DeathTimeout || (suspected && stalled >= suspicion.ConfirmAfter);
