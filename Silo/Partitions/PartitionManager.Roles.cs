@@ -14,6 +14,11 @@ internal sealed partial class PartitionManager
     // Where each partition's primary is, for redirects; written with _leads.
     private volatile (string? Gateway, string? Http)[] _primaries = [];
 
+    // The starts of the partitions this silo is taking over (promotion or cold), while the map is
+    // being followed; each marks its partition led as soon as it serves (_rolesLock), not when all did.
+    private volatile Task?[] _starting = [];
+    private readonly Lock _rolesLock = new();
+
     /// <summary>Whether this silo serves partition <paramref name="partitionId"/>.</summary>
     public bool Leads(int partitionId) => _leads is not { } leads || leads[partitionId];
 
@@ -34,6 +39,7 @@ internal sealed partial class PartitionManager
         var leads = new bool[count];
         var primaries = new (string?, string?)[count];
         var starts = new List<Task<int>>();
+        var starting = new Task?[count];
         for (var p = 0; p < count; p++)
         {
             var assignment = map[p];
@@ -57,16 +63,30 @@ internal sealed partial class PartitionManager
                 continue;
             }
 
-            starts.Add(StartAsync(p, assignment.Epoch, current, warmCopy, cancellationToken));
+            var start = StartAsync(p, assignment.Epoch, current, warmCopy, cancellationToken);
+            starts.Add(start);
+            starting[p] = start;
         }
 
         // Concurrently: each start reads its partition's head (or rows) from the store, and a
         // crashed silo's partitions should all serve again at the pace of the slowest, not the sum.
-        var replaced = await Task.WhenAll(starts).ConfigureAwait(false);
+        // Meanwhile redirects name the new primaries, never the old (often dead) ones.
         _primaries = primaries;
-        _leads = leads;
+        _starting = starting;
+        try
+        {
+            var replaced = await Task.WhenAll(starts).ConfigureAwait(false);
+            lock (_rolesLock)
+            {
+                _leads = leads;
+            }
 
-        return replaced;
+            return replaced;
+        }
+        finally
+        {
+            _starting = [];
+        }
     }
 
     private async Task<int> StartAsync(int p, long epoch, Partition current, Func<int, WarmCopy?> warmCopy, CancellationToken cancellationToken)
@@ -84,9 +104,23 @@ internal sealed partial class PartitionManager
         }
 
         Volatile.Write(ref _partitions[p], next);
+        lock (_rolesLock)
+        {
+            if (_leads is { } leads && !leads[p])
+            {
+                var served = (bool[])leads.Clone();
+                served[p] = true;
+                _leads = served;
+            }
+        }
+
         await current.StopAsync().ConfigureAwait(false);
         return p;
     }
+
+    /// <summary>The start of <paramref name="partitionId"/> when this silo is taking it over and it does not serve yet.</summary>
+    private Task? StartingHere(int partitionId) =>
+        _starting is var starting && (uint)partitionId < (uint)starting.Length && starting[partitionId] is { IsCompleted: false } start && !Leads(partitionId) ? start : null;
 
     private PartitionMovedException Moved(int partitionId)
     {
