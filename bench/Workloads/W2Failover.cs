@@ -31,6 +31,9 @@ internal static class W2Failover
         using var stop = new CancellationTokenSource();
         long killedAt = 0;
         var acks = Enumerable.Range(0, settings.Concurrency).Select(_ => new List<long>()).ToArray();
+        // OR_BENCH_W2_TIMELINE=FILE (with --silo-env Logging__LogLevel__Default=Information): where the window goes.
+        var timeline = Environment.GetEnvironmentVariable("OR_BENCH_W2_TIMELINE");
+        var resumed = Enumerable.Range(0, settings.Concurrency).Select(_ => new List<(long At, string Key)>()).ToArray();
         var workers = Enumerable.Range(0, settings.Concurrency).Select(w => Task.Run(async () =>
         {
             var random = new Random(w * 31 + 7);
@@ -45,6 +48,7 @@ internal static class W2Failover
                 {
                     var result = await replicators[w].SetStateItemsAsync([KeyValuePair.Create(new ItemKey(key), value)], options);
                     history.Ok(id, result[0].Version);
+                    RecordAck(w, key);
                     lock (acks[w])
                     {
                         acks[w].Add(Stopwatch.GetTimestamp());
@@ -62,11 +66,21 @@ internal static class W2Failover
                     history.Timeout(id);
                 }
             }
+
+            void RecordAck(int worker, string key)
+            {
+                var kill = Volatile.Read(ref killedAt);
+                if (timeline is not null && kill != 0 && Stopwatch.GetElapsedTime(kill) < TimeSpan.FromSeconds(3))
+                {
+                    resumed[worker].Add((Stopwatch.GetTimestamp(), key));
+                }
+            }
         })).ToArray();
 
         await Task.Delay(BeforeKill);
         var victim = await cluster.BusiestPrimaryAsync();
-        killedAt = Stopwatch.GetTimestamp();
+        var killedWall = DateTime.Now;
+        Volatile.Write(ref killedAt, Stopwatch.GetTimestamp());
         await victim.KillAsync();
         Console.Error.WriteLine($"  killed silo {victim.SiloId} (pid {victim.ProcessId}), the primary of the most partitions");
 
@@ -81,6 +95,10 @@ internal static class W2Failover
         await Task.WhenAll(workers);
 
         var unavailableMs = acks.Max(a => LongestGapMs(a, killedAt));
+        if (timeline is not null)
+        {
+            WriteTimeline(timeline, cluster, victim, killedWall, killedAt, resumed);
+        }
         await ReadBackAsync(replicators, history);
         var report = HistoryChecker.Check(history.Snapshot());
         Console.Error.WriteLine($"  history: {report}");
@@ -96,6 +114,40 @@ internal static class W2Failover
         var measurement = new RunFigures("orleans-replication", "w2", "applied", "run 1", figures);
         results.AddRun(measurement);
         results.Summarize(measurement with { Kind = "single" });
+    }
+
+    // Per partition, when the last client stuck on it was acknowledged again (an ack after a gap of
+    // over 50 ms); then the silos' log lines from 1 s before the kill to 3 s after it.
+    private static void WriteTimeline(string path, SiloCluster cluster, BenchSilo victim, DateTime killedWall, long killedAt, List<(long At, string Key)>[] acks)
+    {
+        var lines = new List<string> { $"kill {killedWall:HH:mm:ss.fff} victim {victim.SiloId}" };
+        var resumedAt = new SortedDictionary<int, double>();
+        foreach (var worker in acks)
+        {
+            var previous = 0.0;
+            foreach (var (at, key) in worker)
+            {
+                var ms = Stopwatch.GetElapsedTime(killedAt, at).TotalMilliseconds;
+                var partition = PartitionHasher.GetPartition(Component, key, cluster.Partitions);
+                if (ms - previous > 50)
+                {
+                    resumedAt[partition] = Math.Max(resumedAt.GetValueOrDefault(partition), ms);
+                }
+
+                previous = ms;
+            }
+        }
+
+        lines.Add("writes resumed (ms after the kill): " + string.Join(' ', resumedAt.Select(r => $"p{r.Key}={r.Value:0}")));
+        var from = killedWall.AddSeconds(-1).ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
+        var to = killedWall.AddSeconds(3).ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var silo in cluster.Silos)
+        {
+            lines.Add($"--- silo {silo.SiloId}");
+            lines.AddRange(silo.Log.Split('\n').Where(l => l.Length > 12 && string.CompareOrdinal(l, 0, from, 0, 12) >= 0 && string.CompareOrdinal(l, 0, to, 0, 12) <= 0));
+        }
+
+        File.AppendAllLines(path, lines);
     }
 
     /// <summary>The longest time after <paramref name="killedAt"/> one client waited for its next acknowledgement.</summary>
