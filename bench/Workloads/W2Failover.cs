@@ -116,29 +116,29 @@ internal static class W2Failover
         results.Summarize(measurement with { Kind = "single" });
     }
 
-    // Per partition, when the last client stuck on it was acknowledged again (an ack after a gap of
-    // over 50 ms); then the silos' log lines from 1 s before the kill to 3 s after it.
+    // Every wait of a client for its next acknowledgement over 50 ms (from-to ms after the kill,
+    // and the partition of the key it waited on); then the silos' log lines from 1 s before the
+    // kill to 3 s after it.
     private static void WriteTimeline(string path, SiloCluster cluster, BenchSilo victim, DateTime killedWall, long killedAt, List<(long At, string Key)>[] acks)
     {
         var lines = new List<string> { $"kill {killedWall:HH:mm:ss.fff} victim {victim.SiloId}" };
-        var resumedAt = new SortedDictionary<int, double>();
+        var waits = new List<string>();
         foreach (var worker in acks)
         {
             var previous = 0.0;
             foreach (var (at, key) in worker)
             {
                 var ms = Stopwatch.GetElapsedTime(killedAt, at).TotalMilliseconds;
-                var partition = PartitionHasher.GetPartition(Component, key, cluster.Partitions);
                 if (ms - previous > 50)
                 {
-                    resumedAt[partition] = Math.Max(resumedAt.GetValueOrDefault(partition), ms);
+                    waits.Add($"{previous:0}-{ms:0}:p{PartitionHasher.GetPartition(Component, key, cluster.Partitions)}");
                 }
 
                 previous = ms;
             }
         }
 
-        lines.Add("writes resumed (ms after the kill): " + string.Join(' ', resumedAt.Select(r => $"p{r.Key}={r.Value:0}")));
+        lines.Add("waits over 50 ms: " + string.Join(' ', waits));
         var from = killedWall.AddSeconds(-1).ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
         var to = killedWall.AddSeconds(3).ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
         foreach (var silo in cluster.Silos)
