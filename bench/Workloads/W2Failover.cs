@@ -70,7 +70,7 @@ internal static class W2Failover
             void RecordAck(int worker, string key)
             {
                 var kill = Volatile.Read(ref killedAt);
-                if (timeline is not null && kill != 0 && Stopwatch.GetElapsedTime(kill) < TimeSpan.FromSeconds(3))
+                if (timeline is not null && kill != 0 && Stopwatch.GetElapsedTime(kill) < AfterKill)
                 {
                     resumed[worker].Add((Stopwatch.GetTimestamp(), key));
                 }
@@ -80,6 +80,7 @@ internal static class W2Failover
         await Task.Delay(BeforeKill);
         var victim = await cluster.BusiestPrimaryAsync();
         var killedWall = DateTime.Now;
+        var pausedBefore = GC.GetTotalPauseDuration();
         Volatile.Write(ref killedAt, Stopwatch.GetTimestamp());
         await victim.KillAsync();
         Console.Error.WriteLine($"  killed silo {victim.SiloId} (pid {victim.ProcessId}), the primary of the most partitions");
@@ -97,7 +98,8 @@ internal static class W2Failover
         var unavailableMs = acks.Max(a => LongestGapMs(a, killedAt));
         if (timeline is not null)
         {
-            WriteTimeline(timeline, cluster, victim, killedWall, killedAt, resumed);
+            File.AppendAllLines(timeline, [$"kill {killedWall:HH:mm:ss.fff} victim {victim.SiloId}; this process paused for GC {(GC.GetTotalPauseDuration() - pausedBefore).TotalMilliseconds:0} ms since"]);
+            WriteTimeline(timeline, cluster, killedWall, killedAt, resumed);
         }
         await ReadBackAsync(replicators, history);
         var report = HistoryChecker.Check(history.Snapshot());
@@ -118,10 +120,10 @@ internal static class W2Failover
 
     // Every wait of a client for its next acknowledgement over 50 ms (from-to ms after the kill,
     // and the partition of the key it waited on); then the silos' log lines from 1 s before the
-    // kill to 3 s after it.
-    private static void WriteTimeline(string path, SiloCluster cluster, BenchSilo victim, DateTime killedWall, long killedAt, List<(long At, string Key)>[] acks)
+    // kill to 10 s after it.
+    private static void WriteTimeline(string path, SiloCluster cluster, DateTime killedWall, long killedAt, List<(long At, string Key)>[] acks)
     {
-        var lines = new List<string> { $"kill {killedWall:HH:mm:ss.fff} victim {victim.SiloId}" };
+        var lines = new List<string>();
         var waits = new List<string>();
         foreach (var worker in acks)
         {
@@ -140,7 +142,7 @@ internal static class W2Failover
 
         lines.Add("waits over 50 ms: " + string.Join(' ', waits));
         var from = killedWall.AddSeconds(-1).ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
-        var to = killedWall.AddSeconds(3).ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
+        var to = (killedWall + AfterKill).ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
         foreach (var silo in cluster.Silos)
         {
             lines.Add($"--- silo {silo.SiloId}");
