@@ -170,12 +170,12 @@ internal sealed partial class SiloLifecycleService(
                 }
 
                 var map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, token).ConfigureAwait(false);
-
-                // A promotion takes effect on every silo now, not at each one's next tick, and
-                // before this silo's own promotions (tens of ms): the peers' run alongside them.
-                NotifyIfWritten();
                 await FollowMapAsync(map, token).ConfigureAwait(false);
-                NotifyIfWritten();
+                if (partitionMap.TakeWritten())
+                {
+                    // A promotion takes effect on every silo now, not at each one's next tick.
+                    notifier.NotifyAll(membership.Current);
+                }
 
                 notifier.AnswerFollowed(replies);
                 replies = [];
@@ -196,14 +196,6 @@ internal sealed partial class SiloLifecycleService(
             {
                 notifier.AnswerFollowed(replies); // stopping: do not keep peers waiting
             }
-        }
-    }
-
-    private void NotifyIfWritten()
-    {
-        if (partitionMap.TakeWritten())
-        {
-            notifier.NotifyAll(membership.Current);
         }
     }
 

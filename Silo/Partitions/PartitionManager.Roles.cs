@@ -11,13 +11,12 @@ internal sealed partial class PartitionManager
     // partition); then one flag per partition. Written by ApplyRolesAsync only; read by request threads.
     private volatile bool[]? _leads;
 
-    // Where each partition's primary is, for redirects; written with _leads.
+    // Where each partition's primary is, for redirects: the new map's as soon as this silo follows it.
     private volatile (string? Gateway, string? Http)[] _primaries = [];
 
-    // The starts of the partitions this silo is taking over (promotion or cold), while the map is
-    // being followed; each marks its partition led as soon as it serves (_rolesLock), not when all did.
+    // While the map is being followed, per partition this silo is taking over (promotion or cold):
+    // the round's end, when it serves here. Requests for it wait for that instead of a redirect.
     private volatile Task?[] _starting = [];
-    private readonly Lock _rolesLock = new();
 
     /// <summary>Whether this silo serves partition <paramref name="partitionId"/>.</summary>
     public bool Leads(int partitionId) => _leads is not { } leads || leads[partitionId];
@@ -40,6 +39,7 @@ internal sealed partial class PartitionManager
         var primaries = new (string?, string?)[count];
         var starts = new List<Task<int>>();
         var starting = new Task?[count];
+        var served = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         for (var p = 0; p < count; p++)
         {
             var assignment = map[p];
@@ -63,9 +63,8 @@ internal sealed partial class PartitionManager
                 continue;
             }
 
-            var start = StartAsync(p, assignment.Epoch, current, warmCopy, cancellationToken);
-            starts.Add(start);
-            starting[p] = start;
+            starts.Add(StartAsync(p, assignment.Epoch, current, warmCopy, cancellationToken));
+            starting[p] = served.Task;
         }
 
         // Concurrently: each start reads its partition's head (or rows) from the store, and a
@@ -76,16 +75,13 @@ internal sealed partial class PartitionManager
         try
         {
             var replaced = await Task.WhenAll(starts).ConfigureAwait(false);
-            lock (_rolesLock)
-            {
-                _leads = leads;
-            }
-
+            _leads = leads;
             return replaced;
         }
         finally
         {
             _starting = [];
+            served.TrySetResult();
         }
     }
 
@@ -104,21 +100,11 @@ internal sealed partial class PartitionManager
         }
 
         Volatile.Write(ref _partitions[p], next);
-        lock (_rolesLock)
-        {
-            if (_leads is { } leads && !leads[p])
-            {
-                var served = (bool[])leads.Clone();
-                served[p] = true;
-                _leads = served;
-            }
-        }
-
         await current.StopAsync().ConfigureAwait(false);
         return p;
     }
 
-    /// <summary>The start of <paramref name="partitionId"/> when this silo is taking it over and it does not serve yet.</summary>
+    /// <summary>When <paramref name="partitionId"/> serves here, while this silo is taking it over.</summary>
     private Task? StartingHere(int partitionId) =>
         _starting is var starting && (uint)partitionId < (uint)starting.Length && starting[partitionId] is { IsCompleted: false } start && !Leads(partitionId) ? start : null;
 
