@@ -11,12 +11,8 @@ internal sealed partial class PartitionManager
     // partition); then one flag per partition. Written by ApplyRolesAsync only; read by request threads.
     private volatile bool[]? _leads;
 
-    // Where each partition's primary is, for redirects: the new map's as soon as this silo follows it.
+    // Where each partition's primary is, for redirects; written with _leads.
     private volatile (string? Gateway, string? Http)[] _primaries = [];
-
-    // While the map is being followed, per partition this silo is taking over (promotion or cold):
-    // the round's end, when it serves here. Requests for it wait for that instead of a redirect.
-    private volatile Task?[] _starting = [];
 
     /// <summary>Whether this silo serves partition <paramref name="partitionId"/>.</summary>
     public bool Leads(int partitionId) => _leads is not { } leads || leads[partitionId];
@@ -38,8 +34,6 @@ internal sealed partial class PartitionManager
         var leads = new bool[count];
         var primaries = new (string?, string?)[count];
         var starts = new List<Task<int>>();
-        var starting = new Task?[count];
-        var served = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         for (var p = 0; p < count; p++)
         {
             var assignment = map[p];
@@ -64,25 +58,15 @@ internal sealed partial class PartitionManager
             }
 
             starts.Add(StartAsync(p, assignment.Epoch, current, warmCopy, cancellationToken));
-            starting[p] = served.Task;
         }
 
         // Concurrently: each start reads its partition's head (or rows) from the store, and a
         // crashed silo's partitions should all serve again at the pace of the slowest, not the sum.
-        // Meanwhile redirects name the new primaries, never the old (often dead) ones.
+        var replaced = await Task.WhenAll(starts).ConfigureAwait(false);
         _primaries = primaries;
-        _starting = starting;
-        try
-        {
-            var replaced = await Task.WhenAll(starts).ConfigureAwait(false);
-            _leads = leads;
-            return replaced;
-        }
-        finally
-        {
-            _starting = [];
-            served.TrySetResult();
-        }
+        _leads = leads;
+
+        return replaced;
     }
 
     private async Task<int> StartAsync(int p, long epoch, Partition current, Func<int, WarmCopy?> warmCopy, CancellationToken cancellationToken)
@@ -103,10 +87,6 @@ internal sealed partial class PartitionManager
         await current.StopAsync().ConfigureAwait(false);
         return p;
     }
-
-    /// <summary>When <paramref name="partitionId"/> serves here, while this silo is taking it over.</summary>
-    private Task? StartingHere(int partitionId) =>
-        _starting is var starting && (uint)partitionId < (uint)starting.Length && starting[partitionId] is { IsCompleted: false } start && !Leads(partitionId) ? start : null;
 
     private PartitionMovedException Moved(int partitionId)
     {

@@ -93,21 +93,9 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
             single = GetPartitionId(component, writes[i].Key) == first;
         }
 
-        if (!single)
-        {
-            return ApplyAcrossPartitionsAsync(component, writes, safety, key);
-        }
-
-        var request = new CommitRequest(component, writes, safety, key);
-        return StartingHere(first) is { } start ? CommitOnceStartedAsync(start, first, request) : PartitionForWrite(first).CommitAsync(request);
-    }
-
-    // A write for a partition being promoted here waits for it to serve (tens of ms) instead of
-    // being redirected to the old primary, which after a crash is gone.
-    private async Task<IReadOnlyList<WriteResult>> CommitOnceStartedAsync(Task start, int partitionId, CommitRequest request)
-    {
-        await start.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        return await PartitionForWrite(partitionId).CommitAsync(request).ConfigureAwait(false);
+        return single
+            ? PartitionForWrite(first).CommitAsync(new CommitRequest(component, writes, safety, key))
+            : ApplyAcrossPartitionsAsync(component, writes, safety, key);
     }
 
     /// <summary>One page of a component's items in listing order, merged across partitions.</summary>

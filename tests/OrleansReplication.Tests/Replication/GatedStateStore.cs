@@ -5,12 +5,11 @@ namespace OrleansReplication.Tests.Replication;
 /// <summary>
 /// A real store with a gate in front of its commits, so tests decide when persistence happens
 /// (deterministically, without timing): closed, every commit waits; failing, every commit throws.
-/// Loads pass straight through, unless their own gate is closed (a partition's start held).
+/// Loads pass straight through.
 /// </summary>
 internal sealed class GatedStateStore(IStateStore inner) : IStateStore
 {
     private volatile TaskCompletionSource _gate = Opened();
-    private volatile TaskCompletionSource _loadGate = Opened();
     private int _commits;
     private int _waiting;
     private int _failures;
@@ -37,26 +36,17 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
 
     public void Open() => _gate.TrySetResult();
 
-    public void CloseLoads() => _loadGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    public void OpenLoads() => _loadGate.TrySetResult();
-
     public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
 
     public Task<int> GetOrSetPartitionCountAsync(int proposed, CancellationToken cancellationToken) => inner.GetOrSetPartitionCountAsync(proposed, cancellationToken);
 
-    public async Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken)
+    public Task<PartitionData> LoadPartitionAsync(int partitionId, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _fullLoads);
-        await _loadGate.Task.WaitAsync(cancellationToken);
-        return await inner.LoadPartitionAsync(partitionId, cancellationToken);
+        return inner.LoadPartitionAsync(partitionId, cancellationToken);
     }
 
-    public async Task<PartitionData> LoadPartitionHeadAsync(int partitionId, CancellationToken cancellationToken)
-    {
-        await _loadGate.Task.WaitAsync(cancellationToken);
-        return await inner.LoadPartitionHeadAsync(partitionId, cancellationToken);
-    }
+    public Task<PartitionData> LoadPartitionHeadAsync(int partitionId, CancellationToken cancellationToken) => inner.LoadPartitionHeadAsync(partitionId, cancellationToken);
 
     public Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken) =>
         CommitAsync(partitionId, epoch, lastSequence, writes, RequestRecords.None, cancellationToken);
