@@ -17,6 +17,7 @@ public sealed partial class ReplicationClient
     private long _nextRequestSequence;
     private long _redirects;
     private Task? _refresh;
+    private long _refreshStarted;
 
     /// <summary>How many "partition moved" answers this client got: stays 0 while its map is current.</summary>
     internal long RedirectsFollowed => Interlocked.Read(ref _redirects);
@@ -179,14 +180,17 @@ public sealed partial class ReplicationClient
             // Nothing of this part was applied by the silo that answered: follow the partition.
             Interlocked.Increment(ref _redirects);
             LogRedirected(moved.Partition, target?.ToString() ?? "(any)", moved.PrimaryGatewayEndpoint ?? "(none yet)");
-            if (GatewayAddress.TryParse(moved.PrimaryGatewayEndpoint, out var primary) && primary != target && attempt < 4)
+            var named = GatewayAddress.TryParse(moved.PrimaryGatewayEndpoint, out var primary) && primary != target;
+            if (named && attempt < 4)
             {
                 _map.Moved(moved.Partition, primary);
             }
             else
             {
-                await BackoffAsync(attempt, deadline, caller, type).ConfigureAwait(false);
-                await RefreshMapAsync(deadline).ConfigureAwait(false);
+                // Redirects went back and forth: the silo that answered has not followed a failover
+                // the map (read from another silo) already shows. Sent again once the map names
+                // a primary other than the one it points to, not after a backoff grown meanwhile.
+                await WaitToResendAsync(call, positions, named ? primary : target, attempt, deadline, caller, type).ConfigureAwait(false);
             }
         }
         catch (ReplicaUnavailableException unavailable)
@@ -194,8 +198,7 @@ public sealed partial class ReplicationClient
             // A lost silo or connection, or a partition briefly unavailable: a read, or a write
             // with its request id, is safe to send again once the map says where to.
             LogRetrying(type, target?.ToString() ?? "(any)", unavailable.Message);
-            await BackoffAsync(attempt, deadline, caller, type).ConfigureAwait(false);
-            await RefreshMapAsync(deadline).ConfigureAwait(false);
+            await WaitToResendAsync(call, positions, target, attempt, deadline, caller, type).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -206,12 +209,45 @@ public sealed partial class ReplicationClient
         await SendPartsAsync(call, positions, type, attempt + 1, deadline, caller).ConfigureAwait(false);
     }
 
-    private async Task BackoffAsync(int attempt, CancellationToken deadline, CancellationToken caller, MessageType type)
+    // The backoff before a part is sent again, with the map re-read every MinReconnectDelay meanwhile:
+    // once it routes the part elsewhere (a failover finished), the part goes there at once rather
+    // than after a backoff grown while the old primary was refusing.
+    private async Task WaitToResendAsync(RoutedRequest call, List<int> positions, GatewayAddress? failed, int attempt, CancellationToken deadline, CancellationToken caller, MessageType type)
     {
-        var delay = TimeSpan.FromTicks(Math.Min(Options.MinReconnectDelay.Ticks << Math.Min(attempt, 16), Options.MaxReconnectDelay.Ticks));
+        var backoff = BackoffDelay(attempt);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var left = backoff - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            await DelayAsync(left < Options.MinReconnectDelay ? left : Options.MinReconnectDelay, deadline, caller, type).ConfigureAwait(false);
+            await RefreshMapAsync(deadline, Options.MinReconnectDelay / 2).ConfigureAwait(false);
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= backoff || RoutedElsewhere(call, positions, failed))
+            {
+                return;
+            }
+        }
+    }
+
+    private bool RoutedElsewhere(RoutedRequest call, List<int> positions, GatewayAddress? failed)
+    {
+        var count = _map.PartitionCount;
+        return count > 0 && failed is not null && positions.Any(p => _map.PrimaryOf(PartitionHasher.GetPartition(call.Component, call.PartitionKeyAt(p), count)) is { } now && now != failed);
+    }
+
+    private Task BackoffAsync(int attempt, CancellationToken deadline, CancellationToken caller, MessageType type) =>
+        DelayAsync(BackoffDelay(attempt), deadline, caller, type);
+
+    private TimeSpan BackoffDelay(int attempt) =>
+        TimeSpan.FromTicks(Math.Min(Options.MinReconnectDelay.Ticks << Math.Min(attempt, 16), Options.MaxReconnectDelay.Ticks));
+
+    private async Task DelayAsync(TimeSpan delay, CancellationToken deadline, CancellationToken caller, MessageType type)
+    {
         try
         {
-            await Task.Delay(delay, deadline).ConfigureAwait(false);
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, deadline).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (!caller.IsCancellationRequested)
         {
@@ -219,14 +255,18 @@ public sealed partial class ReplicationClient
         }
     }
 
-    /// <summary>Fetches the partition map from any reachable silo (one fetch at a time; callers share it). Failures leave the cached map.</summary>
-    private Task RefreshMapAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches the partition map from any reachable silo (one fetch at a time; callers share it),
+    /// or reuses a fetch started less than <paramref name="maxAge"/> ago. Failures leave the cached map.
+    /// </summary>
+    private Task RefreshMapAsync(CancellationToken cancellationToken, TimeSpan maxAge = default)
     {
         Task refresh;
         lock (_refreshLock)
         {
-            if (_refresh is null || _refresh.IsCompleted)
+            if (_refresh is null || (_refresh.IsCompleted && System.Diagnostics.Stopwatch.GetElapsedTime(_refreshStarted) >= maxAge))
             {
+                _refreshStarted = System.Diagnostics.Stopwatch.GetTimestamp();
                 _refresh = FetchMapAsync();
             }
 

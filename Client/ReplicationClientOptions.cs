@@ -21,7 +21,11 @@ public sealed class ReplicationClientOptions
     /// <value>Defaults to 30 seconds.</value>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The first delay before connecting or sending again; doubled after each failure up to <see cref="MaxReconnectDelay"/>.</summary>
+    /// <summary>
+    /// The first delay before connecting or sending again; doubled after each failure up to
+    /// <see cref="MaxReconnectDelay"/>. While a request waits, the partition map is re-read this
+    /// often, and the request is sent at once when the map names a new primary (a failover ended).
+    /// </summary>
     /// <value>Defaults to 50 ms.</value>
     public TimeSpan MinReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(50);
 

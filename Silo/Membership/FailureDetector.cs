@@ -10,7 +10,8 @@ namespace OrleansReplication.Silo.Membership;
 /// <summary>
 /// Probes every live peer directly, over the silo-to-silo connection the replication streams use
 /// (seed 003 heartbeats): a Ping every <see cref="MembershipOptions.ProbeInterval"/>. A broken or
-/// refused connection (a crashed process answers with a reset at once) is suspected immediately;
+/// refused connection (a crashed process answers with a reset at once) is suspected immediately,
+/// and a broken one is reconnected at once: refused too, the peer is confirmed dead without delay;
 /// a peer that leaves probes unanswered for <see cref="MembershipOptions.ProbeTimeout"/> (paused,
 /// partitioned) is suspected then. A suspicion alone kills nobody: <see cref="MembershipService"/>
 /// declares the peer dead only when the table confirms it (its IAmAlive stood still too).
@@ -66,7 +67,7 @@ internal sealed partial class FailureDetector(
         {
             while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
             {
-                ProbeAll(token);
+                ProbeAll();
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -74,8 +75,10 @@ internal sealed partial class FailureDetector(
         }
     }
 
-    private void ProbeAll(CancellationToken token)
+    /// <summary>One round of probes (the loop's tick; tests call it with the loop parked).</summary>
+    internal void ProbeAll()
     {
+        var token = _stopping.Token;
         var now = time.GetTimestamp();
         var silos = membership.Current.Silos;
         foreach (var row in silos)
@@ -94,10 +97,7 @@ internal sealed partial class FailureDetector(
                 membership.Suspect(row.Address, $"it left probes unanswered for {(long)silent.TotalMilliseconds} ms", Max(_options.ProbeTimeout, _options.SuspicionConfirmTimeout));
             }
 
-            if (Interlocked.CompareExchange(ref state.Probing, 1, 0) == 0)
-            {
-                _ = ProbeAsync(row, state, token);
-            }
+            ProbeNow(row, state, token);
         }
 
         foreach (var peer in _peers.Keys)
@@ -106,6 +106,18 @@ internal sealed partial class FailureDetector(
             {
                 _peers.TryRemove(peer, out _);
             }
+        }
+    }
+
+    /// <summary>Whether this silo holds an open probe connection to <paramref name="peer"/> (its break is watched).</summary>
+    internal bool Watches(SiloAddress peer) =>
+        _peers.TryGetValue(peer, out var state) && state.Connection is { } connection && !connection.Closed.IsCompleted;
+
+    private void ProbeNow(SiloRecord peer, PeerState state, CancellationToken token)
+    {
+        if (Interlocked.CompareExchange(ref state.Probing, 1, 0) == 0)
+        {
+            _ = ProbeAsync(peer, state, token);
         }
     }
 
@@ -118,7 +130,7 @@ internal sealed partial class FailureDetector(
             {
                 state.Connection = connection;
                 state.Reached = true;
-                _ = SuspectWhenClosedAsync(peer.Address, connection);
+                _ = SuspectWhenClosedAsync(peer, state, connection, token);
             }
 
             connection.TrySend(MessageType.Ping, 0, new Ping { Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds() });
@@ -126,12 +138,14 @@ internal sealed partial class FailureDetector(
         catch (ReplicaUnavailableException ex) when (!token.IsCancellationRequested && state.Reached)
         {
             // Refused after it was reachable: the process is gone. (A silo just marked active may
-            // not listen yet: until it was reached once, only the probe timeout suspects it.)
+            // not listen yet: until it was reached once, only the probe timeout suspects it. A
+            // draining silo closes its ports before it leaves the table: its heartbeat decides.)
             var refused = ex.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused };
+            var active = membership.Current.Silos.Any(s => s.Address == peer.Address && s.Status == SiloStatus.Active);
             membership.Suspect(
                 peer.Address,
                 refused ? "its silo port refused a connection (no process listens there)" : $"its silo port could not be reached ({ex.Message})",
-                refused ? _options.RefusedConfirmTimeout : _options.SuspicionConfirmTimeout);
+                refused && active ? _options.RefusedConfirmTimeout : _options.SuspicionConfirmTimeout);
         }
         catch (ReplicaUnavailableException)
         {
@@ -151,13 +165,15 @@ internal sealed partial class FailureDetector(
         }
     }
 
-    // A crashed process's kernel resets the connection at once: the fastest sign of a death.
-    private async Task SuspectWhenClosedAsync(SiloAddress peer, FramedConnection connection)
+    // A crashed process's kernel resets the connection at once: the fastest sign of a death. The
+    // reconnect is tried at once too, not at the next tick: its refusal is the second sign.
+    private async Task SuspectWhenClosedAsync(SiloRecord peer, PeerState state, FramedConnection connection, CancellationToken token)
     {
         var reason = await connection.Closed.ConfigureAwait(false);
-        if (!_stopping.IsCancellationRequested && _peers.ContainsKey(peer))
+        if (!_stopping.IsCancellationRequested && _peers.ContainsKey(peer.Address))
         {
-            membership.Suspect(peer, $"its silo-to-silo connection broke ({reason.Message})", _options.SuspicionConfirmTimeout);
+            membership.Suspect(peer.Address, $"its silo-to-silo connection broke ({reason.Message})", _options.SuspicionConfirmTimeout);
+            ProbeNow(peer, state, token);
         }
     }
 

@@ -43,13 +43,15 @@ public sealed class MembershipOptions
     public TimeSpan SuspicionConfirmTimeout { get; set; } = TimeSpan.FromMilliseconds(600);
 
     /// <summary>
-    /// As <see cref="SuspicionConfirmTimeout"/>, for a peer whose silo port refused a connection
-    /// after it had been reached: nothing listens there any more, a second sign independent of the
-    /// broken connection (a loaded or partitioned process times out, it does not refuse), so the
-    /// table need only show the heartbeat standing still briefly.
+    /// As <see cref="SuspicionConfirmTimeout"/>, for an active peer whose silo port refused a
+    /// connection after it had been reached (tried at once when the connection broke): nothing
+    /// listens there any more, a second sign independent of the broken connection (a loaded or
+    /// partitioned process times out, it does not refuse; a draining one is confirmed by its
+    /// heartbeat as usual). Zero: declared dead at the table read right after the refusal.
     /// </summary>
-    /// <value>Defaults to 150 ms.</value>
-    public TimeSpan RefusedConfirmTimeout { get; set; } = TimeSpan.FromMilliseconds(150);
+    /// <remarks>Raise it (above <see cref="HeartbeatInterval"/>) where a firewall may answer with resets.</remarks>
+    /// <value>Defaults to zero: a crashed process is declared dead within milliseconds of its connections' reset.</value>
+    public TimeSpan RefusedConfirmTimeout { get; set; } = TimeSpan.Zero;
 
     /// <summary>
     /// How long a stopping silo (SIGTERM) waits for its primaries to be handed off to in-sync

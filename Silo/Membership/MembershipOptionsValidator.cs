@@ -15,7 +15,11 @@ internal sealed class MembershipOptionsValidator : IValidateOptions<MembershipOp
         Positive(failures, nameof(options.ProbeInterval), options.ProbeInterval);
         Positive(failures, nameof(options.ProbeTimeout), options.ProbeTimeout);
         Positive(failures, nameof(options.SuspicionConfirmTimeout), options.SuspicionConfirmTimeout);
-        Positive(failures, nameof(options.RefusedConfirmTimeout), options.RefusedConfirmTimeout);
+        if (options.RefusedConfirmTimeout < TimeSpan.Zero)
+        {
+            failures.Add($"Membership:RefusedConfirmTimeout is {options.RefusedConfirmTimeout}; use zero (declare at once) or a positive time.");
+        }
+
         Positive(failures, nameof(options.DrainTimeout), options.DrainTimeout);
         if (failures.Count > 0)
         {

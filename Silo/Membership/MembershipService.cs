@@ -241,10 +241,12 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
 
             if (!_progress.TryGetValue(row.Address, out var seen) || seen.IAmAlive != row.IAmAlive)
             {
-                _progress[row.Address] = (row.IAmAlive, now);
-                continue;
+                seen = (row.IAmAlive, now);
+                _progress[row.Address] = seen;
             }
 
+            // A heartbeat that just moved has stood still 0 ms: only a suspicion that needs no
+            // standing heartbeat (a refused reconnect to an active peer, by default) confirms then.
             var stalled = _time.GetElapsedTime(seen.SeenAt, now);
             var suspected = _suspected.TryGetValue(row.Address, out var suspicion);
             var confirmed = stalled >= _options.DeathTimeout || (suspected && stalled >= suspicion.ConfirmAfter);
@@ -417,7 +419,7 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     [LoggerMessage(EventId = LogEvents.SiloDeclaredDead, Level = LogLevel.Warning, Message = "Declared silo {Silo} dead: {Reason}. Its partitions move to their standbys.")]
     private partial void LogDeclaredDead(string silo, string reason);
 
-    [LoggerMessage(EventId = LogEvents.SiloSuspected, Level = LogLevel.Warning, Message = "Suspect silo {Silo}: {Reason}. It is declared dead if its heartbeat in the membership table stands still too.")]
+    [LoggerMessage(EventId = LogEvents.SiloSuspected, Level = LogLevel.Warning, Message = "Suspect silo {Silo}: {Reason}. It is declared dead if the membership table confirms it (its heartbeat stands still; after a refused reconnect, by default at once).")]
     private partial void LogSuspected(string silo, string reason);
 
     [LoggerMessage(EventId = LogEvents.SuspicionCleared, Level = LogLevel.Information, Message = "Silo {Silo} answers probes again; no longer suspected.")]

@@ -19,7 +19,7 @@ public sealed class MembershipOptionsValidatorTests
     [InlineData(nameof(MembershipOptions.ProbeInterval), "-00:00:01")]
     [InlineData(nameof(MembershipOptions.ProbeTimeout), "00:00:00")]
     [InlineData(nameof(MembershipOptions.SuspicionConfirmTimeout), "00:00:00")]
-    [InlineData(nameof(MembershipOptions.RefusedConfirmTimeout), "00:00:00")]
+    [InlineData(nameof(MembershipOptions.RefusedConfirmTimeout), "-00:00:00.001")]
     [InlineData(nameof(MembershipOptions.DrainTimeout), "00:00:00")]
     public void NonPositiveTime_RefusedNamingTheSetting(string setting, string value)
     {
@@ -30,6 +30,15 @@ public sealed class MembershipOptionsValidatorTests
 
         Assert.True(result.Failed);
         Assert.Contains(result.Failures!, f => f.Contains("Membership:" + setting, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RefusedConfirmTimeoutZero_AcceptedAsTheDefault()
+    {
+        var options = new MembershipOptions { RefusedConfirmTimeout = TimeSpan.Zero };
+
+        Assert.True(new MembershipOptionsValidator().Validate(null, options).Succeeded);
+        Assert.Equal(TimeSpan.Zero, new MembershipOptions().RefusedConfirmTimeout);
     }
 
     [Fact]

@@ -106,9 +106,27 @@ public sealed class MembershipServiceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Suspect_BrokenConnectionThenRefusedConnect_ConfirmedAfterTheShorterTimeout()
+    public async Task Suspect_BrokenConnectionThenRefusedConnect_DeclaredDeadAtTheNextReadByDefault()
     {
         var refusedConfirm = new MembershipOptions().RefusedConfirmTimeout;
+        var (a, _) = await StartSiloAsync("a");
+        var (b, _) = await StartSiloAsync("b");
+        await a.RefreshAsync(default);
+
+        // Its last heartbeat landed just before it died: even a heartbeat that just moved does not delay the refusal.
+        Assert.True(await b.HeartbeatAsync(default));
+        a.Suspect(b.Self, "its silo-to-silo connection broke (test)", ConfirmTimeout);
+        a.Suspect(b.Self, "its silo port refused a connection (test)", refusedConfirm);
+        await a.RefreshAsync(default);
+
+        Assert.Equal(TimeSpan.Zero, refusedConfirm);
+        Assert.False(a.Current.IsAlive(b.Self), "A refused reconnect after a broken connection must declare the peer dead at the next read of the table.");
+    }
+
+    [Fact]
+    public async Task Suspect_RefusedConnectWithConfiguredConfirmTimeout_ConfirmedOnceTheHeartbeatStoodStillThatLong()
+    {
+        var refusedConfirm = TimeSpan.FromMilliseconds(300);
         var (a, _) = await StartSiloAsync("a");
         var (b, _) = await StartSiloAsync("b");
         await a.RefreshAsync(default);
@@ -117,7 +135,7 @@ public sealed class MembershipServiceTests : IAsyncLifetime
         a.Suspect(b.Self, "its silo port refused a connection (test)", refusedConfirm);
         _time.Advance(refusedConfirm - TimeSpan.FromMilliseconds(1));
         await a.RefreshAsync(default);
-        Assert.True(a.Current.IsAlive(b.Self), "b was declared dead before its heartbeat stood still for the refused-connection confirm timeout.");
+        Assert.True(a.Current.IsAlive(b.Self), "b was declared dead before its heartbeat stood still for the configured refused-connection confirm timeout.");
 
         _time.Advance(TimeSpan.FromMilliseconds(1));
         await a.RefreshAsync(default);
@@ -126,9 +144,9 @@ public sealed class MembershipServiceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Suspect_RefusedConnectButHeartbeatMoves_NotDeclaredDead()
+    public async Task Suspect_RefusedConnectWithConfiguredConfirmTimeoutButHeartbeatMoves_NotDeclaredDead()
     {
-        var refusedConfirm = new MembershipOptions().RefusedConfirmTimeout;
+        var refusedConfirm = TimeSpan.FromMilliseconds(300);
         var (a, _) = await StartSiloAsync("a");
         var (b, _) = await StartSiloAsync("b");
         await a.RefreshAsync(default);
@@ -141,7 +159,7 @@ public sealed class MembershipServiceTests : IAsyncLifetime
             await a.RefreshAsync(default);
         }
 
-        Assert.True(a.Current.IsAlive(b.Self), "A silo whose heartbeat moves must not be declared dead on a refused connection alone.");
+        Assert.True(a.Current.IsAlive(b.Self), "With a refused-connection confirm timeout set, a silo whose heartbeat moves must not be declared dead.");
     }
 
     [Fact]

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using OrleansReplication.Client;
+using OrleansReplication.Silo.Hosting;
+using OrleansReplication.Silo.Placement;
+using OrleansReplication.Tests.Infrastructure;
+
+namespace OrleansReplication.Tests.Cluster;
+
+/// <summary>
+/// A write whose primary crashed is retried with a growing backoff while the old primary refuses,
+/// but sent again as soon as the map names the new primary, not when that backoff runs out. The
+/// failover is made slow on purpose (4 s to confirm the death), so the backoff has grown to
+/// seconds by then (100 ms doubled: tries at 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 s).
+/// </summary>
+[Collection(SerialClusterCollection.Name)]
+public sealed class ClientFailoverRetryTests
+{
+    private const string Component = "retry";
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task PrimaryKilled_WriteRetrying_SentAgainAsSoonAsTheMapMovesNotAfterItsBackoff()
+    {
+        await using var cluster = await TestCluster.StartAsync(initialSilos: 3, new Dictionary<string, string?>
+        {
+            ["Silo:Membership:DeathTimeout"] = "00:00:10",
+            ["Silo:Membership:SuspicionConfirmTimeout"] = "00:00:04",
+            ["Silo:Membership:RefusedConfirmTimeout"] = "00:00:04",
+        });
+        await cluster.WaitForReplicationToStabilizeAsync();
+        var victim = cluster.Silos[0];
+        var victimAddress = victim.Services.GetRequiredService<SiloIdentity>().Address;
+        var survivor = cluster.Silos[1].Services.GetRequiredService<PartitionMapManager>();
+        var map = survivor.Current;
+        var partition = map.LedBy(victimAddress).First().PartitionId;
+        var key = Enumerable.Range(0, 10_000).Select(i => "k" + i).First(k => PartitionHasher.GetPartition(Component, k, map.Assignments.Count) == partition);
+
+        await using var client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions
+        {
+            Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString())],
+            MinReconnectDelay = TimeSpan.FromMilliseconds(100),
+            MaxReconnectDelay = TimeSpan.FromSeconds(30),
+            RequestTimeout = Deadline,
+        });
+        var replicator = client.GetReplicator<int>(Component);
+        await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 1)], new WriteOptions { Safety = SafetyLevel.Applied });
+
+        await cluster.KillSiloAsync(victim);
+        var killed = Stopwatch.GetTimestamp();
+        var write = replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 2)], new WriteOptions { Safety = SafetyLevel.Applied });
+        await Wait.UntilAsync(() => survivor.Current[partition]?.Primary is { } primary && primary != victimAddress, Deadline, $"partition {partition} to fail over");
+        var movedAt = Stopwatch.GetElapsedTime(killed);
+        var result = await Wait.ForAsync(write, Deadline, "the retried write");
+        var doneAt = Stopwatch.GetElapsedTime(killed);
+
+        Assert.True(Assert.Single(result).Version >= 2);
+        Assert.True(movedAt >= TimeSpan.FromSeconds(3), $"The failover took only {movedAt.TotalMilliseconds:0} ms: the backoff had not grown yet, so this run proves nothing.");
+        Assert.True(doneAt - movedAt < TimeSpan.FromSeconds(1.5), $"The write was acknowledged {(doneAt - movedAt).TotalMilliseconds:0} ms after the partition failed over ({movedAt.TotalMilliseconds:0} ms after the kill): it waited out its backoff instead of following the map.");
+    }
+}
