@@ -27,7 +27,7 @@ internal static class ClusterEndpoints
             items = partitions.Partitions.Sum(p => p.Items.Count),
         }));
 
-        app.MapGet("/v1/cluster/silos", (MembershipService membership) => Results.Ok(new
+        app.MapGet("/v1/cluster/silos", (MembershipService membership, FailureDetector detector) => Results.Ok(new
         {
             silos = membership.Current.Silos.Select(s => new
             {
@@ -41,6 +41,9 @@ internal static class ClusterEndpoints
                 rack = s.Rack,
                 lastHeartbeat = DateTimeOffset.FromUnixTimeMilliseconds(s.IAmAlive),
                 partitions = s.PartitionsCarried,
+
+                // This silo's own probes of the peer (absent for itself and for a peer not reached yet).
+                lastProbeAnswer = detector.LastProbeAnswer(s.Address),
             }),
         }));
 

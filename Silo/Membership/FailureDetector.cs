@@ -50,6 +50,20 @@ internal sealed partial class FailureDetector(
 
     public void Start() => _loop ??= Task.Run(LoopAsync, CancellationToken.None);
 
+    /// <summary>
+    /// When <paramref name="peer"/> last answered this silo's probes (at first: when it was reached), or null while it has not been
+    /// reached yet (until then a refused connection does not count against it: see <see cref="ProbeAsync"/>).
+    /// </summary>
+    public DateTimeOffset? LastProbeAnswer(SiloAddress peer)
+    {
+        if (!_peers.TryGetValue(peer, out var state) || !state.Reached)
+        {
+            return null;
+        }
+
+        return time.GetUtcNow() - time.GetElapsedTime(Volatile.Read(ref state.LastAnswer));
+    }
+
     public async Task StopAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);

@@ -60,6 +60,11 @@ internal static class W5WarmTakeover
 
         var victim = await cluster.BusiestPrimaryAsync();
         survivor = cluster.Silos.Single(s => s != victim);
+
+        // Detection is the same in both modes only if the survivor has reached the victim: a refused
+        // port counts against a peer once it was reached (before, only the 2 s probe timeout does).
+        // With RF=1 nothing else connects the two, and the joiner would be killed within ~100 ms.
+        await WaitReachedAsync(survivor, victim);
         var clock = Stopwatch.StartNew();
         await victim.KillAsync();
         double? promoted = null;
@@ -105,6 +110,26 @@ internal static class W5WarmTakeover
         var cluster = await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster");
         return cluster.GetProperty("partitionsServing").GetInt32() == cluster.GetProperty("partitionCount").GetInt32()
             && cluster.GetProperty("items").GetInt64() == items;
+    }
+
+    private static async Task WaitReachedAsync(SiloProcess survivor, SiloProcess victim)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var silos = await survivor.Http.GetFromJsonAsync<JsonElement>("v1/cluster/silos");
+            if (silos.GetProperty("silos").EnumerateArray().Any(s => s.GetProperty("id").GetString() == victim.SiloId && s.TryGetProperty("lastProbeAnswer", out _)))
+            {
+                return;
+            }
+
+            if (deadline.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new TimeoutException($"W5: silo {survivor.SiloId} did not reach silo {victim.SiloId} with its probes within 30 s.");
+            }
+
+            await Task.Delay(10);
+        }
     }
 
     private sealed record Takeover(double Promoted, double Serving, double Listed);

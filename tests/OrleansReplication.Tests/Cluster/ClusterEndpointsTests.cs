@@ -21,6 +21,7 @@ public sealed class ClusterEndpointsTests
         var me = Assert.Single(silos);
         Assert.Equal(self, me.GetProperty("id").GetString());
         Assert.Equal("active", me.GetProperty("status").GetString());
+        Assert.False(me.TryGetProperty("lastProbeAnswer", out _)); // a silo does not probe itself
         Assert.Equal(silo.GatewayEndPoint.ToString(), me.GetProperty("gatewayEndpoint").GetString());
         Assert.Equal(8, partitions.Count);
         Assert.All(partitions, p =>
@@ -61,6 +62,13 @@ public sealed class ClusterEndpointsTests
 
         var silos = (await second.Http.GetFromJsonAsync<JsonElement>("v1/cluster/silos")).GetProperty("silos").EnumerateArray().ToList();
         Assert.Equal(2, silos.Count(s => s.GetProperty("status").GetString() == "active"));
+
+        // Each silo reports when the other last answered its probes (what a refused port counts against).
+        await Wait.UntilAsync(
+            async () => (await second.Http.GetFromJsonAsync<JsonElement>("v1/cluster/silos")).GetProperty("silos").EnumerateArray()
+                .Any(s => s.GetProperty("id").GetString() == firstId && s.TryGetProperty("lastProbeAnswer", out var answer) && answer.ValueKind == JsonValueKind.String),
+            Deadline,
+            "the second silo to report the first silo's probe answers");
 
         await second.StopAsync();
         await Wait.UntilAsync(
