@@ -14,6 +14,10 @@ internal sealed partial class PartitionManager
     // Where each partition's primary is, for redirects; written with _leads.
     private volatile (string? Gateway, string? Http)[] _primaries = [];
 
+    // ApplyRolesAsync only: the newest epoch applied per partition. Epochs only grow, so a map with
+    // a lower one is stale for that partition (a read that started before a handoff's CAS landed).
+    private long[] _appliedEpochs = [];
+
     /// <summary>Whether this silo serves partition <paramref name="partitionId"/>.</summary>
     public bool Leads(int partitionId) => _leads is not { } leads || leads[partitionId];
 
@@ -34,9 +38,25 @@ internal sealed partial class PartitionManager
         var leads = new bool[count];
         var primaries = new (string?, string?)[count];
         var starts = new List<Task<int>>();
+        if (_appliedEpochs.Length != count)
+        {
+            _appliedEpochs = new long[count];
+        }
+
         for (var p = 0; p < count; p++)
         {
             var assignment = map[p];
+            if (assignment is not null && assignment.Epoch < _appliedEpochs[p])
+            {
+                // Stale for this partition: following it would restart a partition this silo handed
+                // off (at once fenced by the store) and route its writes back here. Keep the newer view.
+                leads[p] = _leads is { } known && known[p];
+                primaries[p] = p < _primaries.Length ? _primaries[p] : default;
+                LogStaleAssignment(p, assignment.Epoch, _appliedEpochs[p]);
+                continue;
+            }
+
+            _appliedEpochs[p] = Math.Max(_appliedEpochs[p], assignment?.Epoch ?? 0);
             var primary = assignment?.Primary is { } address ? silos.FirstOrDefault(s => s.Address == address) : null;
             primaries[p] = (primary?.GatewayEndpoint, primary?.HttpEndpoint);
             var current = _partitions[p];
@@ -105,6 +125,9 @@ internal sealed partial class PartitionManager
 
     [LoggerMessage(EventId = LogEvents.PartitionTakenCold, Level = LogLevel.Warning, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, loaded from the store at sequence {LastSequence} (no warm copy here).")]
     private partial void LogTakenCold(int partition, long epoch, long lastSequence);
+
+    [LoggerMessage(EventId = LogEvents.PartitionStaleAssignment, Level = LogLevel.Debug, Message = "Partition {Partition}: ignored a map row at epoch {Epoch}, older than epoch {Applied} already followed here (a map read that raced a handoff).")]
+    private partial void LogStaleAssignment(int partition, long epoch, long applied);
 
     [LoggerMessage(EventId = LogEvents.PartitionDemoted, Level = LogLevel.Information, Message = "Partition {Partition}: no longer led by this silo (was epoch {Epoch}); its primary is {Primary}. Requests here are redirected.")]
     private partial void LogDemoted(int partition, long epoch, string primary);
