@@ -52,28 +52,15 @@ public static class ClusterEventsExtensions
             }
 
             using var reader = new SseReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
-            while (true)
+            await foreach (var e in reader.ReadAllAsync(Ended, cancellationToken).ConfigureAwait(false))
             {
-                SseEvent? next;
-                try
-                {
-                    next = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
-                {
-                    throw Ended(ex);
-                }
-
-                if (next is not { } e)
-                {
-                    throw Ended(null);
-                }
-
                 if (JsonSerializer.Deserialize<ClusterEvent>(e.Data, Json) is { } clusterEvent)
                 {
                     yield return clusterEvent;
                 }
             }
+
+            throw Ended(null);
         }
     }
 

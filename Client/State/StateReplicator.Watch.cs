@@ -104,32 +104,15 @@ internal sealed partial class StateReplicator<TItem>
             }
 
             using var reader = new SseReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
-            while (true)
+            await foreach (var e in reader.ReadAllAsync(Broken, cancellationToken).ConfigureAwait(false))
             {
-                SseEvent? next;
-                try
-                {
-                    next = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (IOException ex) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw Broken(ex);
-                }
-                catch (HttpRequestException ex)
-                {
-                    throw Broken(ex);
-                }
-
-                if (next is not { } e)
-                {
-                    throw Broken(null);
-                }
-
                 if (ToChange(e) is { } change)
                 {
                     yield return (change, gateway);
                 }
             }
+
+            throw Broken(null);
         }
     }
 

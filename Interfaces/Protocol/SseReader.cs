@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace OrleansReplication.Protocol;
@@ -72,6 +73,33 @@ internal sealed class SseReader(Stream stream) : IDisposable
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Every event until the stream ends. A stream that breaks (an I/O error, the connection lost)
+    /// throws what <paramref name="broken"/> makes of the error, unless the caller cancelled.
+    /// </summary>
+    public async IAsyncEnumerable<SseEvent> ReadAllAsync(Func<Exception, Exception> broken, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            SseEvent? next;
+            try
+            {
+                next = await ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+            {
+                throw broken(ex);
+            }
+
+            if (next is not { } e)
+            {
+                yield break;
+            }
+
+            yield return e;
+        }
     }
 
     public void Dispose() => _reader.Dispose();

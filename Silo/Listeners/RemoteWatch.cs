@@ -68,23 +68,9 @@ internal static class RemoteWatch
         }
 
         using var reader = new SseReader(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
-        while (true)
+        var broken = (Exception ex) => new ReplicaUnavailableException($"The watch stream from {endpoint} broke: {ex.Message}", TimeSpan.FromMilliseconds(250), ex);
+        await foreach (var e in reader.ReadAllAsync(broken, cancellationToken).ConfigureAwait(false))
         {
-            SseEvent? next;
-            try
-            {
-                next = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
-            {
-                throw new ReplicaUnavailableException($"The watch stream from {endpoint} broke: {ex.Message}", TimeSpan.FromMilliseconds(250), ex);
-            }
-
-            if (next is not { } e)
-            {
-                yield break;
-            }
-
             if (ToChange(e, component) is { } change)
             {
                 yield return change;
