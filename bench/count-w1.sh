@@ -10,14 +10,10 @@ dotnet bench/bin/Release/net10.0/OrleansReplication.Bench.dll w1 --safety "$safe
 bench=$!
 sleep 16   # silos up, clients connected, inside the measured phase
 silos=$(pgrep -P "$bench" -f OrleansReplication.Silo.dll)
+. "$(dirname "$0")/silo-writes.sh"
 writes() {
-  local total=0 instance n
-  for pid in $silos; do
-    instance=$(tr '\0' ' ' < "/proc/$pid/cmdline" | sed -E 's/.*--instance ([0-9]+).*/\1/')
-    n=$(curl -s "http://127.0.0.1:$((8080 + instance))/v1/cluster/partitions" \
-      | python3 -c 'import json,sys; print(sum(p.get("lastSequence") or 0 for p in json.load(sys.stdin)["partitions"]))')
-    total=$((total + n))
-  done
+  local total=0 pid
+  for pid in $silos; do total=$((total + $(silo_writes "$pid"))); done
   echo "$total"
 }
 kinds=sched_yield,pwrite64,pread64,sendto,recvfrom,epoll_wait,futex,fsync,fcntl

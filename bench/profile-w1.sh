@@ -14,18 +14,12 @@ bench=$!
 sleep 25   # silos started, clients connected, warm-up over
 silos=$(pgrep -P "$bench" -f OrleansReplication.Silo.dll || true)
 
-# Sum of every partition's last sequence this silo leads = writes it committed so far.
-writes() {
-  local instance
-  instance=$(tr '\0' ' ' < "/proc/$1/cmdline" | sed -E 's/.*--instance ([0-9]+).*/\1/')
-  curl -s "http://127.0.0.1:$((8080 + instance))/v1/cluster/partitions" \
-    | python3 -c 'import json,sys; print(sum(p.get("lastSequence") or 0 for p in json.load(sys.stdin)["partitions"]))'
-}
+. "$(dirname "$0")/silo-writes.sh"
 
 window() { # name pid command...
   local name=$1 pid=$2; shift 2
   local before after
-  before=$(writes "$pid"); "$@"; after=$(writes "$pid")
+  before=$(silo_writes "$pid"); "$@"; after=$(silo_writes "$pid")
   echo "$name pid=$pid writes=$((after - before))" >> "$out/windows.txt"
 }
 
