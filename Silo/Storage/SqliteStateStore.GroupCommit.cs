@@ -14,6 +14,18 @@ internal sealed partial class SqliteStateStore
     private List<PendingCommit> _queuedCommits = [];
     private bool _groupRunning;
 
+    /// <summary>Whether a group is being committed now (diagnostics and tests).</summary>
+    internal bool GroupRunning
+    {
+        get
+        {
+            lock (_groupLock)
+            {
+                return _groupRunning;
+            }
+        }
+    }
+
     /// <summary>Flushes waiting for the group in progress (diagnostics and tests).</summary>
     internal int QueuedCommits
     {

@@ -20,16 +20,19 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
         await store.InitializeAsync(CancellationToken.None);
 
         // Another process holds the file's write lock: the first flush waits in SQLite's busy
-        // handler, and every flush that arrives meanwhile queues behind it.
+        // handler (on its own thread: the driver is synchronous), and every flush that arrives
+        // meanwhile queues behind it without a thread of its own.
         var locker = new SqliteConnection(ConnectionString);
         await locker.OpenAsync();
         var held = locker.BeginTransaction(deferred: false);
-        var commits = Enumerable.Range(1, 64).Select(p => Task.Run(() => store.CommitAsync(
-            p, 1, 1, [new StoredWrite("orders", string.Empty, $"item-{p}", 0, 1, [1, 2, 3])], RequestRecords.None, CancellationToken.None))).ToArray();
-        await Wait.UntilAsync(() => store.QueuedCommits == 63, TimeSpan.FromSeconds(4), "63 flushes queued behind the first");
+        var first = Task.Run(() => store.CommitAsync(1, 1, 1, [Write(1)], RequestRecords.None, CancellationToken.None));
+        await Wait.UntilAsync(() => store.GroupRunning, TimeSpan.FromSeconds(30), "the first flush to start its group");
+        var queued = Enumerable.Range(2, 63).Select(p => store.CommitAsync(p, 1, 1, [Write(p)], RequestRecords.None, CancellationToken.None)).ToArray();
+        Assert.Equal(63, store.QueuedCommits);
         held.Commit();
         await locker.DisposeAsync();
-        await Task.WhenAll(commits);
+        await first;
+        await Task.WhenAll(queued);
 
         Assert.Equal(63, store.LargestGroup);
         for (var p = 1; p <= 64; p++)
@@ -38,6 +41,8 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
             Assert.Equal((1L, 1L, $"item-{p}"), (data.Epoch, data.LastSequence, Assert.Single(data.Items).Id));
         }
     }
+
+    private static StoredWrite Write(int partition) => new("orders", string.Empty, $"item-{partition}", 0, 1, [1, 2, 3]);
 
     private protected override Task CleanupAsync()
     {
