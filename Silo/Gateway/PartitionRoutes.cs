@@ -48,7 +48,7 @@ internal sealed class PartitionRoutes(PartitionMapManager map, MembershipService
     public string? PrimaryHttp(int partitionId) =>
         Live(membership.Current.Silos, map.Current[partitionId]?.Primary) is { HttpEndpoint: { Length: > 0 } http } ? http : null;
 
-    private static SiloRecord? Live(IReadOnlyList<SiloRecord> silos, SiloAddress? address)
+    private static SiloRecord? Live(IReadOnlyList<SiloRecord> silos, SiloIncarnation? address)
     {
         if (address is not { } wanted)
         {

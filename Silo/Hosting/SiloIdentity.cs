@@ -23,7 +23,7 @@ internal sealed class SiloIdentity
     public DateTimeOffset StartedAt { get; }
 
     /// <summary>This incarnation: the silo id and its start time in Unix milliseconds.</summary>
-    public Membership.SiloAddress Address { get; }
+    public Membership.SiloIncarnation Address { get; }
 
     public string SiloEndpoint { get; }
 

@@ -216,7 +216,7 @@ internal sealed partial class SiloLifecycleService(
         handoff.Start(map, partitionMap.PlanBalancingHandoffs(snapshot, IsInSyncStandby), snapshot, cancellationToken);
     }
 
-    private bool IsInSyncStandby(int partition, SiloAddress standby) =>
+    private bool IsInSyncStandby(int partition, SiloIncarnation standby) =>
         partitions.Leads(partition) && partitions.Partitions[partition].Links.Any(l => l.InSync && l.Name == standby.ToString());
 
     private async Task ApplyRolesAndLinksAsync(PartitionMap map, MembershipSnapshot snapshot, CancellationToken cancellationToken)

@@ -62,7 +62,7 @@ internal static class ClusterEndpoints
             }),
         }));
 
-        static object StandbyView(SiloAddress standby, Partition? ledHere)
+        static object StandbyView(SiloIncarnation standby, Partition? ledHere)
         {
             // The primary knows its standbys' progress from their acks; other silos only the assignment.
             var link = ledHere?.Links.FirstOrDefault(l => l.Name == standby.ToString());

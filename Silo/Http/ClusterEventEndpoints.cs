@@ -87,7 +87,7 @@ internal static class ClusterEventEndpoints
 
     private static async Task<IResult> DrainAsync(string silo, MembershipService membership, PartitionMapManager partitionMap, PartitionMapNotifier notifier, CancellationToken cancellationToken)
     {
-        if (silo.Length > MaxSiloNameLength || silo.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)) || (silo.Contains('@', StringComparison.Ordinal) && !SiloAddress.TryParse(silo, out _)))
+        if (silo.Length > MaxSiloNameLength || silo.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)) || (silo.Contains('@', StringComparison.Ordinal) && !SiloIncarnation.TryParse(silo, out _)))
         {
             return HttpProblems.Problem(StatusCodes.Status400BadRequest, "invalid-request", "Invalid silo",
                 $"'{Truncate(silo)}' is not a silo: use a silo id (e.g. silo-10.0.0.5-11111) or an incarnation 'id@incarnation' as listed by GET /v1/cluster/silos.");

@@ -24,7 +24,7 @@ internal sealed partial class FailureDetector(
     TimeProvider time,
     ILogger<FailureDetector> logger)
 {
-    private readonly ConcurrentDictionary<SiloAddress, PeerState> _peers = new();
+    private readonly ConcurrentDictionary<SiloIncarnation, PeerState> _peers = new();
     private readonly MembershipOptions _options = options.Value;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger = logger;
@@ -37,7 +37,7 @@ internal sealed partial class FailureDetector(
             connection.TrySend(MessageType.Pong, frame.CorrelationId, Ping.Parser.ParseFrom(frame.Body)));
         router.Register(MessageType.Pong, (FramedConnection connection, in Frame frame) =>
         {
-            if (connection.Peer is SiloAddress peer && _peers.TryGetValue(peer, out var state))
+            if (connection.Peer is SiloIncarnation peer && _peers.TryGetValue(peer, out var state))
             {
                 Volatile.Write(ref state.LastAnswer, time.GetTimestamp());
                 if (membership.IsSuspected(peer))
@@ -54,7 +54,7 @@ internal sealed partial class FailureDetector(
     /// When <paramref name="peer"/> last answered this silo's probes (at first: when it was reached), or null while it has not been
     /// reached yet (until then a refused connection does not count against it: see <see cref="ProbeAsync"/>).
     /// </summary>
-    public DateTimeOffset? LastProbeAnswer(SiloAddress peer)
+    public DateTimeOffset? LastProbeAnswer(SiloIncarnation peer)
     {
         if (!_peers.TryGetValue(peer, out var state) || !state.Reached)
         {
@@ -124,7 +124,7 @@ internal sealed partial class FailureDetector(
     }
 
     /// <summary>Whether this silo holds an open probe connection to <paramref name="peer"/> (its break is watched).</summary>
-    internal bool Watches(SiloAddress peer) =>
+    internal bool Watches(SiloIncarnation peer) =>
         _peers.TryGetValue(peer, out var state) && state.Connection is { } connection && !connection.Closed.IsCompleted;
 
     private void ProbeNow(SiloRecord peer, PeerState state, CancellationToken token)

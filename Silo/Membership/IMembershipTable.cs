@@ -17,10 +17,10 @@ internal interface IMembershipTable
     /// Updates IAmAlive and the dynamic attributes of this incarnation. Returns false, changing
     /// nothing, when the row is Dead or missing: the silo was declared dead and must stop serving.
     /// </summary>
-    Task<bool> HeartbeatAsync(SiloAddress silo, long iAmAlive, long freeMemoryBytes, int partitionsCarried, CancellationToken cancellationToken);
+    Task<bool> HeartbeatAsync(SiloIncarnation silo, long iAmAlive, long freeMemoryBytes, int partitionsCarried, CancellationToken cancellationToken);
 
     /// <summary>Sets a row's status from <paramref name="expected"/> to <paramref name="status"/>; false when the row was not in <paramref name="expected"/>.</summary>
-    Task<bool> TryUpdateStatusAsync(SiloAddress silo, SiloStatus expected, SiloStatus status, CancellationToken cancellationToken);
+    Task<bool> TryUpdateStatusAsync(SiloIncarnation silo, SiloStatus expected, SiloStatus status, CancellationToken cancellationToken);
 
     /// <summary>Every row, dead ones included (the caller filters), ordered by silo id then incarnation.</summary>
     Task<IReadOnlyList<SiloRecord>> ReadAllAsync(CancellationToken cancellationToken);

@@ -28,16 +28,16 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     private readonly List<Channel<MembershipSnapshot>> _watchers = [];
 
     // Owned by the loop: a peer's last IAmAlive value and when (our monotonic clock) it last moved.
-    private readonly Dictionary<SiloAddress, (long IAmAlive, long SeenAt)> _progress = [];
+    private readonly Dictionary<SiloIncarnation, (long IAmAlive, long SeenAt)> _progress = [];
 
     // Peers the failure detector suspects (any thread adds or clears; the loop reads), and the
     // signal that makes the loop read the table at once and then every probe interval.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, (string Reason, TimeSpan ConfirmAfter)> _suspected = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloIncarnation, (string Reason, TimeSpan ConfirmAfter)> _suspected = new();
     private readonly Replication.AsyncSignal _suspicionRaised = new();
     private readonly ClusterEventChannel? _events;
 
     // Owned by the loop: peers this silo declared dead (their event is out already).
-    private readonly HashSet<SiloAddress> _declaredHere = [];
+    private readonly HashSet<SiloIncarnation> _declaredHere = [];
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
 
     private Task? _loop;
@@ -59,7 +59,7 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     /// <summary>The latest snapshot.</summary>
     public MembershipSnapshot Current => _current;
 
-    public SiloAddress Self => _identity.Address;
+    public SiloIncarnation Self => _identity.Address;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -78,7 +78,7 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     /// for <paramref name="confirmAfter"/> (<see cref="MembershipOptions.SuspicionConfirmTimeout"/>
     /// for a broken connection; longer for unanswered probes, which a loaded machine can cause).
     /// </summary>
-    public void Suspect(SiloAddress peer, string reason, TimeSpan confirmAfter)
+    public void Suspect(SiloIncarnation peer, string reason, TimeSpan confirmAfter)
     {
         if (peer == Self || !_current.IsAlive(peer))
         {
@@ -103,7 +103,7 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     }
 
     /// <summary>The peer answered again: the suspicion is dropped.</summary>
-    public void ClearSuspicion(SiloAddress peer)
+    public void ClearSuspicion(SiloIncarnation peer)
     {
         if (_suspected.TryRemove(peer, out _))
         {
@@ -112,13 +112,13 @@ internal sealed partial class MembershipService : IHostedService, IAsyncDisposab
     }
 
     /// <summary>Whether this silo currently suspects <paramref name="peer"/>.</summary>
-    public bool IsSuspected(SiloAddress peer) => _suspected.ContainsKey(peer);
+    public bool IsSuspected(SiloIncarnation peer) => _suspected.ContainsKey(peer);
 
     /// <summary>
     /// Marks <paramref name="silo"/> ShuttingDown (draining): it keeps serving while it hands its
     /// primaries to standbys, and placement gives it nothing new. False when it is not Joining or Active.
     /// </summary>
-    public async Task<bool> MarkDrainingAsync(SiloAddress silo, CancellationToken cancellationToken)
+    public async Task<bool> MarkDrainingAsync(SiloIncarnation silo, CancellationToken cancellationToken)
     {
         var done = await _table.TryUpdateStatusAsync(silo, SiloStatus.Active, SiloStatus.ShuttingDown, cancellationToken).ConfigureAwait(false)
             || await _table.TryUpdateStatusAsync(silo, SiloStatus.Joining, SiloStatus.ShuttingDown, cancellationToken).ConfigureAwait(false);

@@ -11,5 +11,5 @@ internal sealed record MembershipSnapshot(long Version, IReadOnlyList<SiloRecord
     public IReadOnlyList<SiloRecord> Active => [.. Silos.Where(s => s.Status == SiloStatus.Active)];
 
     /// <summary>Whether <paramref name="silo"/> is known and not dead.</summary>
-    public bool IsAlive(SiloAddress silo) => Silos.Any(s => s.Address == silo && s.Status != SiloStatus.Dead);
+    public bool IsAlive(SiloIncarnation silo) => Silos.Any(s => s.Address == silo && s.Status != SiloStatus.Dead);
 }

@@ -22,7 +22,7 @@ internal enum SiloStatus
 /// <param name="FreeMemoryBytes">Dynamic placement attribute: free memory at the last heartbeat.</param>
 /// <param name="PartitionsCarried">Dynamic placement attribute: partitions (primary or standby) at the last heartbeat.</param>
 internal sealed record SiloRecord(
-    SiloAddress Address,
+    SiloIncarnation Address,
     SiloStatus Status,
     string SiloEndpoint,
     string GatewayEndpoint,

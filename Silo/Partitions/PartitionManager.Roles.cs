@@ -29,7 +29,7 @@ internal sealed partial class PartitionManager
     /// </summary>
     public async Task<IReadOnlyList<int>> ApplyRolesAsync(
         PartitionMap map,
-        SiloAddress self,
+        SiloIncarnation self,
         IReadOnlyList<SiloRecord> silos,
         Func<int, WarmCopy?> warmCopy,
         CancellationToken cancellationToken)

@@ -8,4 +8,4 @@ namespace OrleansReplication.Silo.Placement;
 /// <param name="Epoch">Raised by every change of primary (never lowered); store writes and replication records carry it.</param>
 /// <param name="Primary">The primary, or <see langword="null"/> when no live silo holds the partition.</param>
 /// <param name="Standbys">The standbys (the buddy group), in preference order for promotion.</param>
-internal sealed record PartitionAssignment(int PartitionId, long Version, long Epoch, SiloAddress? Primary, IReadOnlyList<SiloAddress> Standbys);
+internal sealed record PartitionAssignment(int PartitionId, long Version, long Epoch, SiloIncarnation? Primary, IReadOnlyList<SiloIncarnation> Standbys);

@@ -13,10 +13,10 @@ internal sealed record PartitionMap(IReadOnlyList<PartitionAssignment?> Assignme
     public bool IsComplete => Assignments.Count > 0 && Assignments.All(a => a is not null);
 
     /// <summary>The partitions <paramref name="silo"/> leads.</summary>
-    public IEnumerable<PartitionAssignment> LedBy(SiloAddress silo) => Assignments.Where(a => a?.Primary == silo)!;
+    public IEnumerable<PartitionAssignment> LedBy(SiloIncarnation silo) => Assignments.Where(a => a?.Primary == silo)!;
 
     /// <summary>How many partitions <paramref name="silo"/> holds a copy of, as primary or standby.</summary>
-    public int CarriedBy(SiloAddress silo) => Assignments.Count(a => a is not null && (a.Primary == silo || a.Standbys.Contains(silo)));
+    public int CarriedBy(SiloIncarnation silo) => Assignments.Count(a => a is not null && (a.Primary == silo || a.Standbys.Contains(silo)));
 
     public static PartitionMap From(int partitionCount, IEnumerable<PartitionAssignment> rows)
     {

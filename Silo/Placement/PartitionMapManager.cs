@@ -121,7 +121,7 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
         // last read the table (a peer's map-change nudge can arrive first): not dead either.
         var present = membership.Silos.Where(s => s.Status != SiloStatus.Dead).ToList();
         var newestKnown = membership.Silos.Count == 0 ? long.MaxValue : membership.Silos.Max(s => s.Address.Incarnation);
-        foreach (var primary in assigned.Select(a => a.Primary).OfType<SiloAddress>().Distinct())
+        foreach (var primary in assigned.Select(a => a.Primary).OfType<SiloIncarnation>().Distinct())
         {
             if (primary.Incarnation > newestKnown)
             {
@@ -179,7 +179,7 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
     /// share (balancing, a few per round). Only the primary knows which standbys are in sync, so
     /// only partitions it leads are planned; <see cref="GracefulHandoff"/> moves them.
     /// </summary>
-    public IReadOnlyList<PartitionAssignment> PlanBalancingHandoffs(MembershipSnapshot membership, Func<int, SiloAddress, bool> isInSync)
+    public IReadOnlyList<PartitionAssignment> PlanBalancingHandoffs(MembershipSnapshot membership, Func<int, SiloIncarnation, bool> isInSync)
     {
         var map = _current;
         return _options.BalancePrimaries && map.IsComplete
@@ -191,7 +191,7 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
     /// The row of a drain: <paramref name="current"/>'s primary moves to its standby <paramref name="target"/>
     /// at epoch + 1 and the old primary leaves the buddy group (placement refills it).
     /// </summary>
-    public static PartitionAssignment DrainRow(PartitionAssignment current, SiloAddress target) => current with
+    public static PartitionAssignment DrainRow(PartitionAssignment current, SiloIncarnation target) => current with
     {
         Version = current.Version + 1,
         Epoch = current.Epoch + 1,

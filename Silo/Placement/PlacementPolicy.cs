@@ -20,7 +20,7 @@ internal static class PlacementPolicy
 
         var ordered = silos.OrderBy(s => s.Address.SiloId, StringComparer.Ordinal).ThenBy(s => s.Address.Incarnation).ToList();
         var load = new LoadTable(ordered);
-        var primaries = new SiloAddress[partitionCount];
+        var primaries = new SiloIncarnation[partitionCount];
         for (var p = 0; p < partitionCount; p++)
         {
             primaries[p] = ordered[p % ordered.Count].Address;
@@ -72,7 +72,7 @@ internal static class PlacementPolicy
             }
 
             var standbys = a.Standbys.Where(alive.Contains).ToList();
-            SiloAddress next;
+            SiloIncarnation next;
             if (standbys.Count > 0)
             {
                 next = standbys[0];
@@ -125,7 +125,7 @@ internal static class PlacementPolicy
                 continue;
             }
 
-            var replicas = new List<SiloAddress> { primary };
+            var replicas = new List<SiloIncarnation> { primary };
             replicas.AddRange(keep);
             var added = needed > 0 ? ChooseStandbys(replicas, needed, ordered, load, options) : [];
             if (added.Count == 0 && keep.Count == a.Standbys.Count)
@@ -151,7 +151,7 @@ internal static class PlacementPolicy
     /// more than its share and one of its partitions has an in-sync standby on a silo below its
     /// share, swap them (epoch + 1). At most <paramref name="maxMoves"/> rows.
     /// </summary>
-    public static IReadOnlyList<PartitionAssignment> PlanPrimaryHandoffs(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live, Func<int, SiloAddress, bool> isInSync, int maxMoves)
+    public static IReadOnlyList<PartitionAssignment> PlanPrimaryHandoffs(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live, Func<int, SiloIncarnation, bool> isInSync, int maxMoves)
     {
         var alive = live.Select(s => s.Address).ToHashSet();
         var leads = live.ToDictionary(s => s.Address, _ => 0);
@@ -175,7 +175,7 @@ internal static class PlacementPolicy
             }
 
             PartitionAssignment? handoff = null;
-            SiloAddress target = default;
+            SiloIncarnation target = default;
             foreach (var a in rows.Values.Where(a => a.Primary == over).OrderBy(a => a.PartitionId))
             {
                 var candidate = a.Standbys.Where(s => alive.Contains(s) && leads[s] < share && isInSync(a.PartitionId, s))
@@ -251,10 +251,10 @@ internal static class PlacementPolicy
         return false;
     }
 
-    private static List<SiloAddress> ChooseStandbys(List<SiloAddress> replicas, int needed, List<SiloRecord> silos, LoadTable load, PlacementOptions options)
+    private static List<SiloIncarnation> ChooseStandbys(List<SiloIncarnation> replicas, int needed, List<SiloRecord> silos, LoadTable load, PlacementOptions options)
     {
-        var chosen = new List<SiloAddress>();
-        var taken = new List<SiloAddress>(replicas);
+        var chosen = new List<SiloIncarnation>();
+        var taken = new List<SiloIncarnation>(replicas);
         for (var i = 0; i < needed; i++)
         {
             var best = silos.Where(s => !taken.Contains(s.Address))
@@ -274,10 +274,10 @@ internal static class PlacementPolicy
         return chosen;
     }
 
-    private static long Cost(SiloRecord candidate, List<SiloAddress> replicas, List<SiloRecord> silos, LoadTable load, PlacementOptions options) =>
+    private static long Cost(SiloRecord candidate, List<SiloIncarnation> replicas, List<SiloRecord> silos, LoadTable load, PlacementOptions options) =>
         LoadCost(candidate, load, silos, options) + AffinityCost(candidate, replicas, silos, options);
 
-    private static long AffinityCost(SiloRecord candidate, List<SiloAddress> replicas, List<SiloRecord> silos, PlacementOptions options)
+    private static long AffinityCost(SiloRecord candidate, List<SiloIncarnation> replicas, List<SiloRecord> silos, PlacementOptions options)
     {
         long cost = 0;
         foreach (var replica in replicas)
@@ -309,12 +309,12 @@ internal static class PlacementPolicy
     /// <summary>Partitions (primary or standby) each silo carries, updated as choices are made.</summary>
     private sealed class LoadTable(IEnumerable<SiloRecord> silos)
     {
-        private readonly Dictionary<SiloAddress, int> _counts = silos.ToDictionary(s => s.Address, _ => 0);
+        private readonly Dictionary<SiloIncarnation, int> _counts = silos.ToDictionary(s => s.Address, _ => 0);
 
-        public int Of(SiloAddress silo) => _counts.GetValueOrDefault(silo);
+        public int Of(SiloIncarnation silo) => _counts.GetValueOrDefault(silo);
 
-        public void Add(SiloAddress silo) => _counts[silo] = Of(silo) + 1;
+        public void Add(SiloIncarnation silo) => _counts[silo] = Of(silo) + 1;
 
-        public void Remove(SiloAddress silo) => _counts[silo] = Math.Max(0, Of(silo) - 1);
+        public void Remove(SiloIncarnation silo) => _counts[silo] = Math.Max(0, Of(silo) - 1);
     }
 }

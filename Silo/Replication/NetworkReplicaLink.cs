@@ -18,7 +18,7 @@ internal sealed class NetworkReplicaLink : ReplicaLink
     // Set by the worker (PrepareTransportAsync) once connected; read by the commit loop's TrySend.
     private volatile FramedConnection? _connection;
 
-    public NetworkReplicaLink(SiloConnectionPool pool, SiloAddress standby, string endpoint, ReplicationOptions options, ILogger logger, TimeProvider time)
+    public NetworkReplicaLink(SiloConnectionPool pool, SiloIncarnation standby, string endpoint, ReplicationOptions options, ILogger logger, TimeProvider time)
         : base(standby.ToString(), options, logger, time)
     {
         _pool = pool;
@@ -27,7 +27,7 @@ internal sealed class NetworkReplicaLink : ReplicaLink
     }
 
     /// <summary>The standby silo incarnation this link feeds.</summary>
-    public SiloAddress Standby { get; }
+    public SiloIncarnation Standby { get; }
 
     // Unknown until the standby acks: stream from the start of the log (or by snapshot); the
     // standby skips what it has, and asks for a snapshot if it follows another history.

@@ -23,14 +23,14 @@ internal sealed class ReplicationRouting(
     ILoggerFactory loggerFactory,
     TimeProvider time)
 {
-    private readonly ConcurrentDictionary<(int Partition, SiloAddress Standby), (Partition Owner, NetworkReplicaLink Link)> _links = new();
+    private readonly ConcurrentDictionary<(int Partition, SiloIncarnation Standby), (Partition Owner, NetworkReplicaLink Link)> _links = new();
     private readonly ILogger _linkLogger = loggerFactory.CreateLogger<NetworkReplicaLink>();
 
     public void Register(SiloMessageRouter router) =>
         router.Register(MessageType.ReplicationAck, (FramedConnection connection, in Frame frame) =>
         {
             var ack = ReplicationAck.Parser.ParseFrom(frame.Body);
-            if (connection.Peer is SiloAddress standby && _links.TryGetValue((ack.Partition, standby), out var entry))
+            if (connection.Peer is SiloIncarnation standby && _links.TryGetValue((ack.Partition, standby), out var entry))
             {
                 entry.Link.OnAck(ack);
             }
@@ -39,7 +39,7 @@ internal sealed class ReplicationRouting(
     /// <summary>Adds the links the map asks for and removes the ones it no longer does.</summary>
     public async Task ApplyMapAsync(PartitionMap map, MembershipSnapshot membership)
     {
-        var wanted = new HashSet<(int, SiloAddress)>();
+        var wanted = new HashSet<(int, SiloIncarnation)>();
         for (var p = 0; p < partitions.PartitionCount && p < map.Assignments.Count; p++)
         {
             if (map[p] is not { } assignment || assignment.Primary != identity.Address)

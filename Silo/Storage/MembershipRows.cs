@@ -17,12 +17,12 @@ internal static class MembershipRows
         }
     }
 
-    /// <summary>Throws when <paramref name="address"/> is not a usable key (a default <see cref="SiloAddress"/>).</summary>
-    public static void ValidateAddress(SiloAddress address)
+    /// <summary>Throws when <paramref name="address"/> is not a usable key (a default <see cref="SiloIncarnation"/>).</summary>
+    public static void ValidateAddress(SiloIncarnation address)
     {
         if (string.IsNullOrEmpty(address.SiloId))
         {
-            throw new ArgumentException($"Silo address '{address}' has no silo id (a default SiloAddress?).", nameof(address));
+            throw new ArgumentException($"Silo address '{address}' has no silo id (a default SiloIncarnation?).", nameof(address));
         }
     }
 
@@ -51,7 +51,7 @@ internal static class MembershipRows
     /// <summary>Reads one row of <c>SELECT silo_id, incarnation, status, silo_endpoint, gateway_endpoint, http_endpoint, zone, host, rack, i_am_alive, free_memory, partitions</c>.</summary>
     public static SiloRecord Read(System.Data.Common.DbDataReader reader, string database)
     {
-        var address = new SiloAddress(reader.GetString(0), reader.GetInt64(1));
+        var address = new SiloIncarnation(reader.GetString(0), reader.GetInt64(1));
         return new SiloRecord(
             address,
             ParseStatus(reader.GetInt32(2), address.SiloId, address.Incarnation, database),

@@ -5,7 +5,7 @@ namespace OrleansReplication.Silo.Storage;
 
 /// <summary>
 /// The text form of <c>or_partition_map</c> rows shared by the providers: a silo is
-/// <c>id@incarnation</c> (<see cref="SiloAddress.ToString"/>), standbys are joined by one space.
+/// <c>id@incarnation</c> (<see cref="SiloIncarnation.ToString"/>), standbys are joined by one space.
 /// </summary>
 internal static class PartitionMapRows
 {
@@ -47,10 +47,10 @@ internal static class PartitionMapRows
     }
 
     /// <summary>The primary_silo column: the address, or <see langword="null"/> for no primary.</summary>
-    public static string? FormatPrimary(SiloAddress? primary) => primary?.ToString();
+    public static string? FormatPrimary(SiloIncarnation? primary) => primary?.ToString();
 
     /// <summary>The standbys column: the addresses joined by one space, "" for none.</summary>
-    public static string FormatStandbys(IReadOnlyList<SiloAddress> standbys) => string.Join(StandbySeparator, standbys);
+    public static string FormatStandbys(IReadOnlyList<SiloIncarnation> standbys) => string.Join(StandbySeparator, standbys);
 
     /// <summary>Turns one stored row back into an assignment, failing loudly on a damaged row.</summary>
     /// <summary>Reads one row of <c>SELECT partition_id, version, epoch, primary_silo, standbys</c>.</summary>
@@ -64,21 +64,21 @@ internal static class PartitionMapRows
 
     private static PartitionAssignment Parse(int partitionId, long version, long epoch, string? primary, string standbys, string database)
     {
-        var parsedPrimary = primary is null ? (SiloAddress?)null : ParseSilo(partitionId, primary, "primary_silo", database);
+        var parsedPrimary = primary is null ? (SiloIncarnation?)null : ParseSilo(partitionId, primary, "primary_silo", database);
         var parsedStandbys = standbys.Length == 0
             ? []
             : standbys.Split(StandbySeparator).Select(s => ParseSilo(partitionId, s, "standbys", database)).ToArray();
         return new PartitionAssignment(partitionId, version, epoch, parsedPrimary, parsedStandbys);
     }
 
-    private static SiloAddress ParseSilo(int partitionId, string text, string column, string database) => SiloAddress.TryParse(text, out var address)
+    private static SiloIncarnation ParseSilo(int partitionId, string text, string column, string database) => SiloIncarnation.TryParse(text, out var address)
         ? address
         : throw new InvalidOperationException(
             $"or_partition_map row of partition {partitionId} in database '{database}' has '{text}' in {column}, not a silo address 'id@incarnation' (standbys separated by one space). Fix the row, or delete it so placement assigns the partition afresh.");
 
     // The id must survive the text form: whitespace would split the standbys column, an '@' would be
-    // read as the incarnation separator, and SiloAddress.Parse reads no sign, so a negative incarnation would not parse.
-    private static void ValidateSilo(int partitionId, SiloAddress silo, string role)
+    // read as the incarnation separator, and SiloIncarnation.Parse reads no sign, so a negative incarnation would not parse.
+    private static void ValidateSilo(int partitionId, SiloIncarnation silo, string role)
     {
         if (string.IsNullOrEmpty(silo.SiloId) || silo.SiloId.Any(c => char.IsWhiteSpace(c) || c == '@') || silo.Incarnation < 0)
         {

@@ -76,7 +76,7 @@ internal sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposab
     }
 
     /// <inheritdoc />
-    public async Task<bool> HeartbeatAsync(SiloAddress silo, long iAmAlive, long freeMemoryBytes, int partitionsCarried, CancellationToken cancellationToken)
+    public async Task<bool> HeartbeatAsync(SiloIncarnation silo, long iAmAlive, long freeMemoryBytes, int partitionsCarried, CancellationToken cancellationToken)
     {
         MembershipRows.ValidateAddress(silo);
         return await ExecuteAsync(
@@ -86,7 +86,7 @@ internal sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposab
     }
 
     /// <inheritdoc />
-    public async Task<bool> TryUpdateStatusAsync(SiloAddress silo, SiloStatus expected, SiloStatus status, CancellationToken cancellationToken)
+    public async Task<bool> TryUpdateStatusAsync(SiloIncarnation silo, SiloStatus expected, SiloStatus status, CancellationToken cancellationToken)
     {
         MembershipRows.ValidateAddress(silo);
         MembershipRows.ValidateStatus(expected, nameof(expected));

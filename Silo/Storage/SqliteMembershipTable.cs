@@ -83,7 +83,7 @@ internal sealed class SqliteMembershipTable : IMembershipTable, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async Task<bool> HeartbeatAsync(SiloAddress silo, long iAmAlive, long freeMemoryBytes, int partitionsCarried, CancellationToken cancellationToken)
+    public async Task<bool> HeartbeatAsync(SiloIncarnation silo, long iAmAlive, long freeMemoryBytes, int partitionsCarried, CancellationToken cancellationToken)
     {
         MembershipRows.ValidateAddress(silo);
         return await ExecuteWriteAsync(HeartbeatSql, command =>
@@ -97,7 +97,7 @@ internal sealed class SqliteMembershipTable : IMembershipTable, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async Task<bool> TryUpdateStatusAsync(SiloAddress silo, SiloStatus expected, SiloStatus status, CancellationToken cancellationToken)
+    public async Task<bool> TryUpdateStatusAsync(SiloIncarnation silo, SiloStatus expected, SiloStatus status, CancellationToken cancellationToken)
     {
         MembershipRows.ValidateAddress(silo);
         MembershipRows.ValidateStatus(expected, nameof(expected));
@@ -139,7 +139,7 @@ internal sealed class SqliteMembershipTable : IMembershipTable, IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static void AddKey(SqliteCommand command, SiloAddress silo)
+    private static void AddKey(SqliteCommand command, SiloIncarnation silo)
     {
         command.Parameters.AddWithValue("$id", silo.SiloId);
         command.Parameters.AddWithValue("$incarnation", silo.Incarnation);

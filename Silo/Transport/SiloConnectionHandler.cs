@@ -24,7 +24,7 @@ internal sealed partial class SiloConnectionHandler(SiloMessageRouter router, Si
         using var closeRequested = (lifetime?.ConnectionClosedRequested ?? CancellationToken.None)
             .UnsafeRegister(static s => ((FramedConnection)s!).Close(new IOException("The silo is stopping.")), framed);
         await framed.RunAsync().ConfigureAwait(false);
-        if (framed.Peer is SiloAddress peer)
+        if (framed.Peer is SiloIncarnation peer)
         {
             LogPeerDisconnected(peer.ToString(), framed.Closed.Result.Message);
         }
@@ -63,7 +63,7 @@ internal sealed partial class SiloConnectionHandler(SiloMessageRouter router, Si
         }
 
         var hello = SiloHello.Parser.ParseFrom(frame.Body);
-        if (hello.ProtocolVersion != FrameCodec.ProtocolVersion || !SiloAddress.TryParse(hello.Silo, out var peer))
+        if (hello.ProtocolVersion != FrameCodec.ProtocolVersion || !SiloIncarnation.TryParse(hello.Silo, out var peer))
         {
             Refuse(connection, frame.CorrelationId, $"SiloHello refused: protocol {hello.ProtocolVersion} (this silo speaks {FrameCodec.ProtocolVersion}), silo '{hello.Silo}'.");
             return;

@@ -16,13 +16,13 @@ namespace OrleansReplication.Silo.Transport;
 /// </summary>
 internal sealed partial class SiloConnectionPool(SiloMessageRouter router, SiloIdentity identity, IOptions<SiloOptions> options, ILogger<SiloConnectionPool> logger) : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<SiloAddress, Lazy<Task<Outbound>>> _connections = new();
+    private readonly ConcurrentDictionary<SiloIncarnation, Lazy<Task<Outbound>>> _connections = new();
     private readonly ILogger _logger = logger;
     private int _disposed;
 
     /// <summary>The live connection to <paramref name="peer"/> at <paramref name="endpoint"/> (<c>host:port</c>), connecting if needed.</summary>
     /// <exception cref="ReplicaUnavailableException">The peer could not be reached or is another incarnation.</exception>
-    public async Task<FramedConnection> GetAsync(SiloAddress peer, string endpoint, CancellationToken cancellationToken)
+    public async Task<FramedConnection> GetAsync(SiloIncarnation peer, string endpoint, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         while (true)
@@ -69,7 +69,7 @@ internal sealed partial class SiloConnectionPool(SiloMessageRouter router, SiloI
         _connections.Clear();
     }
 
-    private async Task<Outbound> ConnectAsync(SiloAddress peer, string endpoint)
+    private async Task<Outbound> ConnectAsync(SiloIncarnation peer, string endpoint)
     {
         var colon = endpoint.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(endpoint.AsSpan(colon + 1), out var port))
@@ -91,7 +91,7 @@ internal sealed partial class SiloConnectionPool(SiloMessageRouter router, SiloI
 
         var stream = new NetworkStream(socket, ownsSocket: true);
         var pipe = new StreamDuplexPipe(PipeReader.Create(stream), PipeWriter.Create(stream));
-        var handshake = new TaskCompletionSource<SiloAddress>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handshake = new TaskCompletionSource<SiloIncarnation>(TaskCreationOptions.RunContinuationsAsynchronously);
         var connection = new FramedConnection(pipe, options.Value.MaxFrameBytes, SiloTransportLimits.MaxQueuedFrames, (c, in f) => OnFrame(c, f, handshake));
         var run = Task.Run(connection.RunAsync);
         try
@@ -114,11 +114,11 @@ internal sealed partial class SiloConnectionPool(SiloMessageRouter router, SiloI
         return new Outbound(connection, run);
     }
 
-    private void OnFrame(FramedConnection connection, in Frame frame, TaskCompletionSource<SiloAddress> handshake)
+    private void OnFrame(FramedConnection connection, in Frame frame, TaskCompletionSource<SiloIncarnation> handshake)
     {
         if (connection.Peer is null)
         {
-            if (frame.Type == MessageType.SiloHelloReply && SiloAddress.TryParse(SiloHelloReply.Parser.ParseFrom(frame.Body).Silo, out var answered))
+            if (frame.Type == MessageType.SiloHelloReply && SiloIncarnation.TryParse(SiloHelloReply.Parser.ParseFrom(frame.Body).Silo, out var answered))
             {
                 handshake.TrySetResult(answered);
             }

@@ -10,8 +10,8 @@ namespace OrleansReplication.Tests.Partitions;
 public sealed class PartitionRolesTests : IAsyncLifetime
 {
     private const int PartitionCount = 2;
-    private static readonly SiloAddress Self = new("self", 1);
-    private static readonly SiloAddress Other = new("other", 1);
+    private static readonly SiloIncarnation Self = new("self", 1);
+    private static readonly SiloIncarnation Other = new("other", 1);
 
     private readonly string _dir = Directory.CreateTempSubdirectory("or-roles-").FullName;
     private SqliteStateStore _store = null!;
@@ -53,12 +53,12 @@ public sealed class PartitionRolesTests : IAsyncLifetime
         await manager.StopAsync();
     }
 
-    private static PartitionMap Map(long epoch, SiloAddress primary) => PartitionMap.From(PartitionCount,
+    private static PartitionMap Map(long epoch, SiloIncarnation primary) => PartitionMap.From(PartitionCount,
     [
         new PartitionAssignment(0, epoch, epoch, primary, []),
         new PartitionAssignment(1, 1, 1, Self, []),
     ]);
 
-    private static SiloRecord Record(SiloAddress address, string name) =>
+    private static SiloRecord Record(SiloIncarnation address, string name) =>
         new(address, SiloStatus.Active, $"{name}:11111", $"{name}:30000", $"http://{name}:8080", string.Empty, name, string.Empty, 0, 0, 0);
 }

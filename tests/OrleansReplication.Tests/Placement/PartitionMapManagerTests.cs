@@ -105,7 +105,7 @@ public sealed class PartitionMapManagerTests : IAsyncLifetime
         return new PartitionMapManager(store, Options.Create(new PlacementOptions()), NullLogger<PartitionMapManager>.Instance);
     }
 
-    private static SiloAddress Address(string id) => new(id, 1);
+    private static SiloIncarnation Address(string id) => new(id, 1);
 
     private static MembershipSnapshot Snapshot(params string[] ids) => new(1, [.. ids.Select(id =>
         new SiloRecord(Address(id), SiloStatus.Active, "", "", "", "", "host-" + id, "", 0, 8L << 30, 0))]);

@@ -208,7 +208,7 @@ public sealed class PlacementPolicyTests
     {
         var lone = Silos(("a", "h1", ""));
         var map = PlacementPolicy.Initial(4, lone, Rf2);
-        var restarted = new List<SiloRecord> { lone[0] with { Address = new SiloAddress("a", 2) } };
+        var restarted = new List<SiloRecord> { lone[0] with { Address = new SiloIncarnation("a", 2) } };
 
         var failovers = PlacementPolicy.PlanFailover(map, restarted);
 
@@ -240,5 +240,5 @@ public sealed class PlacementPolicyTests
     private static string Describe(PartitionAssignment a) => $"{a.PartitionId}:{a.Primary}:{string.Join(",", a.Standbys)}";
 
     private static List<SiloRecord> Silos(params (string Id, string Host, string Zone)[] silos) =>
-        [.. silos.Select(s => new SiloRecord(new SiloAddress(s.Id, 1), SiloStatus.Active, "", "", "", s.Zone, s.Host, "", 0, 8L << 30, 0))];
+        [.. silos.Select(s => new SiloRecord(new SiloIncarnation(s.Id, 1), SiloStatus.Active, "", "", "", s.Zone, s.Host, "", 0, 8L << 30, 0))];
 }

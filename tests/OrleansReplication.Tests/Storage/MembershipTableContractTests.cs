@@ -53,10 +53,10 @@ public abstract class MembershipTableContractTests : IAsyncLifetime
         var table = await OpenAsync();
         SiloRecord[] silos =
         [
-            new(new SiloAddress("silo-b", 1_700_000_000_123), SiloStatus.Joining, "10.0.0.2:11111", "10.0.0.2:30000", "http://10.0.0.2:8080", "eu-west-1a", "node-7", "rack 'R1'", 1_700_000_000_500, long.MaxValue, 0),
-            new(new SiloAddress("silo-a", 2), SiloStatus.ShuttingDown, "[::1]:11111", "[::1]:30000", "https://a.example/", "zone-Ω", "hôst-日本", "", 9, 0, int.MaxValue),
-            new(new SiloAddress("silo-a", 1), SiloStatus.Active, "a:1", "a:2", "http://a:3", "", "", "", 0, 512L * 1024 * 1024 * 1024, 17),
-            new(new SiloAddress("Silo-C", long.MaxValue), SiloStatus.Dead, "c:1", "c:2", "http://c:3", "z", "h", "r", long.MaxValue, 1, 1),
+            new(new SiloIncarnation("silo-b", 1_700_000_000_123), SiloStatus.Joining, "10.0.0.2:11111", "10.0.0.2:30000", "http://10.0.0.2:8080", "eu-west-1a", "node-7", "rack 'R1'", 1_700_000_000_500, long.MaxValue, 0),
+            new(new SiloIncarnation("silo-a", 2), SiloStatus.ShuttingDown, "[::1]:11111", "[::1]:30000", "https://a.example/", "zone-Ω", "hôst-日本", "", 9, 0, int.MaxValue),
+            new(new SiloIncarnation("silo-a", 1), SiloStatus.Active, "a:1", "a:2", "http://a:3", "", "", "", 0, 512L * 1024 * 1024 * 1024, 17),
+            new(new SiloIncarnation("Silo-C", long.MaxValue), SiloStatus.Dead, "c:1", "c:2", "http://c:3", "z", "h", "r", long.MaxValue, 1, 1),
         ];
 
         // silo-a@2 joins after silo-a@1 so that the join of @1 cannot mark @2 Dead (only older ones).
@@ -134,7 +134,7 @@ public abstract class MembershipTableContractTests : IAsyncLifetime
         var table = await OpenAsync();
         await table.JoinAsync(Silo("a", 1, SiloStatus.Active), CancellationToken.None);
 
-        Assert.False(await table.HeartbeatAsync(new SiloAddress("a", 2), 9_999, 1, 1, CancellationToken.None));
+        Assert.False(await table.HeartbeatAsync(new SiloIncarnation("a", 2), 9_999, 1, 1, CancellationToken.None));
 
         Assert.Equal([Silo("a", 1, SiloStatus.Active)], await table.ReadAllAsync(CancellationToken.None));
     }
@@ -145,7 +145,7 @@ public abstract class MembershipTableContractTests : IAsyncLifetime
         var table = await OpenAsync();
         await table.JoinAsync(Silo("a", 1, SiloStatus.Joining), CancellationToken.None);
 
-        Assert.True(await table.TryUpdateStatusAsync(new SiloAddress("a", 1), SiloStatus.Joining, SiloStatus.Active, CancellationToken.None));
+        Assert.True(await table.TryUpdateStatusAsync(new SiloIncarnation("a", 1), SiloStatus.Joining, SiloStatus.Active, CancellationToken.None));
 
         Assert.Equal([Silo("a", 1, SiloStatus.Active)], await table.ReadAllAsync(CancellationToken.None));
     }
@@ -156,8 +156,8 @@ public abstract class MembershipTableContractTests : IAsyncLifetime
         var table = await OpenAsync();
         await table.JoinAsync(Silo("a", 1, SiloStatus.Joining), CancellationToken.None);
 
-        Assert.False(await table.TryUpdateStatusAsync(new SiloAddress("a", 1), SiloStatus.Active, SiloStatus.Dead, CancellationToken.None));
-        Assert.False(await table.TryUpdateStatusAsync(new SiloAddress("a", 2), SiloStatus.Joining, SiloStatus.Dead, CancellationToken.None));
+        Assert.False(await table.TryUpdateStatusAsync(new SiloIncarnation("a", 1), SiloStatus.Active, SiloStatus.Dead, CancellationToken.None));
+        Assert.False(await table.TryUpdateStatusAsync(new SiloIncarnation("a", 2), SiloStatus.Joining, SiloStatus.Dead, CancellationToken.None));
 
         Assert.Equal([Silo("a", 1, SiloStatus.Joining)], await table.ReadAllAsync(CancellationToken.None));
     }
@@ -168,7 +168,7 @@ public abstract class MembershipTableContractTests : IAsyncLifetime
         var table = await OpenAsync();
         await table.JoinAsync(Silo("a", 1, SiloStatus.Active), CancellationToken.None);
 
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => table.TryUpdateStatusAsync(new SiloAddress("a", 1), SiloStatus.Active, (SiloStatus)42, CancellationToken.None));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => table.TryUpdateStatusAsync(new SiloIncarnation("a", 1), SiloStatus.Active, (SiloStatus)42, CancellationToken.None));
 
         Assert.Equal([Silo("a", 1, SiloStatus.Active)], await table.ReadAllAsync(CancellationToken.None));
     }
@@ -189,7 +189,7 @@ public abstract class MembershipTableContractTests : IAsyncLifetime
         var racers = Enumerable.Range(0, Silos * 2).Select(i => Task.Run(async () =>
         {
             await start.Task;
-            return (Silo: i / 2, Won: await tables[i % 2].TryUpdateStatusAsync(new SiloAddress($"s{i / 2}", 1), SiloStatus.Active, SiloStatus.Dead, CancellationToken.None));
+            return (Silo: i / 2, Won: await tables[i % 2].TryUpdateStatusAsync(new SiloIncarnation($"s{i / 2}", 1), SiloStatus.Active, SiloStatus.Dead, CancellationToken.None));
         })).ToArray();
         start.SetResult();
         var outcomes = await Task.WhenAll(racers);
@@ -217,7 +217,7 @@ public abstract class MembershipTableContractTests : IAsyncLifetime
     }
 
     private static SiloRecord Silo(string id, long incarnation, SiloStatus status) =>
-        new(new SiloAddress(id, incarnation), status, $"{id}:11111", $"{id}:30000", $"http://{id}:8080", "zone-1", $"host-{id}", "rack-1", 1_000, 1L << 30, 3);
+        new(new SiloIncarnation(id, incarnation), status, $"{id}:11111", $"{id}:30000", $"http://{id}:8080", "zone-1", $"host-{id}", "rack-1", 1_000, 1L << 30, 3);
 
     private async Task<IMembershipTable> OpenAsync()
     {

@@ -11,9 +11,9 @@ namespace OrleansReplication.Tests.Storage;
 /// </summary>
 public abstract class PartitionMapContractTests : IAsyncLifetime
 {
-    private static readonly SiloAddress A = new("silo-a", 1_700_000_000_001);
-    private static readonly SiloAddress B = new("silo-b", 1_700_000_000_002);
-    private static readonly SiloAddress C = new("silo-c", 7);
+    private static readonly SiloIncarnation A = new("silo-a", 1_700_000_000_001);
+    private static readonly SiloIncarnation B = new("silo-b", 1_700_000_000_002);
+    private static readonly SiloIncarnation C = new("silo-c", 7);
 
     private readonly List<IAsyncDisposable> _opened = [];
     private IStateStore _state = null!;
@@ -154,13 +154,13 @@ public abstract class PartitionMapContractTests : IAsyncLifetime
         var racers = Enumerable.Range(0, Racers).Select(i => Task.Run(async () =>
         {
             await start.Task;
-            return await maps[i % 2].TryUpdateAssignmentAsync(Assignment(1, version, 2, new SiloAddress($"racer-{i}", i), A), CancellationToken.None);
+            return await maps[i % 2].TryUpdateAssignmentAsync(Assignment(1, version, 2, new SiloIncarnation($"racer-{i}", i), A), CancellationToken.None);
         })).ToArray();
         start.SetResult();
         var won = await Task.WhenAll(racers);
 
         var winner = Assert.Single(Enumerable.Range(0, Racers), i => won[i]);
-        await AssertMapAsync(maps[1], Assignment(1, version, 2, new SiloAddress($"racer-{winner}", winner), A));
+        await AssertMapAsync(maps[1], Assignment(1, version, 2, new SiloIncarnation($"racer-{winner}", winner), A));
     }
 
     [Fact]
@@ -229,10 +229,10 @@ public abstract class PartitionMapContractTests : IAsyncLifetime
             Assignment(1, 0, 1, A),
             Assignment(-1, 1, 1, A),
             Assignment(1, 1, -1, A),
-            Assignment(1, 1, 1, new SiloAddress("has space", 1)),
-            Assignment(1, 1, 1, A, new SiloAddress("x@y", 1)),
-            Assignment(1, 1, 1, A, new SiloAddress("neg", -5)),
-            Assignment(1, 1, 1, A, default(SiloAddress)),
+            Assignment(1, 1, 1, new SiloIncarnation("has space", 1)),
+            Assignment(1, 1, 1, A, new SiloIncarnation("x@y", 1)),
+            Assignment(1, 1, 1, A, new SiloIncarnation("neg", -5)),
+            Assignment(1, 1, 1, A, default(SiloIncarnation)),
             new(1, 1, 1, A, null!),
         ];
 
@@ -245,7 +245,7 @@ public abstract class PartitionMapContractTests : IAsyncLifetime
         Assert.Empty(await map.ReadPartitionMapAsync(CancellationToken.None));
     }
 
-    private static PartitionAssignment Assignment(int partitionId, long version, long epoch, SiloAddress? primary, params SiloAddress[] standbys) =>
+    private static PartitionAssignment Assignment(int partitionId, long version, long epoch, SiloIncarnation? primary, params SiloIncarnation[] standbys) =>
         new(partitionId, version, epoch, primary, standbys);
 
     // PartitionAssignment compares its standby list by reference: compare a readable text form instead.

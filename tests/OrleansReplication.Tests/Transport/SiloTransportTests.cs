@@ -70,7 +70,7 @@ public sealed class SiloTransportTests : IAsyncLifetime
         var pool = _a.Services.GetRequiredService<SiloConnectionPool>();
         var port = FreePorts.Take(1)[0];
 
-        await Assert.ThrowsAsync<ReplicaUnavailableException>(() => pool.GetAsync(new SiloAddress("ghost", 1), $"127.0.0.1:{port}", default));
+        await Assert.ThrowsAsync<ReplicaUnavailableException>(() => pool.GetAsync(new SiloIncarnation("ghost", 1), $"127.0.0.1:{port}", default));
     }
 
     [Fact]
@@ -87,8 +87,8 @@ public sealed class SiloTransportTests : IAsyncLifetime
 
     private static string Endpoint(InProcessSilo silo) => $"127.0.0.1:{silo.SiloEndPoint.Port}";
 
-    private static async Task<SiloAddress> AddressOfAsync(InProcessSilo silo) =>
-        SiloAddress.Parse((await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString()!);
+    private static async Task<SiloIncarnation> AddressOfAsync(InProcessSilo silo) =>
+        SiloIncarnation.Parse((await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString()!);
 
     private static Task<InProcessSilo> StartWithAckRecorderAsync(string dir, string id, Channel<(string, ReplicationAck)> received, bool echo)
     {

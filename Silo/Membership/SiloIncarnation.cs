@@ -8,15 +8,15 @@ namespace OrleansReplication.Silo.Membership;
 /// incarnations so a restart is never mistaken for the silo that held the data.
 /// Text form <c>id@incarnation</c>; ids hold no '@' or whitespace.
 /// </summary>
-internal readonly record struct SiloAddress(string SiloId, long Incarnation)
+internal readonly record struct SiloIncarnation(string SiloId, long Incarnation)
 {
     public override string ToString() => SiloId + "@" + Incarnation.ToString(CultureInfo.InvariantCulture);
 
-    public static SiloAddress Parse(string text) => TryParse(text, out var address)
+    public static SiloIncarnation Parse(string text) => TryParse(text, out var address)
         ? address
         : throw new FormatException($"'{text}' is not a silo address 'id@incarnation'.");
 
-    public static bool TryParse(string? text, out SiloAddress address)
+    public static bool TryParse(string? text, out SiloIncarnation address)
     {
         address = default;
         var at = text?.LastIndexOf('@') ?? -1;
@@ -25,7 +25,7 @@ internal readonly record struct SiloAddress(string SiloId, long Incarnation)
             return false;
         }
 
-        address = new SiloAddress(text![..at], incarnation);
+        address = new SiloIncarnation(text![..at], incarnation);
         return true;
     }
 }
