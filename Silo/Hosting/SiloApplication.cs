@@ -21,7 +21,6 @@ using OrleansReplication.Silo.Placement;
 using OrleansReplication.Silo.Replication;
 using OrleansReplication.Silo.Runtime;
 using OrleansReplication.Silo.Storage;
-using OrleansReplication.Silo.Transport;
 
 namespace OrleansReplication.Silo.Hosting;
 
@@ -49,49 +48,11 @@ public static class SiloApplication
         return app;
     }
 
-    /// <summary>Adds the silo's services and listeners to <paramref name="builder"/>.</summary>
+    /// <summary>Adds the Orleans silo with state replication, and the silo's listeners, to <paramref name="builder"/>.</summary>
     public static WebApplicationBuilder AddSilo(this WebApplicationBuilder builder)
     {
+        builder.UseOrleans(silo => silo.ConfigureFromSiloOptions(builder.Configuration).AddStateReplication());
         var services = builder.Services;
-        services.AddOptions<SiloOptions>().BindConfiguration(SiloOptions.SectionName).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiloOptions>, SiloOptionsValidator>());
-        services.AddOptions<GrainRuntimeOptions>().BindConfiguration(SiloOptions.SectionName + ":Grains");
-        services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<SiloIdentity>();
-        services.TryAddSingleton(sp => StateStoreFactory.Create(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
-        services.AddOptions<ReplicationOptions>().BindConfiguration(SiloOptions.SectionName + ":" + ReplicationOptions.SectionName).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReplicationOptions>, ReplicationOptionsValidator>());
-        services.TryAddSingleton(sp => new PartitionManager(
-            sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), sp.GetRequiredService<IOptions<ReplicationOptions>>().Value));
-        services.TryAddSingleton<IItemStateAccess>(sp => sp.GetRequiredService<PartitionManager>());
-        services.TryAddSingleton(new GrainTypeRegistry().AddAssembly(typeof(StateItemGrain).Assembly));
-        services.TryAddSingleton<GrainRuntime>();
-        services.TryAddSingleton<IGrainFactory>(sp => sp.GetRequiredService<GrainRuntime>());
-        services.TryAddSingleton<GatewayDispatcher>();
-        services.TryAddSingleton(sp => new ChangeFeed(
-            sp.GetRequiredService<PartitionManager>(), sp.GetRequiredService<IOptions<ReplicationOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
-        services.AddOptions<MembershipOptions>().BindConfiguration(SiloOptions.SectionName + ":Membership").ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MembershipOptions>, MembershipOptionsValidator>());
-        services.TryAddSingleton<ClusterEventChannel>();
-        services.TryAddSingleton<FailureDetector>();
-        services.TryAddSingleton<PartitionMapNotifier>();
-        services.TryAddSingleton<GracefulHandoff>();
-        services.AddOptions<PlacementOptions>().BindConfiguration(SiloOptions.SectionName + ":Placement");
-        services.TryAddSingleton(sp => StateStoreFactory.CreateMembershipTable(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
-        services.TryAddSingleton(sp => StateStoreFactory.CreatePartitionMapStore(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
-        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<MembershipService>(sp, (Func<int>)(() =>
-            sp.GetRequiredService<PartitionMapManager>().Current.CarriedBy(sp.GetRequiredService<SiloIdentity>().Address))));
-        services.TryAddSingleton<PartitionMapManager>();
-        services.TryAddSingleton<SiloMessageRouter>();
-        services.TryAddSingleton<SiloConnectionPool>();
-        services.TryAddSingleton<StandbyHost>();
-        services.AddMetrics();
-        services.TryAddSingleton<Diagnostics.ReplicationMetrics>();
-        services.TryAddSingleton<ReplicationRouting>();
-
-        // Order matters: the lifecycle loads partitions before the listeners open and stops them after they close.
-        services.AddHostedService<SiloLifecycleService>();
-        services.AddHostedService<ActivationCollector>();
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
@@ -105,7 +66,7 @@ public static class SiloApplication
             kestrel.Listen(address, options.EffectiveHttpPort, l => l.Protocols = HttpProtocols.Http1);
             kestrel.Listen(address, options.EffectiveGatewayPort, l => l.UseConnectionHandler<GatewayConnectionHandler>());
 
-            kestrel.Listen(address, options.EffectiveSiloPort, l => l.UseConnectionHandler<SiloConnectionHandler>());
+            kestrel.Listen(address, options.EffectiveTransportPort, l => l.UseConnectionHandler<Transport.SiloConnectionHandler>());
         });
 
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>

@@ -1,29 +1,36 @@
 using Microsoft.Extensions.Options;
+using Orleans.Runtime;
 
 namespace OrleansReplication.Silo.Hosting;
 
-/// <summary>Who this silo is and where it can be reached; what <c>GET /v1/cluster</c> and the handshake report.</summary>
-/// <remarks>Computed once: options do not change while the silo runs, and these are read on every map tick and handshake.</remarks>
+/// <summary>Who this silo is and where it can be reached; what <c>GET /v1/cluster</c> reports.</summary>
+/// <remarks>Computed once: options do not change while the silo runs, and these are read on every map tick.</remarks>
 internal sealed class SiloIdentity
 {
-    public SiloIdentity(IOptions<SiloOptions> options, TimeProvider time)
+    public SiloIdentity(IOptions<SiloOptions> options, ILocalSiloDetails local, TimeProvider time)
     {
         var o = options.Value;
         SiloId = o.EffectiveSiloId;
         StartedAt = time.GetUtcNow();
-        Address = new(SiloId, StartedAt.ToUnixTimeMilliseconds());
-        SiloEndpoint = $"{o.EffectiveAdvertisedAddress}:{o.EffectiveSiloPort}";
+
+        // Orleans' generation tells a restarted silo from the one that held the data before.
+        Address = new(SiloId, local.SiloAddress.Generation);
+        OrleansAddress = local.SiloAddress;
+        SiloEndpoint = $"{o.EffectiveAdvertisedAddress}:{o.EffectiveTransportPort}";
         GatewayEndpoint = $"{o.EffectiveAdvertisedAddress}:{o.EffectiveGatewayPort}";
         HttpEndpoint = $"http://{o.EffectiveAdvertisedAddress}:{o.EffectiveHttpPort}";
     }
 
     public string SiloId { get; }
 
-    /// <summary>When this incarnation started; a restarted silo is a new incarnation.</summary>
+    /// <summary>When this incarnation started.</summary>
     public DateTimeOffset StartedAt { get; }
 
-    /// <summary>This incarnation: the silo id and its start time in Unix milliseconds.</summary>
+    /// <summary>This incarnation: the silo id (Orleans' silo name) and Orleans' generation.</summary>
     public Membership.SiloIncarnation Address { get; }
+
+    /// <summary>This silo's Orleans address.</summary>
+    public SiloAddress OrleansAddress { get; }
 
     public string SiloEndpoint { get; }
 

@@ -11,12 +11,12 @@ using OrleansReplication.Silo.Transport;
 namespace OrleansReplication.Silo.Hosting;
 
 /// <summary>
-/// The silo's start and stop, in named stages. Start: store schema → join membership (Joining) →
-/// load partitions → Active → partition map reconciled, then kept in step with membership.
-/// Stop: first, while every listener still serves, drain (mark this silo ShuttingDown and hand
-/// every primary to an in-sync standby); then, in reverse: map loop → partitions (queued writes
-/// finish) → leave membership → store. Hosted services start before Kestrel, so nothing is served
-/// before the partitions are loaded; <see cref="StoppingAsync"/> runs before Kestrel stops.
+/// The replication's start and stop, after Orleans' silo joined the cluster. Start: store schema →
+/// follow Orleans membership → load partitions → partition map reconciled, then kept in step with
+/// membership. Stop: first, while every listener still serves, drain (mark this silo draining and
+/// hand every primary to an in-sync standby); then, in reverse: map loop → partitions (queued
+/// writes finish) → store; Orleans' silo leaves the cluster after. <see cref="StoppingAsync"/>
+/// runs before Kestrel and Orleans stop.
 /// </summary>
 internal sealed partial class SiloLifecycleService(
     IStateStore store,
@@ -28,7 +28,6 @@ internal sealed partial class SiloLifecycleService(
     ReplicationRouting replication,
     Diagnostics.ReplicationMetrics metrics,
     SiloIdentity identity,
-    FailureDetector failureDetector,
     PartitionMapNotifier notifier,
     GracefulHandoff handoff,
     IOptions<SiloOptions> options,
@@ -49,24 +48,20 @@ internal sealed partial class SiloLifecycleService(
         GC.KeepAlive(metrics);
         standbys.Register(router);
         replication.Register(router);
-        failureDetector.Register(router);
         notifier.Register(router);
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await membership.StartAsync(cancellationToken).ConfigureAwait(false);
         await partitions.StartAsync(o.PartitionCount, cancellationToken).ConfigureAwait(false);
         identity.PartitionCount = partitions.PartitionCount;
-        await membership.MarkActiveAsync(cancellationToken).ConfigureAwait(false);
         var map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, cancellationToken).ConfigureAwait(false);
         await FollowMapAsync(map, cancellationToken).ConfigureAwait(false);
         _mapLoop = Task.Run(MapLoopAsync, CancellationToken.None);
-        failureDetector.Start();
         LogStarted(identity.Address.ToString(), store.ProviderName, identity.HttpEndpoint, identity.GatewayEndpoint, identity.SiloEndpoint, partitions.PartitionCount);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         LogStopping(identity.Address.ToString());
-        await failureDetector.StopAsync().ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_mapLoop is not null)
         {
@@ -77,7 +72,7 @@ internal sealed partial class SiloLifecycleService(
 
         await replication.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         await partitions.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        await membership.StopAsync(cancellationToken).ConfigureAwait(false);
+        await membership.DisposeAsync().ConfigureAwait(false);
         await store.DisposeAsync().ConfigureAwait(false);
     }
 

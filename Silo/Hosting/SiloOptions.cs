@@ -6,6 +6,14 @@ public sealed class SiloOptions
     /// <summary>Configuration section name.</summary>
     public const string SectionName = "Silo";
 
+    /// <summary>The Orleans cluster id: silos with the same id and store form one cluster.</summary>
+    /// <value>Defaults to <c>orleans-replication</c>.</value>
+    public string ClusterId { get; set; } = "orleans-replication";
+
+    /// <summary>The Orleans service id: stays the same across deployments of one service (new cluster ids).</summary>
+    /// <value>Defaults to <c>orleans-replication</c>.</value>
+    public string ServiceId { get; set; } = "orleans-replication";
+
     /// <summary>Added to every port so several silos run on one machine.</summary>
     /// <value>Defaults to 0.</value>
     public int Instance { get; set; }
@@ -25,6 +33,13 @@ public sealed class SiloOptions
     /// <summary>The silo-to-silo port, before <see cref="Instance"/> is added.</summary>
     /// <value>Defaults to 11111.</value>
     public int SiloPort { get; set; } = 11111;
+
+    /// <summary>
+    /// The replication transport's port, before <see cref="Instance"/> is added; 0 means the silo
+    /// port + 1000. Interim: replication moves onto Orleans messaging on the silo port next.
+    /// </summary>
+    /// <value>Defaults to 0 (12111 with the default silo port).</value>
+    public int TransportPort { get; set; }
 
     /// <summary>The client gateway port, before <see cref="Instance"/> is added.</summary>
     /// <value>Defaults to 30000.</value>
@@ -71,6 +86,8 @@ public sealed class SiloOptions
     public SafetyLevel DefaultSafety { get; set; } = SafetyLevel.Applied;
 
     internal int EffectiveSiloPort => SiloPort + Instance;
+
+    internal int EffectiveTransportPort => (TransportPort == 0 ? SiloPort + 1000 : TransportPort) + Instance;
 
     internal int EffectiveGatewayPort => GatewayPort + Instance;
 

@@ -23,6 +23,14 @@ internal sealed class SiloOptionsValidator : IValidateOptions<SiloOptions>
             failures.Add($"Silo:SiloPort, Silo:GatewayPort and Silo:HttpPort must differ; they are {string.Join(", ", ports)}.");
         }
 
+        foreach (var (setting, value) in new[] { ("Silo:ClusterId", options.ClusterId), ("Silo:ServiceId", options.ServiceId) })
+        {
+            if (string.IsNullOrWhiteSpace(value) || value.Length > 128 || value.Any(char.IsControl))
+            {
+                failures.Add($"{setting} '{value}' must be 1 to 128 characters without control characters.");
+            }
+        }
+
         if (options.SiloId.Any(c => c == '@' || char.IsWhiteSpace(c) || char.IsControl(c)) || options.SiloId.Length > 128)
         {
             failures.Add($"Silo:SiloId (--silo-id) '{options.SiloId}' must be at most 128 characters without '@', spaces or control characters.");

@@ -27,7 +27,7 @@ internal static class ClusterEndpoints
             items = partitions.Partitions.Sum(p => p.Items.Count),
         }));
 
-        app.MapGet("/v1/cluster/silos", (MembershipService membership, FailureDetector detector) => Results.Ok(new
+        app.MapGet("/v1/cluster/silos", (MembershipService membership, PartitionMapManager map) => Results.Ok(new
         {
             silos = membership.Current.Silos.Select(s => new
             {
@@ -39,11 +39,8 @@ internal static class ClusterEndpoints
                 zone = s.Zone,
                 host = s.Host,
                 rack = s.Rack,
-                lastHeartbeat = DateTimeOffset.FromUnixTimeMilliseconds(s.IAmAlive),
-                partitions = s.PartitionsCarried,
-
-                // This silo's own probes of the peer (absent for itself and for a peer not reached yet).
-                lastProbeAnswer = detector.LastProbeAnswer(s.Address),
+                orleansAddress = s.Silo?.ToParsableString(),
+                partitions = map.Current.CarriedBy(s.Address),
             }),
         }));
 

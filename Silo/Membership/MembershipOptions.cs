@@ -1,57 +1,37 @@
 namespace OrleansReplication.Silo.Membership;
 
-/// <summary>Membership settings (section <c>Silo:Membership</c>) and this silo's static placement attributes.</summary>
+/// <summary>
+/// Membership settings (section <c>Silo:Membership</c>): the failure-detection timings handed to
+/// Orleans' membership (its defaults take 10-60 s to declare a crashed silo dead; these take about
+/// a second) and this silo's static placement attributes, published as Orleans silo metadata.
+/// </summary>
 public sealed class MembershipOptions
 {
-    /// <summary>How often this silo writes IAmAlive (and its dynamic attributes) to the table.</summary>
-    /// <value>Defaults to 250 ms.</value>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>How often this silo reads the table to refresh its view of the cluster.</summary>
-    /// <value>Defaults to 500 ms.</value>
-    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// Orleans' probe timeout: how long a probe may go unanswered, and about how often each silo
+    /// probes its peers. A crashed process's connection resets, so its probes fail at once.
+    /// </summary>
+    /// <value>Defaults to 1 second.</value>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How long a peer's IAmAlive may stand still, as observed by this silo's own clock (so clock
-    /// skew between machines does not matter), before this silo declares it dead in the table.
+    /// Missed probes before a silo votes a peer dead. Two, so a paused silo (SIGSTOP, a frozen VM)
+    /// is declared dead in about three seconds, while one slow probe on a loaded host kills nobody.
     /// </summary>
-    /// <remarks>The slow path, for a peer nobody can probe; a suspected peer is confirmed much sooner (<see cref="SuspicionConfirmTimeout"/>).</remarks>
-    /// <value>Defaults to 5 seconds (20 missed heartbeats).</value>
-    public TimeSpan DeathTimeout { get; set; } = TimeSpan.FromSeconds(5);
+    /// <value>Defaults to 2.</value>
+    public int MissedProbesLimit { get; set; } = 2;
 
-    /// <summary>How often this silo probes every live peer (Ping over the silo-to-silo connection).</summary>
-    /// <value>Defaults to 150 ms.</value>
-    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromMilliseconds(150);
+    /// <summary>Votes needed to declare a silo dead (Orleans lowers it when fewer silos are alive).</summary>
+    /// <value>Defaults to 2.</value>
+    public int VotesForDeathDeclaration { get; set; } = 2;
 
-    /// <summary>
-    /// How long a peer may leave probes unanswered before this silo suspects it (a paused or
-    /// partitioned silo). A broken or refused connection (a crashed process) is suspected at once.
-    /// Kept well above a GC pause or a CPU-starved scheduler, which must not depose a primary.
-    /// </summary>
-    /// <remarks>Such a suspicion is confirmed only by a heartbeat that stood still as long (probes
-    /// share the connection with replication traffic, and a 2-core machine under load delays both).</remarks>
+    /// <summary>How often a silo writes IAmAlive to the membership table (for operators and for silos nobody can probe).</summary>
+    /// <value>Defaults to 5 seconds.</value>
+    public TimeSpan IAmAlivePublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a silo reads the whole membership table besides the gossip it receives.</summary>
     /// <value>Defaults to 2 seconds.</value>
-    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>
-    /// How long a suspected peer's IAmAlive must stand still in the table (this silo's own clock)
-    /// before this silo declares it dead: the table's confirmation of the suspicion, so one
-    /// silo's broken connection alone never kills a peer that still heartbeats. Must exceed
-    /// <see cref="HeartbeatInterval"/> with margin for a slow store write.
-    /// </summary>
-    /// <value>Defaults to 600 ms: a crashed process is declared dead well under a second after it died.</value>
-    public TimeSpan SuspicionConfirmTimeout { get; set; } = TimeSpan.FromMilliseconds(600);
-
-    /// <summary>
-    /// As <see cref="SuspicionConfirmTimeout"/>, for an active peer whose silo port refused a
-    /// connection after it had been reached (tried at once when the connection broke): nothing
-    /// listens there any more, a second sign independent of the broken connection (a loaded or
-    /// partitioned process times out, it does not refuse; a draining one is confirmed by its
-    /// heartbeat as usual). Zero: declared dead at the table read right after the refusal.
-    /// </summary>
-    /// <remarks>Raise it (above <see cref="HeartbeatInterval"/>) where a firewall may answer with resets.</remarks>
-    /// <value>Defaults to zero: a crashed process is declared dead within milliseconds of its connections' reset.</value>
-    public TimeSpan RefusedConfirmTimeout { get; set; } = TimeSpan.Zero;
+    public TimeSpan TableRefreshTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// How long a stopping silo (SIGTERM) waits for its primaries to be handed off to in-sync

@@ -17,4 +17,10 @@ internal interface IPartitionMapStore
     /// false, changing nothing, when another writer got there first.
     /// </summary>
     Task<bool> TryUpdateAssignmentAsync(PartitionAssignment next, CancellationToken cancellationToken);
+
+    /// <summary>Records that <paramref name="silo"/> drains (idempotent).</summary>
+    Task MarkDrainingAsync(Membership.SiloIncarnation silo, CancellationToken cancellationToken);
+
+    /// <summary>Every silo incarnation ever marked draining (a restarted silo is a new incarnation, so old rows are inert).</summary>
+    Task<IReadOnlySet<Membership.SiloIncarnation>> ReadDrainingAsync(CancellationToken cancellationToken);
 }

@@ -86,4 +86,19 @@ internal static class PartitionMapRows
                 $"Partition map write for partition {partitionId}: {role} '{silo}' is not storable. A silo id is non-empty without whitespace or '@', and an incarnation is not negative.", "next");
         }
     }
+
+    /// <summary>Reads <c>or_draining</c> rows (one text column); a row that is not a silo incarnation is skipped.</summary>
+    public static async Task<IReadOnlySet<SiloIncarnation>> ReadDrainingAsync(System.Data.Common.DbDataReader reader, CancellationToken cancellationToken)
+    {
+        var draining = new HashSet<SiloIncarnation>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (SiloIncarnation.TryParse(reader.GetString(0), out var silo))
+            {
+                draining.Add(silo);
+            }
+        }
+
+        return draining;
+    }
 }

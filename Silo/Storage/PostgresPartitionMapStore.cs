@@ -88,6 +88,24 @@ internal sealed class PostgresPartitionMapStore : IPartitionMapStore, IAsyncDisp
         return true;
     }
 
+    /// <inheritdoc />
+    public async Task MarkDrainingAsync(Membership.SiloIncarnation silo, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var insert = new NpgsqlCommand("INSERT INTO or_draining (silo) VALUES ($1) ON CONFLICT (silo) DO NOTHING", connection);
+        insert.Parameters.Add(Text(silo.ToString()));
+        await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlySet<Membership.SiloIncarnation>> ReadDrainingAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var select = new NpgsqlCommand("SELECT silo FROM or_draining", connection);
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await PartitionMapRows.ReadDrainingAsync(reader, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Closes the connection pool.</summary>
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 }

@@ -90,6 +90,24 @@ internal sealed class SqlitePartitionMapStore : IPartitionMapStore, IAsyncDispos
         return true;
     }
 
+    /// <inheritdoc />
+    public async Task MarkDrainingAsync(Membership.SiloIncarnation silo, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
+        await using var insert = Command(connection, null, "INSERT INTO or_draining (silo) VALUES ($silo) ON CONFLICT (silo) DO NOTHING");
+        insert.Parameters.AddWithValue("$silo", silo.ToString());
+        await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlySet<Membership.SiloIncarnation>> ReadDrainingAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(_connectionString, cancellationToken).ConfigureAwait(false);
+        await using var select = Command(connection, null, "SELECT silo FROM or_draining");
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await PartitionMapRows.ReadDrainingAsync(reader, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Releases this file's pooled connections.</summary>
     public ValueTask DisposeAsync()
     {

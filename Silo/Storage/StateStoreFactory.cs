@@ -13,14 +13,8 @@ internal static class StateStoreFactory
         _ => new SqliteStateStore(SqliteConnectionStringOf(options)),
     };
 
-    private static string SqliteConnectionStringOf(SiloOptions options) =>
+    public static string SqliteConnectionStringOf(SiloOptions options) =>
         string.IsNullOrEmpty(options.ConnectionString) ? SqliteConnectionString(options.DataDir) : options.ConnectionString;
-
-    public static Membership.IMembershipTable CreateMembershipTable(SiloOptions options) => options.Storage switch
-    {
-        "postgres" => new PostgresMembershipTable(options.ConnectionString),
-        _ => new SqliteMembershipTable(SqliteConnectionStringOf(options)),
-    };
 
     public static Placement.IPartitionMapStore CreatePartitionMapStore(SiloOptions options) => options.Storage switch
     {

@@ -40,22 +40,10 @@ CREATE TABLE IF NOT EXISTS or_requests (
     PRIMARY KEY (partition_id, last_sequence)
 );
 
--- The membership table: one row per silo incarnation (a restart is a new incarnation). Status is
--- SiloStatus (1 Joining, 2 Active, 3 ShuttingDown, 4 Dead); i_am_alive is Unix milliseconds.
-CREATE TABLE IF NOT EXISTS or_silos (
-    silo_id          TEXT    NOT NULL,
-    incarnation      INTEGER NOT NULL,
-    status           INTEGER NOT NULL,
-    silo_endpoint    TEXT    NOT NULL,
-    gateway_endpoint TEXT    NOT NULL,
-    http_endpoint    TEXT    NOT NULL,
-    zone             TEXT    NOT NULL,
-    host             TEXT    NOT NULL,
-    rack             TEXT    NOT NULL,
-    i_am_alive       INTEGER NOT NULL,
-    free_memory      INTEGER NOT NULL,
-    partitions       INTEGER NOT NULL,
-    PRIMARY KEY (silo_id, incarnation)
+-- Silos an operator asked to drain ('id@incarnation'): placement gives them nothing new and
+-- they hand their primaries off. Liveness itself is Orleans' membership table.
+CREATE TABLE IF NOT EXISTS or_draining (
+    silo TEXT PRIMARY KEY
 );
 
 -- The partition map: one row per assigned partition, changed only by compare-and-swap on version.

@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using OrleansReplication.Silo.Membership;
+using OrleansReplication.Silo.Storage;
+
+namespace OrleansReplication.Silo.Hosting;
+
+/// <summary>
+/// Turns the silo's settings (<c>Silo</c> section, command line) into Orleans' options: cluster and
+/// service id, endpoints, silo name, clustering (SQLite file or PostgreSQL), tuned membership
+/// timings, and this silo's placement attributes as Orleans silo metadata.
+/// </summary>
+internal static class OrleansSiloSetup
+{
+    /// <summary>Metadata keys under which a silo publishes its placement attributes and endpoints.</summary>
+    public const string ZoneKey = "replication.zone";
+    public const string HostKey = "replication.host";
+    public const string RackKey = "replication.rack";
+    public const string HttpKey = "replication.http";
+    public const string GatewayKey = "replication.gateway";
+    public const string MemoryKey = "replication.memory";
+    public const string TransportKey = "replication.transport";
+
+    public static ISiloBuilder ConfigureFromSiloOptions(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        // Read here only to choose providers and publish metadata; the bound, validated options
+        // (ValidateOnStart) configure everything else below.
+        var settings = configuration.GetSection(SiloOptions.SectionName).Get<SiloOptions>() ?? new SiloOptions();
+        var membership = configuration.GetSection(SiloOptions.SectionName + ":Membership").Get<MembershipOptions>() ?? new MembershipOptions();
+        var services = silo.Services;
+
+        services.AddOptions<ClusterOptions>().Configure<IOptions<SiloOptions>>((cluster, o) =>
+        {
+            cluster.ClusterId = o.Value.ClusterId;
+            cluster.ServiceId = o.Value.ServiceId;
+        });
+        services.AddOptions<Orleans.Configuration.SiloOptions>().Configure<IOptions<SiloOptions>>((s, o) => s.SiloName = o.Value.EffectiveSiloId);
+        services.AddOptions<EndpointOptions>().Configure<IOptions<SiloOptions>>((endpoints, o) =>
+        {
+            var listen = IPAddress.Parse(o.Value.ListenAddress);
+            endpoints.AdvertisedIPAddress = ResolveAdvertised(o.Value);
+            endpoints.SiloPort = o.Value.EffectiveSiloPort;
+            endpoints.SiloListeningEndpoint = new IPEndPoint(listen, o.Value.EffectiveSiloPort);
+
+            // The gateway port is still served by the replication gateway until clients move to Orleans'.
+            endpoints.GatewayPort = 0;
+        });
+        services.AddOptions<ClusterMembershipOptions>().Configure<IOptions<MembershipOptions>>((m, o) =>
+        {
+            m.ProbeTimeout = o.Value.ProbeTimeout;
+            m.NumMissedProbesLimit = o.Value.MissedProbesLimit;
+            m.NumVotesForDeathDeclaration = o.Value.VotesForDeathDeclaration;
+            m.IAmAliveTablePublishTimeout = o.Value.IAmAlivePublishTimeout;
+            m.TableRefreshTimeout = o.Value.TableRefreshTimeout;
+
+            // A dead silo's entry is of no use after a day; the default keeps a week of them.
+            m.DefunctSiloExpiration = TimeSpan.FromDays(1);
+        });
+
+        silo.UseSiloMetadata(new Dictionary<string, string>
+        {
+            [ZoneKey] = membership.Zone,
+            [HostKey] = membership.Host,
+            [RackKey] = membership.Rack,
+            [HttpKey] = $"http://{settings.EffectiveAdvertisedAddress}:{settings.EffectiveHttpPort}",
+            [GatewayKey] = $"{settings.EffectiveAdvertisedAddress}:{settings.EffectiveGatewayPort}",
+            [TransportKey] = $"{settings.EffectiveAdvertisedAddress}:{settings.EffectiveTransportPort}",
+            [MemoryKey] = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+        if (settings.Storage == "postgres")
+        {
+            silo.UseLocalhostClustering();
+        }
+        else
+        {
+            silo.UseLocalhostClustering();
+        }
+
+        return silo;
+    }
+
+    // Orleans advertises an IP address; a host name (the default in containers) is resolved once.
+    private static IPAddress ResolveAdvertised(SiloOptions options)
+    {
+        var advertised = options.EffectiveAdvertisedAddress;
+        if (IPAddress.TryParse(advertised, out var address))
+        {
+            return address;
+        }
+
+        return Dns.GetHostAddresses(advertised).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+            ?? throw new InvalidOperationException($"Silo:AdvertisedAddress '{advertised}' resolves to no IPv4 address; set --advertised-address to this silo's IP.");
+    }
+}

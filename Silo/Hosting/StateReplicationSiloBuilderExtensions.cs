@@ -1,0 +1,70 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.Hosting;
+using OrleansReplication.Grains;
+using OrleansReplication.Grains.State;
+using OrleansReplication.Silo.Gateway;
+using OrleansReplication.Silo.Listeners;
+using OrleansReplication.Silo.Membership;
+using OrleansReplication.Silo.Partitions;
+using OrleansReplication.Silo.Placement;
+using OrleansReplication.Silo.Replication;
+using OrleansReplication.Silo.Runtime;
+using OrleansReplication.Silo.Storage;
+using OrleansReplication.Silo.Transport;
+
+namespace OrleansReplication.Silo.Hosting;
+
+/// <summary>Adds warm-standby state replication to an Orleans silo.</summary>
+public static class StateReplicationSiloBuilderExtensions
+{
+    /// <summary>
+    /// Adds the replication services: the store, the partition map and its placement, partition
+    /// replicas with their commit loops, replication to standbys and promotion on failure. Settings
+    /// come from the <c>Silo</c> configuration section (validated at start).
+    /// </summary>
+    public static ISiloBuilder AddStateReplication(this ISiloBuilder silo)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        var services = silo.Services;
+        services.AddOptions<SiloOptions>().BindConfiguration(SiloOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiloOptions>, SiloOptionsValidator>());
+        services.AddOptions<GrainRuntimeOptions>().BindConfiguration(SiloOptions.SectionName + ":Grains");
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SiloIdentity>();
+        services.TryAddSingleton(sp => StateStoreFactory.Create(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
+        services.AddOptions<ReplicationOptions>().BindConfiguration(SiloOptions.SectionName + ":" + ReplicationOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReplicationOptions>, ReplicationOptionsValidator>());
+        services.TryAddSingleton(sp => new PartitionManager(
+            sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), sp.GetRequiredService<IOptions<ReplicationOptions>>().Value));
+        services.TryAddSingleton<IItemStateAccess>(sp => sp.GetRequiredService<PartitionManager>());
+        services.TryAddSingleton(new GrainTypeRegistry().AddAssembly(typeof(StateItemGrain).Assembly));
+        services.TryAddSingleton<GrainRuntime>();
+        services.TryAddSingleton<OrleansReplication.IGrainFactory>(sp => sp.GetRequiredService<GrainRuntime>());
+        services.TryAddSingleton<GatewayDispatcher>();
+        services.TryAddSingleton(sp => new ChangeFeed(
+            sp.GetRequiredService<PartitionManager>(), sp.GetRequiredService<IOptions<ReplicationOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+        services.AddOptions<MembershipOptions>().BindConfiguration(SiloOptions.SectionName + ":Membership").ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MembershipOptions>, MembershipOptionsValidator>());
+        services.TryAddSingleton<ClusterEventChannel>();
+        services.TryAddSingleton<PartitionMapNotifier>();
+        services.TryAddSingleton<GracefulHandoff>();
+        services.AddOptions<PlacementOptions>().BindConfiguration(SiloOptions.SectionName + ":Placement");
+        services.TryAddSingleton(sp => StateStoreFactory.CreatePartitionMapStore(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
+        services.TryAddSingleton<MembershipService>();
+        services.TryAddSingleton<PartitionMapManager>();
+        services.TryAddSingleton<SiloMessageRouter>();
+        services.TryAddSingleton<SiloConnectionPool>();
+        services.TryAddSingleton<StandbyHost>();
+        services.AddMetrics();
+        services.TryAddSingleton<Diagnostics.ReplicationMetrics>();
+        services.TryAddSingleton<ReplicationRouting>();
+
+        // Registered after Orleans' own hosted service, so the silo is Active (membership joined)
+        // before the partitions load; stopped before it, so partitions hand off while Orleans still runs.
+        services.AddHostedService<SiloLifecycleService>();
+        services.AddHostedService<ActivationCollector>();
+        return silo;
+    }
+}
