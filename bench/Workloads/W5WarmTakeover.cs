@@ -118,14 +118,14 @@ internal static class W5WarmTakeover
         while (true)
         {
             var silos = await survivor.Http.GetFromJsonAsync<JsonElement>("v1/cluster/silos");
-            if (silos.GetProperty("silos").EnumerateArray().Any(s => s.GetProperty("id").GetString() == victim.SiloId && s.TryGetProperty("lastProbeAnswer", out _)))
+            if (silos.GetProperty("silos").EnumerateArray().Any(s => s.GetProperty("id").GetString() == victim.SiloId && s.GetProperty("status").GetString() == "active"))
             {
                 return;
             }
 
             if (deadline.Elapsed > TimeSpan.FromSeconds(30))
             {
-                throw new TimeoutException($"W5: silo {survivor.SiloId} did not reach silo {victim.SiloId} with its probes within 30 s.");
+                throw new TimeoutException($"W5: silo {survivor.SiloId} did not see silo {victim.SiloId} active in Orleans membership within 30 s.");
             }
 
             await Task.Delay(10);

@@ -10,7 +10,7 @@ namespace OrleansReplication.Tests.Cluster;
 /// <summary>
 /// A write whose primary crashed is retried with a growing backoff while the old primary refuses,
 /// but sent again as soon as the map names the new primary, not when that backoff runs out. The
-/// failover is made slow on purpose (4 s to confirm the death), so the backoff has grown to
+/// failover is made slow on purpose (Orleans' probes take about 5 s to declare the death), so the backoff has grown to
 /// seconds by then (100 ms doubled: tries at 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 s).
 /// </summary>
 [Collection(SerialClusterCollection.Name)]
@@ -24,9 +24,8 @@ public sealed class ClientFailoverRetryTests
     {
         await using var cluster = await TestCluster.StartAsync(initialSilos: 3, new Dictionary<string, string?>
         {
-            ["Silo:Membership:DeathTimeout"] = "00:00:10",
-            ["Silo:Membership:SuspicionConfirmTimeout"] = "00:00:04",
-            ["Silo:Membership:RefusedConfirmTimeout"] = "00:00:04",
+            // Orleans declares the victim dead after two missed 2.5 s probes, and no refusal speeds it up.
+            ["Silo:Membership:ProbeTimeout"] = "00:00:02.500",
         });
         await cluster.WaitForReplicationToStabilizeAsync();
         var victim = cluster.Silos[0];

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -25,12 +26,9 @@ public sealed class TestCluster : IAsyncDisposable
         _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
             ["Silo:PartitionCount"] = "16",
-            ["Silo:Membership:HeartbeatInterval"] = "00:00:00.100",
-            ["Silo:Membership:RefreshInterval"] = "00:00:00.100",
-            // Crashes are detected by probes (a broken connection, confirmed by the table within
-            // SuspicionConfirmTimeout); the unsuspected path must not kill silos of this process
-            // whose heartbeat a loaded test run starves for a second.
-            ["Silo:Membership:DeathTimeout"] = "00:00:03",
+            // Orleans' membership with the silo's tuned timings; the table is re-read often so a
+            // silo that joined is seen quickly by all.
+            ["Silo:Membership:TableRefreshTimeout"] = "00:00:00.500",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -101,6 +99,7 @@ public sealed class TestCluster : IAsyncDisposable
             ["Silo:HttpPort"] = silo.HttpPort.ToString(CultureInfo.InvariantCulture),
             ["Silo:GatewayPort"] = silo.GatewayEndPoint.Port.ToString(CultureInfo.InvariantCulture),
             ["Silo:SiloPort"] = silo.SiloEndPoint.Port.ToString(CultureInfo.InvariantCulture),
+            ["Silo:TransportPort"] = silo.App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OrleansReplication.Silo.Hosting.SiloOptions>>().Value.TransportPort.ToString(CultureInfo.InvariantCulture),
         };
         var restarted = await InProcessSilo.StartAsync(_dataDir.Path, settings);
         _silos.Add(restarted);
