@@ -52,7 +52,7 @@ public sealed partial class SqliteGatewayListProvider : IGatewayListProvider
 
     /// <inheritdoc />
     /// <remarks>Creates the tables if missing, so a client may start before the first silo.</remarks>
-    public Task InitializeGatewayListProviderAsync(CancellationToken cancellationToken) => _database.EnsureSchemaAsync(cancellationToken);
+    public Task InitializeGatewayListProviderAsync(CancellationToken cancellationToken = default) => _database.EnsureSchemaAsync(cancellationToken);
 
     /// <inheritdoc />
     public Task InitializeGatewayListProvider() => InitializeGatewayListProviderAsync(CancellationToken.None);
@@ -61,7 +61,7 @@ public sealed partial class SqliteGatewayListProvider : IGatewayListProvider
     public Task<IList<Uri>> GetGateways() => GetGatewaysAsync(CancellationToken.None);
 
     /// <inheritdoc />
-    public async Task<IList<Uri>> GetGatewaysAsync(CancellationToken cancellationToken)
+    public async Task<IList<Uri>> GetGatewaysAsync(CancellationToken cancellationToken = default)
     {
         var gateways = new List<Uri>();
         await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);

@@ -43,11 +43,11 @@ public sealed partial class SqliteMembershipTable
         """;
 
     /// <inheritdoc />
-    public Task<bool> InsertRowAsync(MembershipEntry entry, TableVersion tableVersion, CancellationToken cancellationToken) =>
+    public Task<bool> InsertRowAsync(MembershipEntry entry, TableVersion tableVersion, CancellationToken cancellationToken = default) =>
         WriteRowAsync(InsertSql, entry, rowETag: null, tableVersion, cancellationToken);
 
     /// <inheritdoc />
-    public Task<bool> UpdateRowAsync(MembershipEntry entry, string etag, TableVersion tableVersion, CancellationToken cancellationToken)
+    public Task<bool> UpdateRowAsync(MembershipEntry entry, string etag, TableVersion tableVersion, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(etag);
         return WriteRowAsync(UpdateSql, entry, etag, tableVersion, cancellationToken);
@@ -55,7 +55,7 @@ public sealed partial class SqliteMembershipTable
 
     /// <inheritdoc />
     /// <remarks>Changes the row's IAmAliveTime only: neither the table version nor the row's etag.</remarks>
-    public async Task UpdateIAmAliveAsync(MembershipEntry entry, CancellationToken cancellationToken)
+    public async Task UpdateIAmAliveAsync(MembershipEntry entry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entry);
         await ExecuteAsync(IAmAliveSql, _clusterId, cancellationToken, command =>
@@ -66,7 +66,7 @@ public sealed partial class SqliteMembershipTable
     }
 
     /// <inheritdoc />
-    public async Task CleanupDefunctSiloEntriesAsync(DateTimeOffset beforeDate, CancellationToken cancellationToken)
+    public async Task CleanupDefunctSiloEntriesAsync(DateTimeOffset beforeDate, CancellationToken cancellationToken = default)
     {
         var deleted = await ExecuteAsync(CleanupSql, _clusterId, cancellationToken, command =>
         {
@@ -78,7 +78,7 @@ public sealed partial class SqliteMembershipTable
 
     /// <inheritdoc />
     /// <remarks>Deletes the rows and the version row of <paramref name="clusterId"/>, which need not be this silo's.</remarks>
-    public async Task DeleteMembershipTableEntriesAsync(string clusterId, CancellationToken cancellationToken)
+    public async Task DeleteMembershipTableEntriesAsync(string clusterId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(clusterId);
         await ExecuteAsync(DeleteClusterSql, clusterId, cancellationToken, _ => { }).ConfigureAwait(false);

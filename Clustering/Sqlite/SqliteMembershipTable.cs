@@ -54,7 +54,7 @@ public sealed partial class SqliteMembershipTable : IMembershipTable
 
     /// <inheritdoc />
     /// <remarks>Creates the tables if missing and, when <paramref name="tryInitTableVersion"/> is set, this cluster's version row (version 0) unless another silo did.</remarks>
-    public async Task InitializeMembershipTableAsync(bool tryInitTableVersion, CancellationToken cancellationToken)
+    public async Task InitializeMembershipTableAsync(bool tryInitTableVersion, CancellationToken cancellationToken = default)
     {
         await _database.EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
         var created = tryInitTableVersion && await _database.WriteAsync(
@@ -75,14 +75,14 @@ public sealed partial class SqliteMembershipTable : IMembershipTable
     }
 
     /// <inheritdoc />
-    public Task<MembershipTableData> ReadRowAsync(SiloAddress key, CancellationToken cancellationToken)
+    public Task<MembershipTableData> ReadRowAsync(SiloAddress key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
         return ReadAsync(ReadRowSql, key, cancellationToken);
     }
 
     /// <inheritdoc />
-    public Task<MembershipTableData> ReadAllAsync(CancellationToken cancellationToken) => ReadAsync(ReadSql, null, cancellationToken);
+    public Task<MembershipTableData> ReadAllAsync(CancellationToken cancellationToken = default) => ReadAsync(ReadSql, null, cancellationToken);
 
     // One statement, so the version and the rows come from one snapshot. A cluster with no version
     // row yet (not initialized, or deleted) reads as version 0 with no members.
