@@ -17,8 +17,9 @@
 --   * Writes that Orleans reads as a boolean return exactly one row with one column (> 0 = true).
 --   * Row reads return at least one row (Orleans takes the version from the first row); a row with
 --     a NULL StartTime means "no member".
---   * Orleans passes no row etag to any query: the table version alone guards every write (it
---     reports the table version's etag as every row's etag).
+--   * Orleans passes no row etag to any query: it reports the table version's etag as every row's
+--     etag and refuses, before any query, an update whose row etag is not the version's. So the
+--     table version alone guards every write.
 --   * Times come as DateTime in UTC and are read back as UTC.
 
 CREATE TABLE IF NOT EXISTS OrleansQuery
