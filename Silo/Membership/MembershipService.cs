@@ -37,6 +37,7 @@ internal sealed partial class MembershipService(
     private volatile MembershipSnapshot _current = MembershipSnapshot.Empty;
     private IReadOnlySet<SiloIncarnation> _draining = new HashSet<SiloIncarnation>();
     private Task? _loop;
+    private int _disposed;
 
     /// <summary>The latest snapshot.</summary>
     public MembershipSnapshot Current => _current;
@@ -145,8 +146,14 @@ internal sealed partial class MembershipService(
         await PublishAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Stops following membership (idempotent: the silo's stop and the container both call it).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
