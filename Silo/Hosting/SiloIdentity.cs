@@ -16,7 +16,7 @@ internal sealed class SiloIdentity
         // Orleans' generation tells a restarted silo from the one that held the data before.
         Address = new(SiloId, local.SiloAddress.Generation);
         OrleansAddress = local.SiloAddress;
-        SiloEndpoint = $"{o.EffectiveAdvertisedAddress}:{o.EffectiveTransportPort}";
+        SiloEndpoint = local.SiloAddress.Endpoint.ToString();
         GatewayEndpoint = $"{o.EffectiveAdvertisedAddress}:{o.EffectiveGatewayPort}";
         HttpEndpoint = $"http://{o.EffectiveAdvertisedAddress}:{o.EffectiveHttpPort}";
     }
@@ -32,6 +32,7 @@ internal sealed class SiloIdentity
     /// <summary>This silo's Orleans address.</summary>
     public SiloAddress OrleansAddress { get; }
 
+    /// <summary>Orleans' silo endpoint (<c>ip:port</c>): silo-to-silo traffic, replication included.</summary>
     public string SiloEndpoint { get; }
 
     public string GatewayEndpoint { get; }

@@ -37,6 +37,7 @@ internal sealed partial class MembershipService(
     private volatile MembershipSnapshot _current = MembershipSnapshot.Empty;
     private IReadOnlySet<SiloIncarnation> _draining = new HashSet<SiloIncarnation>();
     private Task? _loop;
+    private int _disposed;
 
     /// <summary>The latest snapshot.</summary>
     public MembershipSnapshot Current => _current;
@@ -147,6 +148,12 @@ internal sealed partial class MembershipService(
 
     public async ValueTask DisposeAsync()
     {
+        // Disposed twice: by the lifecycle service as the silo stops, then by the container.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
@@ -247,7 +254,7 @@ internal sealed partial class MembershipService(
         };
         string Get(string key) => data.GetValueOrDefault(key, string.Empty);
         _ = long.TryParse(Get(MemoryKey), System.Globalization.CultureInfo.InvariantCulture, out var memory);
-        return new SiloRecord(address, status, Get(TransportKey), Get(GatewayKey), Get(HttpKey), Get(ZoneKey), Get(HostKey), Get(RackKey), 0, memory, 0, member.SiloAddress);
+        return new SiloRecord(address, status, member.SiloAddress.Endpoint.ToString(), Get(GatewayKey), Get(HttpKey), Get(ZoneKey), Get(HostKey), Get(RackKey), 0, memory, 0, member.SiloAddress);
     }
 
     // Status changes between two snapshots, as cluster events (not the first: that is history).
