@@ -79,7 +79,7 @@ internal readonly record struct ReplicationAck
     public bool CatchUpRequested { get; init; }
 }
 
-/// <summary>A record queued to a standby: a batch of changes or a snapshot chunk, with its approximate size (not sent).</summary>
+/// <summary>A record queued to a standby: a batch of changes or a snapshot chunk, with its approximate size.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansReplication.ReplicationMessage")]
 internal readonly record struct ReplicationMessage
 {
@@ -96,7 +96,7 @@ internal readonly record struct ReplicationMessage
     [Id(1)]
     public SnapshotChunk? Chunk { get; init; }
 
-    /// <summary>Approximate bytes the record keeps alive in a queue; for the queue's bound only, not sent (0 on the standby).</summary>
-    [field: NonSerialized]
+    /// <summary>Approximate bytes the record keeps alive in a queue, for the queue's bound (it travels along: one varint).</summary>
+    [Id(2)]
     public int Bytes { get; init; }
 }
