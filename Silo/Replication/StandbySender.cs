@@ -48,6 +48,8 @@ internal sealed partial class StandbySender : IAsyncDisposable
     // Set by the pump when a call failed, cleared when one succeeds (a probe or records); read by
     // links (IsTransportReady) and enqueuers without the lock: a stale read delays a decision by one record.
     private volatile bool _broken;
+
+    // Written under _gate by the first link that finds the sender broken; others await the same probe.
     private Task? _probe;
 
     public StandbySender(IReplicaService service, string standby, string primary, ReplicationOptions options, Action<string> onUnavailable, ILogger logger)
@@ -144,10 +146,26 @@ internal sealed partial class StandbySender : IAsyncDisposable
             return;
         }
 
+        TaskCompletionSource? mine = null;
         Task probe;
         lock (_gate)
         {
-            probe = _probe is { IsCompleted: false } running ? running : _probe = ProbeAsync();
+            if (_probe is { IsCompleted: false } running)
+            {
+                probe = running;
+            }
+            else
+            {
+                // One probe for every link of this silo; the call itself is made outside the lock.
+                mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                probe = _probe = mine.Task;
+            }
+        }
+
+        if (mine is not null)
+        {
+            await ProbeAsync().ConfigureAwait(false);
+            mine.TrySetResult();
         }
 
         await probe.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -229,7 +247,9 @@ internal sealed partial class StandbySender : IAsyncDisposable
             ReplicationAck[] acks;
             try
             {
-                acks = await _service.ReplicateAsync(_primary, records).ConfigureAwait(false);
+                // Not abandoned before it ends (the next call must not overtake it), except when
+                // the sender is disposed: a hung standby must not hold the map loop that disposes it.
+                acks = await _service.ReplicateAsync(_primary, records).WaitAsync(token).ConfigureAwait(false);
             }
             catch (Exception ex) when (!_stop.IsCancellationRequested)
             {
