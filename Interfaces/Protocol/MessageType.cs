@@ -1,6 +1,9 @@
 namespace OrleansReplication.Protocol;
 
-/// <summary>The message type byte of a frame. Numbers are a wire contract: never reuse one.</summary>
+/// <summary>
+/// The message type byte of a frame. Numbers are a wire contract: never reuse one. 3-4, 30-32 and
+/// 40-41 were the silo-to-silo transport's (replication now runs over Orleans messaging).
+/// </summary>
 public enum MessageType : byte
 {
     /// <summary>First frame of a connection (<see cref="Hello"/>).</summary>
@@ -8,12 +11,6 @@ public enum MessageType : byte
 
     /// <summary>Answer to <see cref="Hello"/> (<see cref="HelloReply"/>).</summary>
     HelloReply = 2,
-
-    /// <summary>First frame of a silo-to-silo connection (<see cref="SiloHello"/>).</summary>
-    SiloHello = 3,
-
-    /// <summary>Answer to <see cref="SiloHello"/> (<see cref="SiloHelloReply"/>).</summary>
-    SiloHelloReply = 4,
 
     /// <summary>Sets and removes (<see cref="ApplyRequest"/>).</summary>
     Apply = 10,
@@ -44,21 +41,6 @@ public enum MessageType : byte
 
     /// <summary>Answer to <see cref="Ping"/> (<see cref="Ping"/>).</summary>
     Pong = 21,
-
-    /// <summary>Primary to standby: ordered changes of one partition (<see cref="ReplicationBatch"/>).</summary>
-    ReplicationBatch = 30,
-
-    /// <summary>Standby to primary: received and applied sequence (<see cref="ReplicationAck"/>).</summary>
-    ReplicationAck = 31,
-
-    /// <summary>Primary to standby: part of a partition snapshot (<see cref="SnapshotChunk"/>).</summary>
-    SnapshotChunk = 32,
-
-    /// <summary>Silo to silo: the partition map changed, re-read it now (<see cref="PartitionMapChanged"/>).</summary>
-    PartitionMapChanged = 40,
-
-    /// <summary>Answer to <see cref="PartitionMapChanged"/> once the new map is followed (<see cref="PartitionMapFollowed"/>).</summary>
-    PartitionMapFollowed = 41,
 
     /// <summary>A request failed (<see cref="ErrorReply"/>); carries the request's correlation id.</summary>
     Error = 255,

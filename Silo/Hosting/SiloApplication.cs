@@ -24,7 +24,7 @@ using OrleansReplication.Silo.Storage;
 
 namespace OrleansReplication.Silo.Hosting;
 
-/// <summary>Composes a silo: services, listeners (HTTP, gateway, silo ports) and endpoints.</summary>
+/// <summary>Composes a silo: services, listeners (HTTP and gateway ports; silos talk over Orleans) and endpoints.</summary>
 public static class SiloApplication
 {
     /// <summary>Builds a silo from command-line-style configuration overrides (keys like <c>Silo:Instance</c>).</summary>
@@ -65,8 +65,6 @@ public static class SiloApplication
             kestrel.Limits.MaxRequestBodySize = options.MaxFrameBytes + (1024L * 1024);
             kestrel.Listen(address, options.EffectiveHttpPort, l => l.Protocols = HttpProtocols.Http1);
             kestrel.Listen(address, options.EffectiveGatewayPort, l => l.UseConnectionHandler<GatewayConnectionHandler>());
-
-            kestrel.Listen(address, options.EffectiveTransportPort, l => l.UseConnectionHandler<Transport.SiloConnectionHandler>());
         });
 
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>

@@ -12,7 +12,6 @@ using OrleansReplication.Silo.Placement;
 using OrleansReplication.Silo.Replication;
 using OrleansReplication.Silo.Runtime;
 using OrleansReplication.Silo.Storage;
-using OrleansReplication.Silo.Transport;
 
 namespace OrleansReplication.Silo.Hosting;
 
@@ -54,9 +53,8 @@ public static class StateReplicationSiloBuilderExtensions
         services.TryAddSingleton(sp => StateStoreFactory.CreatePartitionMapStore(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
         services.TryAddSingleton<MembershipService>();
         services.TryAddSingleton<PartitionMapManager>();
-        services.TryAddSingleton<SiloMessageRouter>();
-        services.TryAddSingleton<SiloConnectionPool>();
         services.TryAddSingleton<StandbyHost>();
+        silo.AddReplicaService();
         services.AddMetrics();
         services.TryAddSingleton<Diagnostics.ReplicationMetrics>();
         services.TryAddSingleton<ReplicationRouting>();
@@ -65,6 +63,23 @@ public static class StateReplicationSiloBuilderExtensions
         // before the partitions load; stopped before it, so partitions hand off while Orleans still runs.
         services.AddHostedService<SiloLifecycleService>();
         services.AddHostedService<ActivationCollector>();
+        return silo;
+    }
+
+    /// <summary>
+    /// Adds this silo's replica service (an Orleans grain service: standbys take replication
+    /// records through it, peers announce map changes) and the client that reaches it on any silo.
+    /// </summary>
+    internal static ISiloBuilder AddReplicaService(this ISiloBuilder silo)
+    {
+        var services = silo.Services;
+        if (services.Any(s => s.ServiceType == typeof(IReplicaServiceClient)))
+        {
+            return silo;
+        }
+
+        silo.AddGrainService<ReplicaService>();
+        services.AddSingleton<IReplicaServiceClient, ReplicaServiceClient>();
         return silo;
     }
 }
