@@ -84,7 +84,8 @@ public static class SiloApplication
 
         // Orleans narrates start-up and every option at Information; its warnings and errors still show.
         // Its silo's "not running with ServerGC" notes are a deliberate choice here (see the csproj).
-        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        // ("Orleans." with the dot: a filter matches by prefix, and our own categories start with "OrleansReplication".)
+        builder.Logging.AddFilter("Orleans.", LogLevel.Warning);
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         builder.Logging.AddSimpleConsole(o =>
         {

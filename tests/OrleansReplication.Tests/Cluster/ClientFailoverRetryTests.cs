@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansReplication.Client;
-using OrleansReplication.Silo.Hosting;
+using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Placement;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Cluster;
@@ -10,7 +11,7 @@ namespace OrleansReplication.Tests.Cluster;
 /// <summary>
 /// A write whose primary crashed is retried with a growing backoff while the old primary refuses,
 /// but sent again as soon as the map names the new primary, not when that backoff runs out. The
-/// failover is made slow on purpose (Orleans' probes take about 5 s to declare the death), so the backoff has grown to
+/// failover is made slow on purpose (the victim is a real process killed with SIGKILL, and Orleans' probes take about 4 s to declare it dead), so the backoff has grown to
 /// seconds by then (100 ms doubled: tries at 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 s).
 /// </summary>
 [Collection(SerialClusterCollection.Name)]
@@ -22,22 +23,30 @@ public sealed class ClientFailoverRetryTests
     [Fact]
     public async Task PrimaryKilled_WriteRetrying_SentAgainAsSoonAsTheMapMovesNotAfterItsBackoff()
     {
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 3, new Dictionary<string, string?>
+        // Orleans declares the victim dead after two missed 4 s probes (a refused probe fails at once, so about 4 s; nothing speeds it up here).
+        const string SlowProbes = "00:00:04";
+        await using var cluster = await TestCluster.StartAsync(initialSilos: 2, new Dictionary<string, string?> { ["Silo:Membership:ProbeTimeout"] = SlowProbes });
+
+        // The victim is a real process on the same store: SIGKILL is a crash, not a graceful leave.
+        await using var victim = await SiloProcess.StartAsync(new SiloLaunchOptions
         {
-            // Orleans declares the victim dead after two missed 2.5 s probes, and no refusal speeds it up.
-            ["Silo:Membership:ProbeTimeout"] = "00:00:02.500",
+            DataDir = cluster.DataDir,
+            Arguments = ["--partitions", "16"],
+            Environment = new Dictionary<string, string> { ["Silo__Membership__ProbeTimeout"] = SlowProbes },
         });
-        await cluster.WaitForReplicationToStabilizeAsync();
-        var victim = cluster.Silos[0];
-        var victimAddress = victim.Services.GetRequiredService<SiloIdentity>().Address;
-        var survivor = cluster.Silos[1].Services.GetRequiredService<PartitionMapManager>();
-        var map = survivor.Current;
-        var partition = map.LedBy(victimAddress).First().PartitionId;
-        var key = Enumerable.Range(0, 10_000).Select(i => "k" + i).First(k => PartitionHasher.GetPartition(Component, k, map.Assignments.Count) == partition);
+        var survivor = cluster.Silos[0].Services.GetRequiredService<PartitionMapManager>();
+        var victimId = victim.SiloId;
+        await Wait.UntilAsync(
+            async () => (await victim.PartitionsAsync()).Any(p => p.GetProperty("primary").GetString() == victimId && PartitionViews.Standbys(p).Any(PartitionViews.InSync)),
+            Deadline,
+            "the victim to lead a partition with an in-sync standby");
+        var victimAddress = survivor.Current.Assignments.Select(a => a?.Primary).OfType<SiloIncarnation>().First(a => a.ToString() == victimId);
+        var partition = (await victim.PartitionsAsync()).First(p => p.GetProperty("primary").GetString() == victimId && PartitionViews.Standbys(p).Any(PartitionViews.InSync)).GetProperty("id").GetInt32();
+        var key = Enumerable.Range(0, 10_000).Select(i => "k" + i).First(k => PartitionHasher.GetPartition(Component, k, survivor.Current.Assignments.Count) == partition);
 
         await using var client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions
         {
-            Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString())],
+            Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString()), victim.GatewayEndPoint.ToString()],
             MinReconnectDelay = TimeSpan.FromMilliseconds(100),
             MaxReconnectDelay = TimeSpan.FromSeconds(30),
             RequestTimeout = Deadline,
@@ -45,7 +54,7 @@ public sealed class ClientFailoverRetryTests
         var replicator = client.GetReplicator<int>(Component);
         await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 1)], new WriteOptions { Safety = SafetyLevel.Applied });
 
-        await cluster.KillSiloAsync(victim);
+        await victim.KillAsync();
         var killed = Stopwatch.GetTimestamp();
         var write = replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 2)], new WriteOptions { Safety = SafetyLevel.Applied });
         await Wait.UntilAsync(() => survivor.Current[partition]?.Primary is { } primary && primary != victimAddress, Deadline, $"partition {partition} to fail over");
