@@ -139,7 +139,23 @@ public sealed class InProcessSilo : IAsyncDisposable
 
         _stopped = true;
         Http.Dispose();
-        await App.DisposeAsync();
+
+        // A stop whose token is already cancelled: no drain, no flush, Orleans' ungraceful shutdown
+        // (a disposal alone left the Orleans runtime of a "killed" silo running in the test process).
+        using var aborted = new CancellationTokenSource();
+        await aborted.CancelAsync();
+        try
+        {
+            await App.StopAsync(aborted.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or AggregateException)
+        {
+            // Services that were cut short say so; that is the point of an aborted stop.
+        }
+        finally
+        {
+            await App.DisposeAsync();
+        }
     }
 
     /// <summary>Whether the silo was stopped or killed.</summary>
