@@ -28,6 +28,9 @@ internal sealed partial class MembershipService(
     private static readonly TimeSpan MetadataRetryInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly CancellationTokenSource _stopping = new();
+
+    // Set by the first DisposeAsync: the host may dispose this singleton twice (once per registration that resolves it).
+    private int _disposed;
     private readonly Lock _watchersLock = new();
     private readonly List<Channel<MembershipSnapshot>> _watchers = [];
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
@@ -147,6 +150,11 @@ internal sealed partial class MembershipService(
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {

@@ -83,8 +83,19 @@ internal sealed partial class PartitionManager
         // Concurrently: each start reads its partition's head (or rows) from the store, and a
         // crashed silo's partitions should all serve again at the pace of the slowest, not the sum.
         var replaced = await Task.WhenAll(starts).ConfigureAwait(false);
+        var before = _leads;
         _primaries = primaries;
         _leads = leads;
+        if (LeadershipLost is { } lost)
+        {
+            for (var p = 0; p < count; p++)
+            {
+                if (!leads[p] && (before is null || before[p]))
+                {
+                    lost(p);
+                }
+            }
+        }
 
         return replaced;
     }
@@ -113,11 +124,9 @@ internal sealed partial class PartitionManager
         var (gateway, http) = partitionId < _primaries.Length ? _primaries[partitionId] : default;
         return new PartitionMovedException(
             partitionId,
-            gateway,
-            http,
             gateway is null
-                ? $"Partition {partitionId} is not led by this silo and has no live primary right now; retry shortly."
-                : $"Partition {partitionId} is led by the silo at gateway {gateway} (HTTP {http}); send the request there.");
+                ? $"Partition {partitionId} is not led by this silo and has no live primary right now; nothing was applied. Retry shortly."
+                : $"Partition {partitionId} is led by the silo at {http}, not this one; nothing was applied. Call again: the grain is placed on the primary.");
     }
 
     [LoggerMessage(EventId = LogEvents.PartitionPromoted, Level = LogLevel.Warning, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, promoted from its warm standby copy at sequence {Applied} (continuing at {LastSequence}; {Store}).")]

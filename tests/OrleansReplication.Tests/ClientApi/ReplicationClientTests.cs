@@ -97,15 +97,18 @@ public sealed class ReplicationClientTests : IAsyncLifetime
         var grain = _client.GetGrain<IStateItemGrain>(StateItemGrainKey.Format("profiles", "u1"));
         Assert.Null(await grain.GetAsync());
 
-        var v1 = await grain.SetAsync(JsonSerializer.SerializeToElement(new { name = "Ada" }), Expect.Absent);
+        var v1 = (await grain.SetAsync(JsonSerializer.SerializeToUtf8Bytes(new { name = "Ada" }), Expect.Absent)).Version;
         var read = await grain.GetAsync();
         Assert.Equal(v1, read!.Version);
-        Assert.Equal("Ada", read.Value.GetProperty("name").GetString());
+        Assert.Equal("Ada", JsonDocument.Parse(read.Json).RootElement.GetProperty("name").GetString());
 
-        await Assert.ThrowsAsync<VersionConflictException>(() => grain.SetAsync(JsonSerializer.SerializeToElement(1), Expect.Absent));
-        var v2 = await grain.SetAsync(JsonSerializer.SerializeToElement(new { name = "Grace" }), Expect.Version(v1));
+        // Typed errors cross the grain boundary as the same type, with their data.
+        var conflict = await Assert.ThrowsAsync<VersionConflictException>(() => grain.SetAsync(JsonSerializer.SerializeToUtf8Bytes(1), Expect.Absent));
+        Assert.Equal(v1, Assert.Single(conflict.Conflicts).CurrentVersion);
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.SetAsync("{not json"u8.ToArray()));
+        var v2 = (await grain.SetAsync(JsonSerializer.SerializeToUtf8Bytes(new { name = "Grace" }), Expect.Version(v1))).Version;
         Assert.True(v2 > v1);
-        Assert.True(await grain.RemoveAsync(Expect.Version(v2)));
+        Assert.True((await grain.RemoveAsync(Expect.Version(v2))).Changed);
         Assert.Null(await grain.GetAsync());
     }
 

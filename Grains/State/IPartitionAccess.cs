@@ -1,0 +1,35 @@
+namespace OrleansReplication.Grains.State;
+
+/// <summary>
+/// The silo's partition replicas as grains see them. Every call validates its input and checks
+/// that this silo leads the partition now (the grain directory and placement may be stale), so
+/// a write commits only on the current epoch's primary.
+/// </summary>
+internal interface IPartitionAccess
+{
+    /// <summary>The partition count.</summary>
+    /// <exception cref="ReplicaUnavailableException">The silo is still loading its partitions.</exception>
+    int PartitionCount { get; }
+
+    /// <summary>The partition of an item; validates the component and key.</summary>
+    int GetPartition(string component, ItemKey key);
+
+    /// <summary>Throws unless this silo serves <paramref name="partition"/> as its primary now.</summary>
+    /// <exception cref="PartitionMovedException">Another silo leads it (or none does right now).</exception>
+    void EnsureLeads(int partition);
+
+    /// <summary>Reads items of <paramref name="partition"/>, keeping the order, leaving out those that do not exist.</summary>
+    JsonItem[] Get(int partition, string component, IReadOnlyList<ItemKey> keys);
+
+    /// <summary>Applies writes of <paramref name="partition"/> atomically under an optional idempotency id.</summary>
+    Task<WriteResult[]> ApplyAsync(int partition, string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, IdempotencyId? id, CancellationToken cancellationToken);
+
+    /// <summary>One page of <paramref name="partition"/>'s items of <paramref name="component"/> after a listing cursor.</summary>
+    PartitionPage List(int partition, string component, string? after, int limit);
+
+    /// <summary>The partition's progress on this primary.</summary>
+    PartitionProgress GetProgress(int partition);
+
+    /// <summary>This silo's view of the cluster for clients.</summary>
+    ClusterInfo GetClusterInfo();
+}

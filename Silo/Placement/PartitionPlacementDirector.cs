@@ -1,0 +1,85 @@
+using Orleans.Runtime;
+using Orleans.Runtime.Placement;
+using OrleansReplication.Grains;
+using OrleansReplication.Grains.Placement;
+using OrleansReplication.Silo.Membership;
+using OrleansReplication.Silo.Partitions;
+
+namespace OrleansReplication.Silo.Placement;
+
+/// <summary>
+/// Places <see cref="PartitionPlacement"/> grains on the primary of their partition: the partition
+/// grain by its integer key, the item grain by its key's hash (<see cref="PartitionHasher"/>), the
+/// primary from this silo's partition map and membership. With no live primary known (a failover
+/// in progress, a silo still loading) it places the grain here, or on any compatible silo; the
+/// grain then refuses calls until its silo leads the partition, and the caller's retry is placed again.
+/// </summary>
+internal sealed class PartitionPlacementDirector(PartitionManager partitions, PartitionMapManager map, MembershipService membership) : IPlacementDirector
+{
+    public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
+    {
+        var compatible = context.GetCompatibleSilos(target);
+        if (PartitionOf(target.GrainIdentity) is { } partition && PrimaryOf(partition) is { } primary && compatible.Contains(primary))
+        {
+            return Task.FromResult(primary);
+        }
+
+        if (compatible.Contains(context.LocalSilo))
+        {
+            return Task.FromResult(context.LocalSilo);
+        }
+
+        return compatible.Length > 0
+            ? Task.FromResult(compatible[Random.Shared.Next(compatible.Length)])
+            : throw new SiloUnavailableException($"No silo can host {target.GrainIdentity} right now.");
+    }
+
+    /// <summary>The partition of a grain placed by partition, or null when unknown (partitions not loaded, malformed key).</summary>
+    public int? PartitionOf(GrainId grain)
+    {
+        var count = partitions.PartitionCount;
+        if (count == 0)
+        {
+            return null;
+        }
+
+        var type = grain.Type.ToString();
+        if (type == PartitionGrain.GrainTypeName)
+        {
+            return grain.TryGetIntegerKey(out var key, out _) && key >= 0 && key < count ? (int)key : null;
+        }
+
+        if (type == StateItemGrain.GrainTypeName)
+        {
+            try
+            {
+                var (component, item) = StateItemGrainKey.Parse(grain.Key.ToString()!);
+                return PartitionHasher.GetPartition(component, item.EffectivePartitionKey, count);
+            }
+            catch (InvalidRequestException)
+            {
+                return null; // the grain refuses the key itself, with a typed error
+            }
+        }
+
+        return null;
+    }
+
+    private SiloAddress? PrimaryOf(int partition)
+    {
+        if (map.Current[partition]?.Primary is not { } primary)
+        {
+            return null;
+        }
+
+        foreach (var silo in membership.Current.Silos)
+        {
+            if (silo.Address == primary && silo.Status == Membership.SiloStatus.Active)
+            {
+                return silo.Silo;
+            }
+        }
+
+        return null;
+    }
+}
