@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime.MembershipService.SiloMetadata;
+using OrleansReplication.Clustering;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Storage;
 
@@ -79,11 +80,12 @@ internal static class OrleansSiloSetup
 
         if (settings.Storage == "postgres")
         {
-            silo.UseLocalhostClustering();
+            silo.UsePostgresClustering(settings.ConnectionString);
         }
         else
         {
-            silo.UseLocalhostClustering();
+            // The same SQLite file as the state: silos sharing a data directory form one cluster.
+            silo.UseSqliteClustering(o => o.ConnectionString = StateStoreFactory.SqliteConnectionStringOf(settings));
         }
 
         return silo;

@@ -1,0 +1,100 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using OrleansReplication.Clustering.Schema;
+
+namespace OrleansReplication.Clustering.Sqlite;
+
+/// <summary>Opens connections to the shared membership file the way every process must: WAL, a busy timeout, BEGIN IMMEDIATE for writes.</summary>
+/// <remarks>
+/// Several silo processes on one machine share the file. WAL lets readers run beside the one writer;
+/// the busy timeout makes a writer wait for another process's write lock instead of failing; BEGIN
+/// IMMEDIATE takes that lock before the first read of a write, so the version check and the row
+/// write of one transaction see no other writer. A connection is opened per call: the driver pools them.
+/// </remarks>
+internal sealed class SqliteClusterDatabase
+{
+    // Long enough to outwait another process's membership write (milliseconds each), short enough
+    // that a file locked for good (a hung process) surfaces as an error that Orleans retries.
+    private const int BusyTimeoutMilliseconds = 5000;
+
+    private readonly string _connectionString;
+
+    /// <summary>Creates the accessor; nothing is opened until the first call.</summary>
+    public SqliteClusterDatabase(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        _connectionString = connectionString;
+    }
+
+    /// <summary>Switches the file to WAL and creates the tables if they are missing; safe to run from many processes at once.</summary>
+    public async Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+
+        // WAL is a property of the file (it persists) and cannot be switched inside a transaction.
+        await using (var pragma = Command(connection, null, "PRAGMA journal_mode = WAL"))
+        {
+            var mode = Convert.ToString(await pragma.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+            if (mode is not ("wal" or "memory"))
+            {
+                throw new InvalidOperationException(
+                    $"SQLite membership file '{connection.DataSource}' stayed in journal mode '{mode}' instead of WAL, so silo processes sharing it would block each other. Put the file on a local file system (WAL needs shared memory; network file systems do not support it).");
+            }
+        }
+
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using (var script = Command(connection, transaction, SchemaScripts.Load(SchemaScripts.Sqlite)))
+        {
+            await script.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> in a BEGIN IMMEDIATE transaction; commits when it returns true,
+    /// rolls back when it returns false, and returns what it returned.
+    /// </summary>
+    public async Task<bool> WriteAsync(Func<SqliteConnection, SqliteTransaction, Task<bool>> write, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        if (!await write(connection, transaction).ConfigureAwait(false))
+        {
+            await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Opens a pooled connection with the busy timeout set; the caller disposes it.</summary>
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+
+            // Per connection, not per file: wait this long for another process's lock before SQLITE_BUSY.
+            await using var pragma = Command(connection, null, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}");
+            await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Creates a command on <paramref name="connection"/>, enlisted in <paramref name="transaction"/> when given.</summary>
+    public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+}
