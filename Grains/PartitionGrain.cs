@@ -40,7 +40,7 @@ internal sealed class PartitionGrain(IPartitionAccess access, PartitionActivatio
         }
         catch (PartitionMovedException)
         {
-            DeactivateOnIdle();
+            PartitionMoves.Leave(GrainContext, access, (int)this.GetPrimaryKeyLong());
             throw;
         }
     }
@@ -73,7 +73,7 @@ internal sealed class PartitionGrain(IPartitionAccess access, PartitionActivatio
         }
         catch (PartitionMovedException)
         {
-            DeactivateOnIdle();
+            PartitionMoves.Leave(GrainContext, access, (int)this.GetPrimaryKeyLong());
             throw;
         }
 

@@ -30,6 +30,29 @@ internal interface IPartitionAccess
     /// <summary>The partition's progress on this primary.</summary>
     PartitionProgress GetProgress(int partition);
 
+    /// <summary>The Orleans address of <paramref name="partition"/>'s live primary per this silo's map, or null when none is known.</summary>
+    SiloAddress? PrimarySilo(int partition);
+
     /// <summary>This silo's view of the cluster for clients.</summary>
     ClusterInfo GetClusterInfo();
+}
+
+/// <summary>What a grain does when it finds its silo not leading its partition.</summary>
+internal static class PartitionMoves
+{
+    /// <summary>
+    /// Moves the activation away: to the partition's primary when this silo knows it (a migration
+    /// with a placement hint, so the grain directory and callers' cached locations follow at once),
+    /// else it deactivates (the next call is placed afresh by the director).
+    /// </summary>
+    public static void Leave(IGrainContext context, IPartitionAccess access, int partition)
+    {
+        if (partition >= 0 && access.PrimarySilo(partition) is { } primary && !primary.Equals(context.Address.SiloAddress))
+        {
+            context.Migrate(new Dictionary<string, object> { [Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey] = primary });
+            return;
+        }
+
+        context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, $"This silo does not lead partition {partition}."));
+    }
 }

@@ -131,8 +131,7 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
         return _partition;
     }
 
-    private void Deactivate() =>
-        _context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, $"This silo does not lead partition {_partition} of '{_component}/{_key}'."));
+    private void Deactivate() => PartitionMoves.Leave(_context, _access, _partition);
 
     private static IdempotencyId? IdFromRequestContext() =>
         RequestContext.Get(IdempotencyId.RequestContextKey) is IdempotencyId id ? id : null;

@@ -11,7 +11,7 @@ namespace OrleansReplication.Silo.Partitions;
 /// limits, that every item belongs to the partition called), fills in the default safety level,
 /// and checks on every call that this silo leads the partition.
 /// </summary>
-internal sealed class PartitionAccess(PartitionManager partitions, MembershipService membership, SiloIdentity identity, IOptions<SiloOptions> options) : IPartitionAccess
+internal sealed class PartitionAccess(PartitionManager partitions, Placement.PartitionMapManager map, MembershipService membership, SiloIdentity identity, IOptions<SiloOptions> options) : IPartitionAccess
 {
     private readonly SiloOptions _options = options.Value;
 
@@ -71,6 +71,8 @@ internal sealed class PartitionAccess(PartitionManager partitions, MembershipSer
         var standbys = p.Links.Select(l => new StandbyProgress(l.Name, l.AppliedSequence, l.InSync)).ToArray();
         return new PartitionProgress(partition, p.Epoch, p.LastSequence, standbys);
     }
+
+    public Orleans.Runtime.SiloAddress? PrimarySilo(int partition) => Placement.PartitionPlacementDirector.PrimaryOf(map, membership, partition);
 
     public ClusterInfo GetClusterInfo()
     {

@@ -19,7 +19,14 @@ internal sealed class PartitionPlacementDirector(PartitionManager partitions, Pa
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         var compatible = context.GetCompatibleSilos(target);
-        if (PartitionOf(target.GrainIdentity) is { } partition && PrimaryOf(partition) is { } primary && compatible.Contains(primary))
+
+        // A grain that found its silo not leading migrates with the primary it knows as the hint.
+        if (IPlacementDirector.GetPlacementHint(target.RequestContextData, compatible) is { } hint)
+        {
+            return Task.FromResult(hint);
+        }
+
+        if (PartitionOf(target.GrainIdentity) is { } partition && PrimaryOf(map, membership, partition) is { } primary && compatible.Contains(primary))
         {
             return Task.FromResult(primary);
         }
@@ -65,7 +72,8 @@ internal sealed class PartitionPlacementDirector(PartitionManager partitions, Pa
         return null;
     }
 
-    private SiloAddress? PrimaryOf(int partition)
+    /// <summary>The Orleans address of the live primary of <paramref name="partition"/> per this silo's map and membership.</summary>
+    public static SiloAddress? PrimaryOf(PartitionMapManager map, MembershipService membership, int partition)
     {
         if (map.Current[partition]?.Primary is not { } primary)
         {
