@@ -165,4 +165,34 @@ public sealed class ReplicationClientTests : IAsyncLifetime
 
         Assert.Contains("127.0.0.1:1", error.Message);
     }
+
+    [Fact]
+    public async Task ItemWrittenOverHttp_ReadThroughReplicator_HasItsStateKeyFilled()
+    {
+        using var put = await _silo.Http.PutAsync("v1/components/orders-http/items/o-7", new StringContent("{\"total\":12.5,\"lines\":[\"x\"]}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(System.Net.HttpStatusCode.Created, put.StatusCode);
+
+        var orders = _client.GetReplicator<Order>("orders-http");
+        var read = Assert.Single(await orders.GetStateItemsAsync(["o-7"]));
+        var listed = Assert.Single((await orders.GetAllStateItemsAsync(null, 10)).Items);
+
+        Assert.Equal("o-7", read.Value.Id);
+        Assert.Equal(12.5m, read.Value.Total);
+        Assert.Equal("o-7", listed.Value.Id);
+    }
+
+    [Fact]
+    public async Task PlainOrleansClient_PartitionGrain_RefusesItemsOfAnotherPartitionWithTypedError()
+    {
+        var count = (await _client.Cluster.GetGrain<IClusterInfoGrain>(0).GetAsync()).PartitionCount;
+        var partition = PartitionHasher.GetPartition("plain", "a", count);
+        var other = (partition + 1) % count;
+
+        var error = await Assert.ThrowsAsync<InvalidRequestException>(() => _client.Cluster.GetGrain<IPartitionGrain>(other).ApplyAsync("plain", [new ItemWriteData("a", "1"u8.ToArray(), Expect.Any)], SafetyLevel.Default, null));
+        Assert.Contains($"partition {partition}", error.Message, StringComparison.Ordinal);
+        var results = await _client.Cluster.GetGrain<IPartitionGrain>(partition).ApplyAsync("plain", [new ItemWriteData("a", "1"u8.ToArray(), Expect.Absent)], SafetyLevel.Default, new IdempotencyId("plain-client", 1));
+        var replay = await _client.Cluster.GetGrain<IPartitionGrain>(partition).ApplyAsync("plain", [new ItemWriteData("a", "1"u8.ToArray(), Expect.Absent)], SafetyLevel.Default, new IdempotencyId("plain-client", 1));
+        Assert.True(Assert.Single(results).Created);
+        Assert.Equal(results, replay);
+    }
 }
