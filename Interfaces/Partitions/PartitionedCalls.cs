@@ -17,6 +17,14 @@ internal sealed record RetryPolicy(TimeSpan Timeout, TimeSpan MinDelay, TimeSpan
 /// </summary>
 internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationToken, Task<int>> partitionCount, RetryPolicy policy)
 {
+    /// <summary>
+    /// The longest delay between attempts while a failover or handoff is under way (a moved
+    /// partition, a lost silo): the call goes through within this of the partition's new primary
+    /// serving, however long the backoff has grown meanwhile. A waiting call costs a few cheap
+    /// refusals a second; a failover takes about a second.
+    /// </summary>
+    public static readonly TimeSpan FailoverRetryDelay = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Applies writes, atomically per partition; results in the writes' order.</summary>
     /// <exception cref="VersionConflictException">A condition failed; that partition's part was not applied (others' are in <see cref="VersionConflictException.Applied"/>).</exception>
     /// <exception cref="PartiallyAppliedException">Some partitions applied their part, others could not be reached in time.</exception>
@@ -155,9 +163,9 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
                 }
 
                 var delay = TimeSpan.FromTicks(Math.Min(policy.MinDelay.Ticks << Math.Min(attempt, 16), policy.MaxDelay.Ticks));
-                if (ex is ReplicaUnavailableException { RetryAfter: var retryAfter } && retryAfter < delay && attempt == 0)
+                if (ex is PartitionMovedException or OrleansMessageRejectionException && delay > FailoverRetryDelay)
                 {
-                    delay = retryAfter;
+                    delay = FailoverRetryDelay;
                 }
 
                 await Task.Delay(delay < left ? delay : left, cancellationToken).ConfigureAwait(false);

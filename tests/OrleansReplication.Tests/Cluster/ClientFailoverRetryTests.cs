@@ -1,60 +1,78 @@
 using System.Diagnostics;
-using Microsoft.Extensions.DependencyInjection;
-using OrleansReplication.Client;
-using OrleansReplication.Silo.Hosting;
-using OrleansReplication.Silo.Placement;
-using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Cluster;
 
 /// <summary>
-/// A write whose primary crashed is retried with a growing backoff while the old primary refuses,
-/// but sent again as soon as the map names the new primary, not when that backoff runs out. The
-/// failover is made slow on purpose (Orleans' probes take about 5 s to declare the death), so the backoff has grown to
-/// seconds by then (100 ms doubled: tries at 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 s).
+/// A call whose partition is moving (the primary crashed or handed off) is retried with a growing
+/// backoff for other failures, but at most <see cref="PartitionedCalls.FailoverRetryDelay"/> apart
+/// while the failure says the partition is moving: it goes through soon after the new primary
+/// serves, not when a backoff grown meanwhile runs out. (An in-process silo's kill hands its
+/// partitions over within milliseconds, so the slow failover is scripted here.)
 /// </summary>
-[Collection(SerialClusterCollection.Name)]
 public sealed class ClientFailoverRetryTests
 {
-    private const string Component = "retry";
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+    private static readonly RetryPolicy Policy = new(TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30));
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PartitionMovingForSeconds_RetriedSoonAfterItServesNotAfterItsBackoff(bool siloLost)
+    {
+        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), Policy);
+        var started = Stopwatch.GetTimestamp();
+        var servesAt = TimeSpan.FromSeconds(3.2);
+        var attempts = 0;
+
+        var result = await calls.RetryAsync(
+            () =>
+            {
+                attempts++;
+                return Stopwatch.GetElapsedTime(started) >= servesAt
+                    ? Task.FromResult(42)
+                    : Task.FromException<int>(siloLost ? new Orleans.Runtime.SiloUnavailableException("The primary's silo is gone.") : new PartitionMovedException(3, "Partition 3 is moving."));
+            },
+            default);
+        var doneAt = Stopwatch.GetElapsedTime(started);
+
+        // Doubling from 100 ms would have tried at 0.1, 0.3, 0.7, 1.5, 3.1 and 6.3 s: done after 6 s.
+        Assert.Equal(42, result);
+        Assert.True(doneAt - servesAt < TimeSpan.FromSeconds(1), $"The call went through {(doneAt - servesAt).TotalMilliseconds:0} ms after the partition served again: it waited out its backoff.");
+        Assert.True(attempts < 40, $"{attempts} attempts in {doneAt.TotalSeconds:0.0} s: the retries hammer the cluster.");
+    }
 
     [Fact]
-    public async Task PrimaryKilled_WriteRetrying_SentAgainAsSoonAsTheMapMovesNotAfterItsBackoff()
+    public async Task OtherRetryableFailure_BacksOffExponentially_ThenTimesOutWithTypedError()
     {
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 3, new Dictionary<string, string?>
-        {
-            // Orleans declares the victim dead after two missed 2.5 s probes, and no refusal speeds it up.
-            ["Silo:Membership:ProbeTimeout"] = "00:00:02.500",
-        });
-        await cluster.WaitForReplicationToStabilizeAsync();
-        var victim = cluster.Silos[0];
-        var victimAddress = victim.Services.GetRequiredService<SiloIdentity>().Address;
-        var survivor = cluster.Silos[1].Services.GetRequiredService<PartitionMapManager>();
-        var map = survivor.Current;
-        var partition = map.LedBy(victimAddress).First().PartitionId;
-        var key = Enumerable.Range(0, 10_000).Select(i => "k" + i).First(k => PartitionHasher.GetPartition(Component, k, map.Assignments.Count) == partition);
+        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), new RetryPolicy(TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30)));
+        var attempts = 0;
 
-        await using var client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions
-        {
-            Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString())],
-            MinReconnectDelay = TimeSpan.FromMilliseconds(100),
-            MaxReconnectDelay = TimeSpan.FromSeconds(30),
-            RequestTimeout = Deadline,
-        });
-        var replicator = client.GetReplicator<int>(Component);
-        await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 1)], new WriteOptions { Safety = SafetyLevel.Applied });
+        var error = await Assert.ThrowsAsync<ReplicaUnavailableException>(() => calls.RetryAsync<int>(
+            () =>
+            {
+                attempts++;
+                return Task.FromException<int>(new ReplicaUnavailableException("The silo is loading.", TimeSpan.FromSeconds(1)));
+            },
+            default));
 
-        await cluster.KillSiloAsync(victim);
-        var killed = Stopwatch.GetTimestamp();
-        var write = replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 2)], new WriteOptions { Safety = SafetyLevel.Applied });
-        await Wait.UntilAsync(() => survivor.Current[partition]?.Primary is { } primary && primary != victimAddress, Deadline, $"partition {partition} to fail over");
-        var movedAt = Stopwatch.GetElapsedTime(killed);
-        var result = await Wait.ForAsync(write, Deadline, "the retried write");
-        var doneAt = Stopwatch.GetElapsedTime(killed);
+        Assert.InRange(attempts, 4, 6); // at 0, 0.1, 0.3, 0.7 s, the last at the end of the 1 s budget
+        Assert.Contains("RequestTimeout", error.Message, StringComparison.Ordinal);
+        Assert.IsType<ReplicaUnavailableException>(error.InnerException);
+    }
 
-        Assert.True(Assert.Single(result).Version >= 2);
-        Assert.True(movedAt >= TimeSpan.FromSeconds(3), $"The failover took only {movedAt.TotalMilliseconds:0} ms: the backoff had not grown yet, so this run proves nothing.");
-        Assert.True(doneAt - movedAt < TimeSpan.FromSeconds(1.5), $"The write was acknowledged {(doneAt - movedAt).TotalMilliseconds:0} ms after the partition failed over ({movedAt.TotalMilliseconds:0} ms after the kill): it waited out its backoff instead of following the map.");
+    [Fact]
+    public async Task NonRetryableFailure_ThrownAtOnce()
+    {
+        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), Policy);
+        var attempts = 0;
+
+        await Assert.ThrowsAsync<VersionConflictException>(() => calls.RetryAsync<int>(
+            () =>
+            {
+                attempts++;
+                return Task.FromException<int>(new VersionConflictException([]));
+            },
+            default));
+
+        Assert.Equal(1, attempts);
     }
 }

@@ -92,6 +92,9 @@ public sealed class TestCluster : IAsyncDisposable
     public async Task<InProcessSilo> RestartSiloAsync(InProcessSilo silo)
     {
         var id = (await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("name").GetString();
+
+        // Read before stopping: a stopped silo's services are disposed.
+        var transportPort = silo.App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OrleansReplication.Silo.Hosting.SiloOptions>>().Value.TransportPort;
         await silo.StopAsync();
         var settings = new Dictionary<string, string?>(_settings, StringComparer.OrdinalIgnoreCase)
         {
@@ -99,7 +102,7 @@ public sealed class TestCluster : IAsyncDisposable
             ["Silo:HttpPort"] = silo.HttpPort.ToString(CultureInfo.InvariantCulture),
             ["Silo:GatewayPort"] = silo.GatewayEndPoint.Port.ToString(CultureInfo.InvariantCulture),
             ["Silo:SiloPort"] = silo.SiloEndPoint.Port.ToString(CultureInfo.InvariantCulture),
-            ["Silo:TransportPort"] = silo.App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OrleansReplication.Silo.Hosting.SiloOptions>>().Value.TransportPort.ToString(CultureInfo.InvariantCulture),
+            ["Silo:TransportPort"] = transportPort.ToString(CultureInfo.InvariantCulture),
         };
         var restarted = await InProcessSilo.StartAsync(_dataDir.Path, settings);
         _silos.Add(restarted);
