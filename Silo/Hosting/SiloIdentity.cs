@@ -16,7 +16,7 @@ internal sealed class SiloIdentity
         // Orleans' generation tells a restarted silo from the one that held the data before.
         Address = new(SiloId, local.SiloAddress.Generation);
         OrleansAddress = local.SiloAddress;
-        SiloEndpoint = $"{o.EffectiveAdvertisedAddress}:{o.EffectiveTransportPort}";
+        SiloEndpoint = local.SiloAddress.Endpoint.ToString();
         GatewayEndpoint = $"{o.EffectiveAdvertisedAddress}:{o.EffectiveGatewayPort}";
         HttpEndpoint = $"http://{o.EffectiveAdvertisedAddress}:{o.EffectiveHttpPort}";
     }

@@ -35,7 +35,7 @@ internal static class ClusterEndpoints
                 status = s.Status.ToString().ToLowerInvariant(),
                 httpEndpoint = s.HttpEndpoint,
                 gatewayEndpoint = s.GatewayEndpoint,
-                siloEndpoint = s.SiloEndpoint,
+                siloEndpoint = s.Silo?.Endpoint.ToString() ?? s.SiloEndpoint,
                 zone = s.Zone,
                 host = s.Host,
                 rack = s.Rack,

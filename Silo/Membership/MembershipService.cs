@@ -28,9 +28,6 @@ internal sealed partial class MembershipService(
     private static readonly TimeSpan MetadataRetryInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly CancellationTokenSource _stopping = new();
-
-    // Set by the first DisposeAsync: the host may dispose this singleton twice (once per registration that resolves it).
-    private int _disposed;
     private readonly Lock _watchersLock = new();
     private readonly List<Channel<MembershipSnapshot>> _watchers = [];
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
@@ -40,6 +37,7 @@ internal sealed partial class MembershipService(
     private volatile MembershipSnapshot _current = MembershipSnapshot.Empty;
     private IReadOnlySet<SiloIncarnation> _draining = new HashSet<SiloIncarnation>();
     private Task? _loop;
+    private int _disposed;
 
     /// <summary>The latest snapshot.</summary>
     public MembershipSnapshot Current => _current;
@@ -148,6 +146,7 @@ internal sealed partial class MembershipService(
         await PublishAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Stops following membership (idempotent: the silo's stop and the container both call it).</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

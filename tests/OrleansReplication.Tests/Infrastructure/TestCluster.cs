@@ -92,8 +92,6 @@ public sealed class TestCluster : IAsyncDisposable
     public async Task<InProcessSilo> RestartSiloAsync(InProcessSilo silo)
     {
         var id = (await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("name").GetString();
-
-        // Read before stopping: a stopped silo's services are disposed.
         var transportPort = silo.App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OrleansReplication.Silo.Hosting.SiloOptions>>().Value.TransportPort;
         await silo.StopAsync();
         var settings = new Dictionary<string, string?>(_settings, StringComparer.OrdinalIgnoreCase)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansReplication.Silo.Hosting;
 using OrleansReplication.Silo.Membership;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Membership;
@@ -53,14 +54,23 @@ public sealed class OrleansMembershipTests
     }
 
     [Fact]
-    public async Task Suspect_SiloPortRefuses_DeclaredDeadThroughOrleansWithoutWaitingForProbes()
+    public async Task Suspect_KilledSiloPortRefuses_DeclaredDeadThroughOrleansWithoutWaitingForProbes()
     {
         // Probes are parked far beyond the deadline: only the refused-port evidence can declare the victim dead.
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 3, new Dictionary<string, string?> { ["Silo:Membership:ProbeTimeout"] = "00:10:00" });
-        var victim = cluster.Silos[0];
-        var victimAddress = victim.Services.GetRequiredService<SiloIdentity>().Address;
-        var survivor = cluster.Silos[1].Services.GetRequiredService<MembershipService>();
-        await cluster.KillSiloAsync(victim);
+        const string ParkedProbes = "00:10:00";
+        await using var cluster = await TestCluster.StartAsync(initialSilos: 2, new Dictionary<string, string?> { ["Silo:Membership:ProbeTimeout"] = ParkedProbes });
+
+        // The victim is a real process on the same store, so SIGKILL leaves its membership row Active.
+        await using var victim = await SiloProcess.StartAsync(new SiloLaunchOptions
+        {
+            DataDir = cluster.DataDir,
+            Arguments = ["--partitions", "16"],
+            Environment = new Dictionary<string, string> { ["Silo__Membership__ProbeTimeout"] = ParkedProbes },
+        });
+        var survivor = cluster.Silos[0].Services.GetRequiredService<MembershipService>();
+        await Wait.UntilAsync(() => survivor.Current.Active.Any(s => s.Address.SiloId == victim.SiloId.Split('@')[0]), Deadline, "the survivor to see the victim process active");
+        var victimAddress = survivor.Current.Active.Single(s => s.Address.SiloId == victim.SiloId.Split('@')[0]).Address;
+        await victim.KillAsync();
 
         survivor.Suspect(victimAddress, "a replica call's connection was refused (test)");
 
@@ -68,7 +78,7 @@ public sealed class OrleansMembershipTests
             () => cluster.Silos.All(s => !s.Services.GetRequiredService<MembershipService>().Current.IsAlive(victimAddress)),
             Deadline,
             $"every survivor to see {victimAddress} dead");
-        var events = cluster.Silos[1].Services.GetRequiredService<ClusterEventChannel>().Recent;
+        var events = cluster.Silos[0].Services.GetRequiredService<ClusterEventChannel>().Recent;
         Assert.Contains(events, e => e.Kind == ClusterEventKinds.SiloSuspected && e.Silo == victimAddress.ToString());
     }
 }
