@@ -11,6 +11,13 @@ internal sealed class ReplicationContext
     private int _partitionCount;
     private long _nextSequence;
 
+    // The silos' HTTP endpoints from the last cluster info (replaced whole, read by watches): where a
+    // watch continues when no grain call gets through (the client's only gateway died with its silo).
+    private string[] _httpEndpoints = [];
+
+    // How long a watch waits for fresh cluster info before it falls back to the endpoints it knows.
+    private static readonly TimeSpan ClusterInfoWait = TimeSpan.FromSeconds(2);
+
     // Created on the first watch and shared by all (thread-safe); disposed with the owning client.
     private readonly Lazy<HttpClient> _http = new(() => new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) }) { Timeout = Timeout.InfiniteTimeSpan });
 
@@ -55,10 +62,21 @@ internal sealed class ReplicationContext
     /// <summary>The HTTP API of a live silo (every silo's watch covers the whole cluster), <paramref name="avoid"/> last.</summary>
     public async Task<Uri> GetHttpEndpointAsync(Uri? avoid, CancellationToken cancellationToken)
     {
-        var info = await GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _partitionCount, info.PartitionCount);
+        var endpoints = Volatile.Read(ref _httpEndpoints);
+        try
+        {
+            var info = await Grains.GetGrain<IClusterInfoGrain>(0).GetAsync().WaitAsync(ClusterInfoWait, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _partitionCount, info.PartitionCount);
+            Volatile.Write(ref _httpEndpoints, info.HttpEndpoints);
+            endpoints = info.HttpEndpoints;
+        }
+        catch (Exception ex) when (endpoints.Length > 0 && !cancellationToken.IsCancellationRequested && (ex is TimeoutException || PartitionedCalls.IsRetryable(ex) || ex is OrleansException))
+        {
+            // No grain call gets through now: continue on a silo known from before.
+        }
+
         Uri? fallback = null;
-        foreach (var endpoint in info.HttpEndpoints)
+        foreach (var endpoint in endpoints)
         {
             if (Uri.TryCreate(endpoint.TrimEnd('/') + "/", UriKind.Absolute, out var uri))
             {
