@@ -60,6 +60,9 @@ public sealed class ReplicationClient : IAsyncDisposable
                 o.ServiceId = options.ServiceId;
             })
             .UseConnectionRetryFilter((_, ct) => RetryConnectAsync(deadline, options.MinReconnectDelay, ct))
+
+            // A call is never awaited longer than the whole request may take (retries included).
+            .Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.RequestTimeout)
             .AddStateReplication(o => Copy(options, o)));
         var host = builder.Build();
         try

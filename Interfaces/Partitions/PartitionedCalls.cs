@@ -6,7 +6,15 @@ namespace OrleansReplication;
 /// <param name="Timeout">The whole call's budget, retries included.</param>
 /// <param name="MinDelay">The first delay between attempts (doubled after each failure).</param>
 /// <param name="MaxDelay">The longest delay between attempts.</param>
-internal sealed record RetryPolicy(TimeSpan Timeout, TimeSpan MinDelay, TimeSpan MaxDelay);
+internal sealed record RetryPolicy(TimeSpan Timeout, TimeSpan MinDelay, TimeSpan MaxDelay)
+{
+    /// <summary>
+    /// How long one attempt may take before it is abandoned and sent again (a call to a silo that
+    /// stopped or froze may otherwise wait for Orleans' response timeout). A write's abandoned
+    /// attempt that applies later is answered to the retry from its idempotency record, not applied twice.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(5);
+}
 
 /// <summary>
 /// Calls over the partition grains, shared by the .NET client and the silo's HTTP API: a request is
@@ -149,7 +157,9 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
         {
             try
             {
-                return await call().ConfigureAwait(false);
+                var left = policy.Timeout - Stopwatch.GetElapsedTime(started);
+                var limit = left < policy.AttemptTimeout ? left : policy.AttemptTimeout;
+                return await call().WaitAsync(limit > TimeSpan.Zero ? limit : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsRetryable(ex) && !cancellationToken.IsCancellationRequested)
             {
