@@ -14,20 +14,23 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
     private readonly IPartitionAccess _access;
     private readonly PartitionActivations _activations;
     private readonly JsonSerializerOptions _json;
-    private readonly string _component;
-    private readonly ItemKey _key;
+    private readonly string _grainKey;
+
+    // Parsed from the grain key on the first call (a malformed key fails that call with a typed
+    // error, not the activation); the activation's own turns only.
+    private string _component = string.Empty;
+    private ItemKey _key;
 
     // The activation's own turns only (the grain is not reentrant), so no synchronisation.
     private int _partition = -1;
     private bool _registered;
 
-    public ReplicatedState(IGrainContext context, IPartitionAccess access, PartitionActivations activations, string component, ItemKey key, JsonSerializerOptions json)
+    public ReplicatedState(IGrainContext context, IPartitionAccess access, PartitionActivations activations, string grainKey, JsonSerializerOptions json)
     {
         _context = context;
         _access = access;
         _activations = activations;
-        _component = component;
-        _key = key;
+        _grainKey = grainKey;
         _json = json;
         context.ObservableLifecycle.Subscribe(
             nameof(ReplicatedState<TState>),
@@ -49,9 +52,6 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
     public long Version { get; private set; }
 
     public bool RecordExists { get; private set; }
-
-    /// <summary>The item's key.</summary>
-    public ItemKey Key => _key;
 
     public Task ReadStateAsync(CancellationToken cancellationToken = default)
     {
@@ -78,6 +78,7 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
 
     public async Task<WriteResult> WriteStateAsync(Expect expect = default, SafetyLevel safety = SafetyLevel.Default, CancellationToken cancellationToken = default)
     {
+        Lead(); // parses the key on the first call
         var result = await CommitAsync(new ItemWriteData(_key, Serialize(State), expect), safety, cancellationToken);
         (Version, RecordExists) = (result.Version, true);
         return result;
@@ -85,6 +86,7 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
 
     public async Task<WriteResult> ClearStateAsync(Expect expect = default, SafetyLevel safety = SafetyLevel.Default, CancellationToken cancellationToken = default)
     {
+        Lead(); // parses the key on the first call
         var result = await CommitAsync(new ItemWriteData(_key, null, expect), safety, cancellationToken);
         (State, Version, RecordExists) = (default!, 0, false);
         return result;
@@ -109,6 +111,7 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
     {
         if (_partition < 0)
         {
+            (_component, _key) = StateItemGrainKey.Parse(_grainKey);
             _partition = _access.GetPartition(_component, _key);
         }
 
@@ -153,7 +156,6 @@ internal sealed class ReplicatedStateFactory(IPartitionAccess access, PartitionA
     public ReplicatedState<TState> Create<TState>(IGrainContext context, JsonSerializerOptions? json = null)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var (component, key) = StateItemGrainKey.Parse(context.GrainId.Key.ToString()!);
-        return new ReplicatedState<TState>(context, access, activations, component, key, json ?? JsonSerializerOptions.Web);
+        return new ReplicatedState<TState>(context, access, activations, context.GrainId.Key.ToString()!, json ?? JsonSerializerOptions.Web);
     }
 }

@@ -195,4 +195,31 @@ public sealed class ReplicationClientTests : IAsyncLifetime
         Assert.True(Assert.Single(results).Created);
         Assert.Equal(results, replay);
     }
+
+    // What the raw gateway tests guarded, on Orleans grain calls: bad input gets a typed error,
+    // changes nothing, and the silo keeps serving.
+    [Fact]
+    public async Task PlainOrleansClient_BadInput_TypedErrorsNothingAppliedSiloKeepsServing()
+    {
+        var cluster = _client.Cluster;
+        var count = (await cluster.GetGrain<IClusterInfoGrain>(0).GetAsync()).PartitionCount;
+        var p = PartitionHasher.GetPartition("bad", "a", count);
+        var grain = cluster.GetGrain<IPartitionGrain>(p);
+        ItemWriteData Write(string json) => new("a", System.Text.Encoding.UTF8.GetBytes(json), Expect.Any);
+
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ApplyAsync("bad component!", [Write("1")], SafetyLevel.Default, null));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ApplyAsync("bad", [Write("{not json")], SafetyLevel.Default, null));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ApplyAsync("bad", [], SafetyLevel.Default, null));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ApplyAsync("bad", [Write("1")], (SafetyLevel)99, null));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ApplyAsync("bad", [Write("1")], SafetyLevel.Default, new IdempotencyId(string.Empty, 1)));
+        await Assert.ThrowsAsync<ItemTooLargeException>(() => grain.ApplyAsync("bad", [Write("\"" + new string('x', 2 * 1024 * 1024) + "\"")], SafetyLevel.Default, null));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.GetAsync("bad", [new ItemKey("bad\nid")]));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ListAsync("bad", null, 0));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => cluster.GetGrain<IPartitionGrain>(count + 5).GetAsync("bad", [new ItemKey("a")]));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => cluster.GetGrain<IStateItemGrain>("no-slash").GetAsync());
+
+        Assert.Empty(await grain.GetAsync("bad", [new ItemKey("a")]));
+        var ok = await grain.ApplyAsync("bad", [Write("1")], SafetyLevel.Default, null);
+        Assert.True(Assert.Single(ok).Created);
+    }
 }
