@@ -24,6 +24,7 @@ internal static class LogEvents
     public const int PartitionTakenCold = 1207;
     public const int PartitionDemoted = 1208;
     public const int PartitionHandedOff = 1209;
+    public const int PartitionFailingOver = 1215;
     public const int PartitionStaleAssignment = 1210;
 
     // Gateway 1300-1399
@@ -54,12 +55,7 @@ internal static class LogEvents
 
     // Replication 1600-1699: see Replication/ReplicationLogEvents.cs
 
-    // Silo transport 1700-1799
-    public const int SiloPeerConnected = 1700;
-    public const int SiloPeerDisconnected = 1701;
-    public const int SiloPeerRefused = 1702;
-    public const int SiloPeerMalformed = 1703;
-    public const int SiloPeerConnectFailed = 1704;
+    // 1700-1799 belonged to the home-made silo transport (replication runs over Orleans now): never reuse.
 
     // HTTP 1400-1499
     public const int HttpRequestFailed = 1400;

@@ -26,7 +26,6 @@ internal static class OrleansSiloSetup
     public const string HttpKey = "replication.http";
     public const string GatewayKey = "replication.gateway";
     public const string MemoryKey = "replication.memory";
-    public const string TransportKey = "replication.transport";
 
     public static ISiloBuilder ConfigureFromSiloOptions(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -74,7 +73,6 @@ internal static class OrleansSiloSetup
             [RackKey] = membership.Rack,
             [HttpKey] = $"http://{settings.EffectiveAdvertisedAddress}:{settings.EffectiveHttpPort}",
             [GatewayKey] = $"{settings.EffectiveAdvertisedAddress}:{settings.EffectiveGatewayPort}",
-            [TransportKey] = $"{settings.EffectiveAdvertisedAddress}:{settings.EffectiveTransportPort}",
             [MemoryKey] = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
 

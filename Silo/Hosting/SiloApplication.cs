@@ -22,7 +22,7 @@ using OrleansReplication.Silo.Storage;
 
 namespace OrleansReplication.Silo.Hosting;
 
-/// <summary>Composes a silo: services, listeners (HTTP and the interim replication transport; Orleans listens on the silo and gateway ports) and endpoints.</summary>
+/// <summary>Composes a silo: services, the HTTP listener (Orleans listens on the silo and gateway ports; silos talk over Orleans) and endpoints.</summary>
 public static class SiloApplication
 {
     /// <summary>Builds a silo from command-line-style configuration overrides (keys like <c>Silo:Instance</c>).</summary>
@@ -62,8 +62,6 @@ public static class SiloApplication
             // Bodies are bounded per endpoint with a problem+json 413; this is only the backstop.
             kestrel.Limits.MaxRequestBodySize = options.MaxFrameBytes + (1024L * 1024);
             kestrel.Listen(address, options.EffectiveHttpPort, l => l.Protocols = HttpProtocols.Http1);
-
-            kestrel.Listen(address, options.EffectiveTransportPort, l => l.UseConnectionHandler<Transport.SiloConnectionHandler>());
         });
 
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
@@ -83,7 +81,8 @@ public static class SiloApplication
 
         // Orleans narrates start-up and every option at Information; its warnings and errors still show.
         // Its silo's "not running with ServerGC" notes are a deliberate choice here (see the csproj).
-        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        // ("Orleans." with the dot: a filter matches by prefix, and our own categories start with "OrleansReplication".)
+        builder.Logging.AddFilter("Orleans.", LogLevel.Warning);
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         builder.Logging.AddSimpleConsole(o =>
         {

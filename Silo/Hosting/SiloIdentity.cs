@@ -32,6 +32,7 @@ internal sealed class SiloIdentity
     /// <summary>This silo's Orleans address.</summary>
     public SiloAddress OrleansAddress { get; }
 
+    /// <summary>Orleans' silo endpoint (<c>ip:port</c>): silo-to-silo traffic, replication included.</summary>
     public string SiloEndpoint { get; }
 
     public string GatewayEndpoint { get; }

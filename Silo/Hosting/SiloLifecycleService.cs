@@ -6,7 +6,6 @@ using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Placement;
 using OrleansReplication.Silo.Replication;
 using OrleansReplication.Silo.Storage;
-using OrleansReplication.Silo.Transport;
 
 namespace OrleansReplication.Silo.Hosting;
 
@@ -23,7 +22,6 @@ internal sealed partial class SiloLifecycleService(
     MembershipService membership,
     PartitionMapManager partitionMap,
     PartitionManager partitions,
-    SiloMessageRouter router,
     StandbyHost standbys,
     ReplicationRouting replication,
     Diagnostics.ReplicationMetrics metrics,
@@ -46,9 +44,6 @@ internal sealed partial class SiloLifecycleService(
         var o = options.Value;
         // Resolved here so the meter exists from the start; it is observed, never called.
         GC.KeepAlive(metrics);
-        standbys.Register(router);
-        replication.Register(router);
-        notifier.Register(router);
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await membership.StartAsync(cancellationToken).ConfigureAwait(false);
         await partitions.StartAsync(o.PartitionCount, cancellationToken).ConfigureAwait(false);
@@ -138,7 +133,7 @@ internal sealed partial class SiloLifecycleService(
         var nudged = notifier.Changed.WaitAsync(token).AsTask();
         while (!token.IsCancellationRequested)
         {
-            List<(Protocol.FramedConnection, ulong)> replies = [];
+            List<TaskCompletionSource> replies = [];
             try
             {
                 var tick = Task.Delay(MapRefreshInterval, token);
@@ -172,7 +167,7 @@ internal sealed partial class SiloLifecycleService(
                     notifier.NotifyAll(membership.Current);
                 }
 
-                notifier.AnswerFollowed(replies);
+                PartitionMapNotifier.AnswerFollowed(replies);
                 replies = [];
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
@@ -189,7 +184,7 @@ internal sealed partial class SiloLifecycleService(
             }
             finally
             {
-                notifier.AnswerFollowed(replies); // stopping: do not keep peers waiting
+                PartitionMapNotifier.AnswerFollowed(replies); // stopping: do not keep peers waiting
             }
         }
     }

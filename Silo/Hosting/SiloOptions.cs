@@ -30,16 +30,9 @@ public sealed class SiloOptions
     /// <value>Defaults to empty.</value>
     public string AdvertisedAddress { get; set; } = string.Empty;
 
-    /// <summary>The silo-to-silo port, before <see cref="Instance"/> is added.</summary>
+    /// <summary>The silo-to-silo port (Orleans' silo port: membership, grain calls, replication), before <see cref="Instance"/> is added.</summary>
     /// <value>Defaults to 11111.</value>
     public int SiloPort { get; set; } = 11111;
-
-    /// <summary>
-    /// The replication transport's port, before <see cref="Instance"/> is added; 0 means the silo
-    /// port + 1000. Interim: replication moves onto Orleans messaging on the silo port next.
-    /// </summary>
-    /// <value>Defaults to 0 (12111 with the default silo port).</value>
-    public int TransportPort { get; set; }
 
     /// <summary>The client gateway port, before <see cref="Instance"/> is added.</summary>
     /// <value>Defaults to 30000.</value>
@@ -73,10 +66,6 @@ public sealed class SiloOptions
     /// <value>Defaults to 16 MiB.</value>
     public int MaxFrameBytes { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>How many requests one gateway connection may have in flight before the silo stops reading from it.</summary>
-    /// <value>Defaults to 1024.</value>
-    public int MaxInFlightPerConnection { get; set; } = 1024;
-
     /// <summary>The largest page of a listing.</summary>
     /// <value>Defaults to 1000.</value>
     public int MaxListLimit { get; set; } = 1000;
@@ -86,8 +75,6 @@ public sealed class SiloOptions
     public SafetyLevel DefaultSafety { get; set; } = SafetyLevel.Applied;
 
     internal int EffectiveSiloPort => SiloPort + Instance;
-
-    internal int EffectiveTransportPort => (TransportPort == 0 ? SiloPort + 1000 : TransportPort) + Instance;
 
     internal int EffectiveGatewayPort => GatewayPort + Instance;
 

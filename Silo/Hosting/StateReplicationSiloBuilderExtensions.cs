@@ -10,7 +10,6 @@ using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Placement;
 using OrleansReplication.Silo.Replication;
 using OrleansReplication.Silo.Storage;
-using OrleansReplication.Silo.Transport;
 
 namespace OrleansReplication.Silo.Hosting;
 
@@ -58,9 +57,8 @@ public static class StateReplicationSiloBuilderExtensions
         services.TryAddSingleton(sp => StateStoreFactory.CreatePartitionMapStore(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
         services.TryAddSingleton<MembershipService>();
         services.TryAddSingleton<PartitionMapManager>();
-        services.TryAddSingleton<SiloMessageRouter>();
-        services.TryAddSingleton<SiloConnectionPool>();
         services.TryAddSingleton<StandbyHost>();
+        silo.AddReplicaService();
         services.AddMetrics();
         services.TryAddSingleton<Diagnostics.ReplicationMetrics>();
         services.TryAddSingleton<ReplicationRouting>();
@@ -68,6 +66,23 @@ public static class StateReplicationSiloBuilderExtensions
         // Registered after Orleans' own hosted service, so the silo is Active (membership joined)
         // before the partitions load; stopped before it, so partitions hand off while Orleans still runs.
         services.AddHostedService<SiloLifecycleService>();
+        return silo;
+    }
+
+    /// <summary>
+    /// Adds this silo's replica service (an Orleans grain service: standbys take replication
+    /// records through it, peers announce map changes) and the client that reaches it on any silo.
+    /// </summary>
+    internal static ISiloBuilder AddReplicaService(this ISiloBuilder silo)
+    {
+        var services = silo.Services;
+        if (services.Any(s => s.ServiceType == typeof(IReplicaServiceClient)))
+        {
+            return silo;
+        }
+
+        silo.AddGrainService<ReplicaService>();
+        services.AddSingleton<IReplicaServiceClient, ReplicaServiceClient>();
         return silo;
     }
 }

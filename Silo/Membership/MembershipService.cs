@@ -254,7 +254,7 @@ internal sealed partial class MembershipService(
         };
         string Get(string key) => data.GetValueOrDefault(key, string.Empty);
         _ = long.TryParse(Get(MemoryKey), System.Globalization.CultureInfo.InvariantCulture, out var memory);
-        return new SiloRecord(address, status, Get(TransportKey), Get(GatewayKey), Get(HttpKey), Get(ZoneKey), Get(HostKey), Get(RackKey), 0, memory, 0, member.SiloAddress);
+        return new SiloRecord(address, status, member.SiloAddress.Endpoint.ToString(), Get(GatewayKey), Get(HttpKey), Get(ZoneKey), Get(HostKey), Get(RackKey), 0, memory, 0, member.SiloAddress);
     }
 
     // Status changes between two snapshots, as cluster events (not the first: that is history).

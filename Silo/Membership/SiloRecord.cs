@@ -12,7 +12,7 @@ internal enum SiloStatus
 /// <summary>One silo incarnation as placement sees it: Orleans' membership entry and the silo's published metadata.</summary>
 /// <param name="Address">The silo incarnation: Orleans' silo name and generation.</param>
 /// <param name="Status">Its status.</param>
-/// <param name="SiloEndpoint">The replication transport's endpoint, <c>host:port</c> (interim, until replication runs over Orleans messaging).</param>
+/// <param name="SiloEndpoint">Orleans' silo endpoint, <c>ip:port</c> (silo-to-silo traffic, replication included).</param>
 /// <param name="GatewayEndpoint">Client gateway endpoint, <c>host:port</c>.</param>
 /// <param name="HttpEndpoint">HTTP API base URL.</param>
 /// <param name="Zone">Static placement attribute: availability zone ("" when unknown).</param>

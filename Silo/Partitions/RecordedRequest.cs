@@ -1,6 +1,7 @@
 using OrleansReplication.Grains.State;
 using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Api;
+using OrleansReplication.Silo.Replication;
 
 namespace OrleansReplication.Silo.Partitions;
 
@@ -93,7 +94,7 @@ internal sealed class RecordedRequest(RequestKey key, long lastSequence, long re
         }
     }
 
-    /// <summary>The wire form (built once, then shared by every batch, snapshot and store write that carries it).</summary>
+    /// <summary>The replication form (built once, then shared by every batch and snapshot that carries it).</summary>
     public ReplicatedRequest ToWire()
     {
         if (_wire is { } wire)
@@ -101,26 +102,51 @@ internal sealed class RecordedRequest(RequestKey key, long lastSequence, long re
             return wire;
         }
 
-        wire = new ReplicatedRequest { RequestId = Key.ToWire(), LastSequence = LastSequence, RecordedAtMs = RecordedAtMs };
-        foreach (var result in Results)
+        var results = new ReplicatedResult[Results.Length];
+        for (var i = 0; i < results.Length; i++)
         {
-            wire.Results.Add(ErrorTranslator.ToProto(result));
+            var r = Results[i];
+            results[i] = new ReplicatedResult { Id = r.Key.Id, PartitionKey = r.Key.PartitionKey, Version = r.Version, Removed = r.Removed, Changed = r.Changed, Created = r.Created };
         }
 
-        return _wire = wire;
+        return _wire = new ReplicatedRequest { ClientId = Key.ClientId, ClientSequence = Key.Sequence, LastSequence = LastSequence, RecordedAtMs = RecordedAtMs, Results = results };
     }
 
     public static RecordedRequest FromWire(ReplicatedRequest wire)
     {
-        var results = new WriteResult[wire.Results.Count];
+        var results = new WriteResult[wire.Results.Length];
         for (var i = 0; i < results.Length; i++)
         {
             var r = wire.Results[i];
-            results[i] = new WriteResult(new ItemKey(r.Id, r.PartitionKey.Length == 0 ? null : r.PartitionKey), r.Version, r.Removed, r.Changed, r.Created);
+            results[i] = new WriteResult(new ItemKey(r.Id, string.IsNullOrEmpty(r.PartitionKey) ? null : r.PartitionKey), r.Version, r.Removed, r.Changed, r.Created);
         }
 
         // The wire form is not kept: a standby holds many records and rarely needs it again (only when promoted).
-        return new RecordedRequest(new RequestKey(wire.RequestId?.ClientId ?? string.Empty, wire.RequestId?.Sequence ?? 0), wire.LastSequence, wire.RecordedAtMs, results);
+        return new RecordedRequest(new RequestKey(wire.ClientId, wire.ClientSequence), wire.LastSequence, wire.RecordedAtMs, results);
+    }
+
+    /// <summary>The stored form (protobuf <c>StoredRequest</c>, one entry of an <c>or_requests</c> row).</summary>
+    public StoredRequest ToStored()
+    {
+        var stored = new StoredRequest { RequestId = Key.ToWire(), LastSequence = LastSequence, RecordedAtMs = RecordedAtMs };
+        foreach (var result in Results)
+        {
+            stored.Results.Add(ErrorTranslator.ToProto(result));
+        }
+
+        return stored;
+    }
+
+    public static RecordedRequest FromStored(StoredRequest stored)
+    {
+        var results = new WriteResult[stored.Results.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            var r = stored.Results[i];
+            results[i] = new WriteResult(new ItemKey(r.Id, r.PartitionKey.Length == 0 ? null : r.PartitionKey), r.Version, r.Removed, r.Changed, r.Created);
+        }
+
+        return new RecordedRequest(new RequestKey(stored.RequestId?.ClientId ?? string.Empty, stored.RequestId?.Sequence ?? 0), stored.LastSequence, stored.RecordedAtMs, results);
     }
 
     /// <summary>Whether a retry's writes name the same items, in the same order, as the recorded request.</summary>

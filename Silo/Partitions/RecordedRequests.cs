@@ -1,6 +1,5 @@
 using Google.Protobuf;
 using OrleansReplication.Protocol;
-using OrleansReplication.Silo.Replication;
 using OrleansReplication.Silo.Storage;
 
 namespace OrleansReplication.Silo.Partitions;
@@ -11,7 +10,7 @@ internal static class RecordedRequests
     /// <summary>The store's rows as recorded requests, oldest first.</summary>
     public static IEnumerable<RecordedRequest> FromStored(IReadOnlyList<StoredRequestBlock> rows) =>
         rows.SelectMany(r => ReplicatedRequestBlock.Parser.ParseFrom(r.Requests).Requests)
-            .Select(RecordedRequest.FromWire)
+            .Select(RecordedRequest.FromStored)
             .OrderBy(r => r.LastSequence);
 
     /// <summary>One store row holding <paramref name="requests"/> (oldest first); none when there are none.</summary>
@@ -25,7 +24,7 @@ internal static class RecordedRequests
         var block = new ReplicatedRequestBlock();
         foreach (var request in requests)
         {
-            block.Requests.Add(request.ToWire());
+            block.Requests.Add(request.ToStored());
         }
 
         return [new StoredRequestBlock(requests[^1].LastSequence, block.ToByteArray())];
@@ -68,5 +67,5 @@ internal sealed record WarmCopy(IReadOnlyList<KeyValuePair<ItemAddress, ItemEntr
     public Func<long, ItemTable?>? Adopt { get; init; }
 
     /// <summary>The changes the copy applied recently, ending at <see cref="Applied"/>: the new primary's log continues them. Null: none kept (tests).</summary>
-    public LogTail? Tail { get; init; }
+    public Replication.LogTail? Tail { get; init; }
 }

@@ -129,6 +129,13 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
             }
         }
         var failovers = PlacementPolicy.PlanFailover(assigned, active, present);
+        foreach (var f in failovers)
+        {
+            var old = map[f.PartitionId]?.Primary;
+            var seen = membership.Silos.FirstOrDefault(s => s.Address == old);
+            LogFailingOver(f.PartitionId, old?.ToString() ?? "(none)", seen is null ? "not in this silo's membership view" : seen.Status.ToString(), f.Primary?.ToString() ?? "(none)", f.Epoch);
+        }
+
         changes.AddRange(failovers);
 
         // Standbys are planned on the map as it will be once the failovers are written.
@@ -216,6 +223,9 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
 
     [LoggerMessage(EventId = LogEvents.PartitionHandedOff, Level = LogLevel.Information, Message = "Partition {Partition} handed off to its in-sync standby {Primary} at epoch {Epoch} (balancing primaries, or draining this silo).")]
     private partial void LogHandedOff(int partition, long epoch, string primary);
+
+    [LoggerMessage(EventId = LogEvents.PartitionFailingOver, Level = LogLevel.Warning, Message = "Partition {Partition}: its primary {Primary} is {Seen} here; moving it to {Next} at epoch {Epoch}.")]
+    private partial void LogFailingOver(int partition, string primary, string seen, string next, long epoch);
 
     [LoggerMessage(EventId = LogEvents.PartitionAssigned, Level = LogLevel.Information, Message = "Partition {Partition} assigned at epoch {Epoch}: primary {Primary}, standbys [{Standbys}].")]
     private partial void LogAssigned(int partition, long epoch, string primary, string standbys);

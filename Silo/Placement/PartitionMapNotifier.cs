@@ -1,10 +1,8 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
-using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Hosting;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Replication;
-using OrleansReplication.Silo.Transport;
 
 namespace OrleansReplication.Silo.Placement;
 
@@ -12,37 +10,30 @@ namespace OrleansReplication.Silo.Placement;
 /// Tells peers the partition map changed, so a promotion or handoff is taken up at once instead
 /// of at each silo's next map tick; and, on the receiving side, wakes this silo's map loop and
 /// answers once it followed the new map (a handoff waits for that before it redirects clients).
+/// Both sides are one awaited call to the peer's <see cref="IReplicaService"/>.
 /// </summary>
-internal sealed partial class PartitionMapNotifier(SiloConnectionPool pool, SiloIdentity identity, ILogger<PartitionMapNotifier> logger)
+internal sealed partial class PartitionMapNotifier(IReplicaServiceClient replicaServices, SiloIdentity identity, ILogger<PartitionMapNotifier> logger)
 {
-    private readonly ConcurrentQueue<(FramedConnection Connection, ulong CorrelationId)> _pendingReplies = new();
-    private readonly ConcurrentDictionary<ulong, TaskCompletionSource> _awaited = new();
+    // Peers' calls waiting for this silo to follow the map: completed by the map loop after a round.
+    private readonly ConcurrentQueue<TaskCompletionSource> _pendingReplies = new();
     private readonly ILogger _logger = logger;
-    private long _nextCorrelation;
 
     /// <summary>Set when a peer said the map changed; the map loop waits on it.</summary>
     public AsyncSignal Changed { get; } = new();
 
-    public void Register(SiloMessageRouter router)
+    /// <summary>A peer changed the map: wake the map loop; completes once a round of it followed the map.</summary>
+    public Task FollowAsync()
     {
-        router.Register(MessageType.PartitionMapChanged, (FramedConnection connection, in Frame frame) =>
-        {
-            _pendingReplies.Enqueue((connection, frame.CorrelationId));
-            Changed.Set();
-        });
-        router.Register(MessageType.PartitionMapFollowed, (FramedConnection connection, in Frame frame) =>
-        {
-            if (_awaited.TryRemove(frame.CorrelationId, out var followed))
-            {
-                followed.TrySetResult();
-            }
-        });
+        var followed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pendingReplies.Enqueue(followed);
+        Changed.Set();
+        return followed.Task;
     }
 
     /// <summary>The peers waiting for an answer now; answer them with <see cref="AnswerFollowed"/> after following the map.</summary>
-    public List<(FramedConnection Connection, ulong CorrelationId)> TakePendingReplies()
+    public List<TaskCompletionSource> TakePendingReplies()
     {
-        var taken = new List<(FramedConnection, ulong)>();
+        var taken = new List<TaskCompletionSource>();
         while (_pendingReplies.TryDequeue(out var reply))
         {
             taken.Add(reply);
@@ -52,7 +43,7 @@ internal sealed partial class PartitionMapNotifier(SiloConnectionPool pool, Silo
     }
 
     /// <summary>Puts answers back for the next round (this one failed to follow the map).</summary>
-    public void Requeue(List<(FramedConnection Connection, ulong CorrelationId)> replies)
+    public void Requeue(List<TaskCompletionSource> replies)
     {
         foreach (var reply in replies)
         {
@@ -60,16 +51,15 @@ internal sealed partial class PartitionMapNotifier(SiloConnectionPool pool, Silo
         }
     }
 
-    public void AnswerFollowed(List<(FramedConnection Connection, ulong CorrelationId)> replies)
+    public static void AnswerFollowed(List<TaskCompletionSource> replies)
     {
-        var followed = new PartitionMapFollowed { Silo = identity.Address.ToString() };
-        foreach (var (connection, correlationId) in replies)
+        foreach (var reply in replies)
         {
-            connection.TrySend(MessageType.PartitionMapFollowed, correlationId, followed);
+            reply.TrySetResult();
         }
     }
 
-    /// <summary>Tells every live peer the map changed (fire and forget: a peer that misses it re-reads at its next tick).</summary>
+    /// <summary>Tells every live peer the map changed (not awaited: a peer that misses it re-reads at its next tick).</summary>
     public void NotifyAll(MembershipSnapshot membership)
     {
         foreach (var peer in membership.Silos)
@@ -90,28 +80,21 @@ internal sealed partial class PartitionMapNotifier(SiloConnectionPool pool, Silo
     /// <summary>Tells <paramref name="peer"/> the map changed; true once it answered that it follows the new map, false on timeout or error.</summary>
     public async Task<bool> NotifyAsync(SiloRecord peer, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var correlationId = (ulong)Interlocked.Increment(ref _nextCorrelation);
-        var followed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _awaited[correlationId] = followed;
-        try
+        if (peer.Silo is not { } silo)
         {
-            var connection = await pool.GetAsync(peer.Address, peer.SiloEndpoint, cancellationToken).ConfigureAwait(false);
-            if (!connection.TrySend(MessageType.PartitionMapChanged, correlationId, new PartitionMapChanged { Silo = identity.Address.ToString() }))
-            {
-                return false;
-            }
-
-            await followed.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception ex) when (ex is ReplicaUnavailableException or TimeoutException or ObjectDisposedException or OperationCanceledException)
-        {
-            LogNotifyFailed(peer.Address.ToString(), ex.Message);
             return false;
         }
-        finally
+
+        try
         {
-            _awaited.TryRemove(correlationId, out _);
+            await replicaServices.GetService(silo).MapChangedAsync(identity.Address.ToString()).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            // A dead or slow peer, a call that timed out, a stop: it re-reads the map at its next tick.
+            LogNotifyFailed(peer.Address.ToString(), ex.Message);
+            return false;
         }
     }
 

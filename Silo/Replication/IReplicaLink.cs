@@ -1,4 +1,3 @@
-using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Partitions;
 
 namespace OrleansReplication.Silo.Replication;

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using OrleansReplication.Protocol;
 
 namespace OrleansReplication.Silo.Replication;
 

@@ -1,11 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using OrleansReplication.Protocol;
 
 namespace OrleansReplication.Silo.Replication;
-
-/// <summary>A record queued to a standby: a batch of changes or a snapshot chunk, with its approximate size.</summary>
-internal readonly record struct ReplicationMessage(ReplicationBatch? Batch, SnapshotChunk? Chunk, int Bytes);
 
 /// <summary>
 /// The transport-independent half of a replica link: the sync state, the watermarks, and the
@@ -181,7 +177,6 @@ internal abstract partial class ReplicaLink : IReplicaLink
 
     public void OnAck(ReplicationAck ack)
     {
-        ArgumentNullException.ThrowIfNull(ack);
         var source = _source;
         if (source is null || ack.Partition != source.PartitionId)
         {
@@ -272,6 +267,46 @@ internal abstract partial class ReplicaLink : IReplicaLink
 
     /// <summary>Stops the transport, after the worker.</summary>
     protected virtual ValueTask DisposeTransportAsync() => ValueTask.CompletedTask;
+
+    /// <summary>
+    /// The transport lost records on their way (the standby's silo did not answer a call): a
+    /// streaming link leaves the in-sync set at once, and the link catches the standby up from its
+    /// last acknowledged sequence once the transport carries records again.
+    /// </summary>
+    protected void OnTransportBroken(string reason)
+    {
+        bool fell;
+        lock (_gate)
+        {
+            if (_state is not (ReplicaLinkState.CatchingUp or ReplicaLinkState.Streaming))
+            {
+                return;
+            }
+
+            // Resend from what the standby acknowledged: nothing may follow the lost records, or
+            // the standby would wait for a gap that no later write fills. A snapshot cut short is
+            // sent again whole (the standby drops a staged one of another sequence).
+            var applied = Volatile.Read(ref _applied);
+            if (_snapshotFloor > applied)
+            {
+                _needsSnapshot = true;
+            }
+            else
+            {
+                _restartFrom = applied + 1;
+            }
+
+            fell = _state == ReplicaLinkState.Streaming;
+            SetStateLocked(ReplicaLinkState.CatchingUp);
+        }
+
+        _wake.Set();
+        if (fell && _source is { } source)
+        {
+            LogOutOfSync(source.PartitionId, Name, reason, AppliedSequence, SentSequence);
+            source.OnLinkChanged(this);
+        }
+    }
 
     /// <summary>For transports whose queue is the standby's own: everything up to <paramref name="sequence"/> is received.</summary>
     protected void AdvanceReceived(long sequence)

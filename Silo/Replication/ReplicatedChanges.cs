@@ -1,13 +1,11 @@
 using System.Runtime.InteropServices;
-using Google.Protobuf;
-using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Partitions;
 
 namespace OrleansReplication.Silo.Replication;
 
 /// <summary>
 /// Conversions between the partition's in-memory changes and the wire records. JSON arrays are
-/// wrapped, never copied: item values are immutable once written, on every replica.
+/// shared, never copied: item values are immutable once written, on every replica.
 /// </summary>
 internal static class ReplicatedChanges
 {
@@ -18,7 +16,7 @@ internal static class ReplicatedChanges
         PartitionKey = entry.Address.PartitionKey,
         Id = entry.Address.Id,
         Sequence = entry.Sequence,
-        Value = entry.Value is null ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(entry.Value),
+        Value = entry.Value ?? [],
         Remove = entry.Value is null,
         Request = entry.Request?.ToWire(),
     };
@@ -30,13 +28,13 @@ internal static class ReplicatedChanges
         PartitionKey = address.PartitionKey,
         Id = address.Id,
         Sequence = entry.Version,
-        Value = UnsafeByteOperations.UnsafeWrap(entry.Json),
+        Value = entry.Json,
     };
 
     /// <summary>A batch of logged changes for <paramref name="partition"/> at <paramref name="epoch"/>.</summary>
     public static ReplicationBatch ToBatch(int partition, long epoch, List<LogEntry> entries)
     {
-        var batch = new ReplicationBatch { Partition = partition, Epoch = epoch };
+        var batch = new ReplicationBatch { Partition = partition, Epoch = epoch, Changes = new List<ReplicatedChange>(entries.Count) };
         foreach (var entry in CollectionsMarshal.AsSpan(entries))
         {
             batch.Changes.Add(ToRecord(entry));
@@ -48,14 +46,8 @@ internal static class ReplicatedChanges
     /// <summary>The item address of a wire record.</summary>
     public static ItemAddress Address(ReplicatedChange change) => new(change.Component, change.PartitionKey, change.Id);
 
-    /// <summary>The JSON of a wire record: its own array when it wraps a whole one (no copy), else a copy.</summary>
-    public static byte[] Json(ReplicatedChange change)
-    {
-        var value = change.Value;
-        return MemoryMarshal.TryGetArray(value.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : value.ToByteArray();
-    }
+    /// <summary>The JSON of a wire record: its own array (records are immutable, so it is shared, not copied).</summary>
+    public static byte[] Json(ReplicatedChange change) => change.Value;
 
     /// <summary>Approximate bytes a batch keeps alive in a queue (the JSON dominates).</summary>
     public static int ApproximateBytes(ReplicationBatch batch)
@@ -91,5 +83,5 @@ internal static class ReplicatedChanges
     }
 
     // A rough figure, without walking the message: the results dominate.
-    private static int ApproximateBytes(ReplicatedRequest request) => 96 + (request.Results.Count * 96);
+    private static int ApproximateBytes(ReplicatedRequest request) => 96 + (request.Results.Length * 96);
 }

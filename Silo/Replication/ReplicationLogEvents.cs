@@ -16,4 +16,6 @@ internal static class ReplicationLogEvents
     public const int LinkCatchUpFailed = 1614;
     public const int StandbyRefused = 1620;
     public const int StandbyApplyFailed = 1621;
+    public const int SenderCallFailed = 1630;
+    public const int SenderProbeFailed = 1631;
 }

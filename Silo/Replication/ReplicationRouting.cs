@@ -1,43 +1,35 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Hosting;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Placement;
-using OrleansReplication.Silo.Transport;
 
 namespace OrleansReplication.Silo.Replication;
 
 /// <summary>
 /// Turns the partition map into replica links: for every partition this silo leads, one
 /// <see cref="NetworkReplicaLink"/> per standby (added and removed as the map changes), and routes
-/// the standbys' acks back to their links.
+/// one <see cref="StandbySender"/> per standby silo that carries them all (it routes the acks back).
+/// Only the map loop calls it (one call at a time).
 /// </summary>
 internal sealed class ReplicationRouting(
     PartitionManager partitions,
-    SiloConnectionPool pool,
+    IReplicaServiceClient replicaServices,
+    MembershipService membership,
     SiloIdentity identity,
     IOptions<ReplicationOptions> options,
     ILoggerFactory loggerFactory,
     TimeProvider time)
 {
     private readonly ConcurrentDictionary<(int Partition, SiloIncarnation Standby), (Partition Owner, NetworkReplicaLink Link)> _links = new();
+    private readonly Dictionary<SiloIncarnation, StandbySender> _senders = [];
     private readonly ILogger _linkLogger = loggerFactory.CreateLogger<NetworkReplicaLink>();
-
-    public void Register(SiloMessageRouter router) =>
-        router.Register(MessageType.ReplicationAck, (FramedConnection connection, in Frame frame) =>
-        {
-            var ack = ReplicationAck.Parser.ParseFrom(frame.Body);
-            if (connection.Peer is SiloIncarnation standby && _links.TryGetValue((ack.Partition, standby), out var entry))
-            {
-                entry.Link.OnAck(ack);
-            }
-        });
+    private readonly ILogger _senderLogger = loggerFactory.CreateLogger<StandbySender>();
 
     /// <summary>Adds the links the map asks for and removes the ones it no longer does.</summary>
-    public async Task ApplyMapAsync(PartitionMap map, MembershipSnapshot membership)
+    public async Task ApplyMapAsync(PartitionMap map, MembershipSnapshot snapshot)
     {
         var wanted = new HashSet<(int, SiloIncarnation)>();
         for (var p = 0; p < partitions.PartitionCount && p < map.Assignments.Count; p++)
@@ -49,8 +41,8 @@ internal sealed class ReplicationRouting(
 
             foreach (var standby in assignment.Standbys)
             {
-                var record = membership.Silos.FirstOrDefault(s => s.Address == standby && s.Status != SiloStatus.Dead);
-                if (record is null)
+                var record = snapshot.Silos.FirstOrDefault(s => s.Address == standby && s.Status != SiloStatus.Dead);
+                if (record?.Silo is null)
                 {
                     continue;
                 }
@@ -67,7 +59,7 @@ internal sealed class ReplicationRouting(
 
                 if (!_links.ContainsKey((p, standby)))
                 {
-                    var link = new NetworkReplicaLink(pool, standby, record.SiloEndpoint, options.Value, _linkLogger, time);
+                    var link = new NetworkReplicaLink(SenderTo(standby, record.Silo), standby, options.Value, _linkLogger, time);
                     if (_links.TryAdd((p, standby), (owner, link)))
                     {
                         owner.AddLink(link);
@@ -83,6 +75,25 @@ internal sealed class ReplicationRouting(
                 await entry.Owner.RemoveLinkAsync(entry.Link).ConfigureAwait(false);
             }
         }
+
+        // A standby silo no partition replicates to any more (it died, or the map moved away).
+        foreach (var (standby, sender) in _senders.Where(s => s.Value.LinkCount == 0 && !wanted.Any(w => w.Item2 == s.Key)).ToList())
+        {
+            _senders.Remove(standby);
+            await sender.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private StandbySender SenderTo(SiloIncarnation standby, Orleans.Runtime.SiloAddress silo)
+    {
+        if (!_senders.TryGetValue(standby, out var sender))
+        {
+            sender = new StandbySender(
+                replicaServices.GetService(silo), standby.ToString(), identity.Address.ToString(), options.Value, reason => membership.Suspect(standby, reason), _senderLogger);
+            _senders.Add(standby, sender);
+        }
+
+        return sender;
     }
 
     /// <summary>Drops every link (the silo is stopping; partitions flush to the store after).</summary>
@@ -95,5 +106,12 @@ internal sealed class ReplicationRouting(
                 await entry.Owner.RemoveLinkAsync(entry.Link).ConfigureAwait(false);
             }
         }
+
+        foreach (var sender in _senders.Values)
+        {
+            await sender.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _senders.Clear();
     }
 }

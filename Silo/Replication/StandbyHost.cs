@@ -1,15 +1,13 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OrleansReplication.Protocol;
-using OrleansReplication.Silo.Transport;
 
 namespace OrleansReplication.Silo.Replication;
 
 /// <summary>
 /// This silo's standby replicas: the warm copies of partitions other silos lead. Records arrive
-/// on silo-to-silo connections and are applied on the connection's read loop (in order), and the
-/// acknowledgement goes back on the same connection.
+/// in calls to this silo's <see cref="ReplicaService"/> (one call per primary silo at a time) and
+/// are applied in order; the acknowledgements are the call's answer.
 /// </summary>
 internal sealed partial class StandbyHost(ILogger<StandbyHost> logger, IOptions<ReplicationOptions>? options = null)
 {
@@ -69,58 +67,82 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger, IOptions<
         _replicas.TryRemove(partitionId, out _);
     }
 
-    public void Register(SiloMessageRouter router)
+    /// <summary>
+    /// Applies the records one primary silo sent in one call, in order, and answers the acks: one
+    /// per record, except that an ack that only moves a partition's watermarks replaces the
+    /// previous one of that partition (the later one covers it), so a call answers about one ack
+    /// per partition. An ack that asks for catch-up is never replaced.
+    /// </summary>
+    public ReplicationAck[] Apply(string primary, ReadOnlySpan<ReplicationMessage> records)
     {
-        router.Register(MessageType.ReplicationBatch, (FramedConnection connection, in Frame frame) =>
+        if (records.Length == 0)
         {
-            var batch = ReplicationBatch.Parser.ParseFrom(frame.Body);
-            Apply(connection, batch.Partition, batch.Epoch, replica => replica.Apply(batch));
-        });
-        router.Register(MessageType.SnapshotChunk, (FramedConnection connection, in Frame frame) =>
+            return [];
+        }
+
+        var acks = new List<ReplicationAck>(Math.Min(records.Length, 16));
+        foreach (ref readonly var record in records)
         {
-            var chunk = SnapshotChunk.Parser.ParseFrom(frame.Body);
-            Apply(connection, chunk.Partition, chunk.Epoch, replica => replica.Install(chunk));
-        });
+            var ack = record.Batch is { } batch
+                ? Apply(primary, batch.Partition, batch.Epoch, batch, null)
+                : Apply(primary, record.Chunk!.Partition, record.Chunk.Epoch, null, record.Chunk);
+            var replaced = false;
+            for (var i = acks.Count - 1; i >= 0; i--)
+            {
+                if (acks[i].Partition == ack.Partition)
+                {
+                    if (!acks[i].CatchUpRequested && acks[i].Epoch == ack.Epoch)
+                    {
+                        acks[i] = ack;
+                        replaced = true;
+                    }
+
+                    break;
+                }
+            }
+
+            if (!replaced)
+            {
+                acks.Add(ack);
+            }
+        }
+
+        return [.. acks];
     }
 
-    private void Apply(FramedConnection connection, int partitionId, long epoch, Func<StandbyReplica, StandbyApplyResult> apply)
+    private ReplicationAck Apply(string primary, int partitionId, long epoch, ReplicationBatch? batch, SnapshotChunk? chunk)
     {
         if (_ledFrom.TryGetValue(partitionId, out var ledFrom) && epoch < ledFrom)
         {
             // Tell the sender it was deposed (an ack of a higher epoch); keep no copy of its records.
-            connection.TrySend(MessageType.ReplicationAck, 0, new ReplicationAck { Partition = partitionId, Epoch = ledFrom });
-            return;
+            return new ReplicationAck { Partition = partitionId, Epoch = ledFrom };
         }
 
-                var replica = _replicas.GetOrAdd(partitionId, static (id, options) => new StandbyReplica(id, options), _options);
-        ReplicationAck ack;
+        var replica = _replicas.GetOrAdd(partitionId, static (id, options) => new StandbyReplica(id, options), _options);
 
-        // Records of one partition may come from two primaries briefly (old and new epoch) on two
-        // connections; the replica is single-threaded, and this lock is never held across an await.
+        // Records of one partition may come from two primaries briefly (old and new epoch) in two
+        // calls; the replica is single-threaded, and this lock is never held across an await.
         lock (replica)
         {
             if (_ledFrom.TryGetValue(partitionId, out ledFrom) && epoch < ledFrom)
             {
                 // Promoted here while this record waited for the lock: its table belongs to the new primary.
-                connection.TrySend(MessageType.ReplicationAck, 0, new ReplicationAck { Partition = partitionId, Epoch = ledFrom });
-                return;
+                return new ReplicationAck { Partition = partitionId, Epoch = ledFrom };
             }
 
             StandbyApplyResult result;
             try
             {
-                result = apply(replica);
+                result = batch is not null ? replica.Apply(batch) : replica.Install(chunk!);
             }
             catch (Exception ex)
             {
-                LogApplyFailed(partitionId, connection.Peer?.ToString() ?? "?", replica.AppliedSequence, ex);
+                LogApplyFailed(partitionId, primary, replica.AppliedSequence, ex);
                 result = StandbyApplyResult.Gap;
             }
 
-            ack = replica.CreateAck(result is StandbyApplyResult.Gap or StandbyApplyResult.NeedsSnapshot);
+            return replica.CreateAck(result is StandbyApplyResult.Gap or StandbyApplyResult.NeedsSnapshot);
         }
-
-        connection.TrySend(MessageType.ReplicationAck, 0, ack);
     }
 
     [LoggerMessage(EventId = ReplicationLogEvents.StandbyApplyFailed, Level = LogLevel.Error, Message = "Partition {Partition}: applying a record from primary {Primary} failed at applied sequence {Applied}; the standby asks to be caught up again.")]

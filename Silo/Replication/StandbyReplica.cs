@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Partitions;
 
 namespace OrleansReplication.Silo.Replication;

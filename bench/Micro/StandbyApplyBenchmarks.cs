@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using Google.Protobuf;
-using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Replication;
 
 namespace OrleansReplication.Bench.Micro;
@@ -10,7 +8,7 @@ namespace OrleansReplication.Bench.Micro;
 public class StandbyApplyBenchmarks
 {
     private const int BatchSize = 64;
-    private readonly ByteString _value = ByteString.CopyFromUtf8("\"" + new string('v', 342) + "\"");
+    private readonly byte[] _value = System.Text.Encoding.UTF8.GetBytes("\"" + new string('v', 342) + "\"");
     private StandbyReplica _standby = null!;
     private long _sequence;
 
@@ -24,7 +22,7 @@ public class StandbyApplyBenchmarks
     [Benchmark(OperationsPerInvoke = BatchSize)]
     public int ApplyBatch()
     {
-        // Built here: the batch arrives decoded from the wire, a fresh message each time.
+        // Built here: the batch arrives deserialized by Orleans, a fresh message each time.
         var batch = new ReplicationBatch { Partition = 0, Epoch = 1 };
         for (var i = 0; i < BatchSize; i++)
         {

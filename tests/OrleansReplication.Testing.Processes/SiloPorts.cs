@@ -24,8 +24,7 @@ public static class SiloPorts
         for (var tries = 0; tries < 200; tries++)
         {
             var instance = Random.Shared.Next(1, MaxInstance + 1);
-            // BaseSiloPort + 1000 + N: the replication transport's interim port (see SiloOptions.TransportPort).
-            if (IsFree(BaseSiloPort + instance) && IsFree(BaseSiloPort + 1000 + instance) && IsFree(BaseGatewayPort + instance) && IsFree(BaseHttpPort + instance))
+            if (IsFree(BaseSiloPort + instance) && IsFree(BaseGatewayPort + instance) && IsFree(BaseHttpPort + instance))
             {
                 return instance;
             }

@@ -1,78 +1,69 @@
 using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using OrleansReplication.Client;
+using OrleansReplication.Silo.Membership;
+using OrleansReplication.Silo.Placement;
+using OrleansReplication.Testing.Processes;
+using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Cluster;
 
 /// <summary>
-/// A call whose partition is moving (the primary crashed or handed off) is retried with a growing
-/// backoff for other failures, but at most <see cref="PartitionedCalls.FailoverRetryDelay"/> apart
-/// while the failure says the partition is moving: it goes through soon after the new primary
-/// serves, not when a backoff grown meanwhile runs out. (An in-process silo's kill hands its
-/// partitions over within milliseconds, so the slow failover is scripted here.)
+/// A write whose primary crashed is retried with a growing backoff while the old primary refuses,
+/// but sent again as soon as the map names the new primary, not when that backoff runs out. The
+/// failover is made slow on purpose (the victim is a real process killed with SIGKILL, and Orleans' probes take about 4 s to declare it dead), so the backoff has grown to
+/// seconds by then (100 ms doubled: tries at 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 s).
 /// </summary>
+[Collection(SerialClusterCollection.Name)]
 public sealed class ClientFailoverRetryTests
 {
-    private static readonly RetryPolicy Policy = new(TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30));
-
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task PartitionMovingForSeconds_RetriedSoonAfterItServesNotAfterItsBackoff(bool siloLost)
-    {
-        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), Policy);
-        var started = Stopwatch.GetTimestamp();
-        var servesAt = TimeSpan.FromSeconds(3.2);
-        var attempts = 0;
-
-        var result = await calls.RetryAsync(
-            () =>
-            {
-                attempts++;
-                return Stopwatch.GetElapsedTime(started) >= servesAt
-                    ? Task.FromResult(42)
-                    : Task.FromException<int>(siloLost ? new Orleans.Runtime.SiloUnavailableException("The primary's silo is gone.") : new PartitionMovedException(3, "Partition 3 is moving."));
-            },
-            default);
-        var doneAt = Stopwatch.GetElapsedTime(started);
-
-        // Doubling from 100 ms would have tried at 0.1, 0.3, 0.7, 1.5, 3.1 and 6.3 s: done after 6 s.
-        Assert.Equal(42, result);
-        Assert.True(doneAt - servesAt < TimeSpan.FromSeconds(1), $"The call went through {(doneAt - servesAt).TotalMilliseconds:0} ms after the partition served again: it waited out its backoff.");
-        Assert.True(attempts < 40, $"{attempts} attempts in {doneAt.TotalSeconds:0.0} s: the retries hammer the cluster.");
-    }
+    private const string Component = "retry";
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public async Task OtherRetryableFailure_BacksOffExponentially_ThenTimesOutWithTypedError()
+    public async Task PrimaryKilled_WriteRetrying_SentAgainAsSoonAsTheMapMovesNotAfterItsBackoff()
     {
-        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), new RetryPolicy(TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30)));
-        var attempts = 0;
+        // Orleans declares the victim dead after two missed 4 s probes (a refused probe fails at once, so about 4 s; nothing speeds it up here).
+        const string SlowProbes = "00:00:04";
+        await using var cluster = await TestCluster.StartAsync(initialSilos: 2, new Dictionary<string, string?> { ["Silo:Membership:ProbeTimeout"] = SlowProbes });
 
-        var error = await Assert.ThrowsAsync<ReplicaUnavailableException>(() => calls.RetryAsync<int>(
-            () =>
-            {
-                attempts++;
-                return Task.FromException<int>(new ReplicaUnavailableException("The silo is loading.", TimeSpan.FromSeconds(1)));
-            },
-            default));
+        // The victim is a real process on the same store: SIGKILL is a crash, not a graceful leave.
+        await using var victim = await SiloProcess.StartAsync(new SiloLaunchOptions
+        {
+            DataDir = cluster.DataDir,
+            Arguments = ["--partitions", "16"],
+            Environment = new Dictionary<string, string> { ["Silo__Membership__ProbeTimeout"] = SlowProbes },
+        });
+        var survivor = cluster.Silos[0].Services.GetRequiredService<PartitionMapManager>();
+        var victimId = victim.SiloId;
+        await Wait.UntilAsync(
+            async () => (await victim.PartitionsAsync()).Any(p => p.GetProperty("primary").GetString() == victimId && PartitionViews.Standbys(p).Any(PartitionViews.InSync)),
+            Deadline,
+            "the victim to lead a partition with an in-sync standby");
+        var victimAddress = survivor.Current.Assignments.Select(a => a?.Primary).OfType<SiloIncarnation>().First(a => a.ToString() == victimId);
+        var partition = (await victim.PartitionsAsync()).First(p => p.GetProperty("primary").GetString() == victimId && PartitionViews.Standbys(p).Any(PartitionViews.InSync)).GetProperty("id").GetInt32();
+        var key = Enumerable.Range(0, 10_000).Select(i => "k" + i).First(k => PartitionHasher.GetPartition(Component, k, survivor.Current.Assignments.Count) == partition);
 
-        Assert.InRange(attempts, 4, 6); // at 0, 0.1, 0.3, 0.7 s, the last at the end of the 1 s budget
-        Assert.Contains("RequestTimeout", error.Message, StringComparison.Ordinal);
-        Assert.IsType<ReplicaUnavailableException>(error.InnerException);
-    }
+        await using var client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions
+        {
+            Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString()), victim.GatewayEndPoint.ToString()],
+            MinReconnectDelay = TimeSpan.FromMilliseconds(100),
+            MaxReconnectDelay = TimeSpan.FromSeconds(30),
+            RequestTimeout = Deadline,
+        });
+        var replicator = client.GetReplicator<int>(Component);
+        await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 1)], new WriteOptions { Safety = SafetyLevel.Applied });
 
-    [Fact]
-    public async Task NonRetryableFailure_ThrownAtOnce()
-    {
-        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), Policy);
-        var attempts = 0;
+        await victim.KillAsync();
+        var killed = Stopwatch.GetTimestamp();
+        var write = replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 2)], new WriteOptions { Safety = SafetyLevel.Applied });
+        await Wait.UntilAsync(() => survivor.Current[partition]?.Primary is { } primary && primary != victimAddress, Deadline, $"partition {partition} to fail over");
+        var movedAt = Stopwatch.GetElapsedTime(killed);
+        var result = await Wait.ForAsync(write, Deadline, "the retried write");
+        var doneAt = Stopwatch.GetElapsedTime(killed);
 
-        await Assert.ThrowsAsync<VersionConflictException>(() => calls.RetryAsync<int>(
-            () =>
-            {
-                attempts++;
-                return Task.FromException<int>(new VersionConflictException([]));
-            },
-            default));
-
-        Assert.Equal(1, attempts);
+        Assert.True(Assert.Single(result).Version >= 2);
+        Assert.True(movedAt >= TimeSpan.FromSeconds(3), $"The failover took only {movedAt.TotalMilliseconds:0} ms: the backoff had not grown yet, so this run proves nothing.");
+        Assert.True(doneAt - movedAt < TimeSpan.FromSeconds(1.5), $"The write was acknowledged {(doneAt - movedAt).TotalMilliseconds:0} ms after the partition failed over ({movedAt.TotalMilliseconds:0} ms after the kill): it waited out its backoff instead of following the map.");
     }
 }

@@ -67,14 +67,13 @@ public sealed class InProcessSilo : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(dataDir);
         for (var attempt = 1; ; attempt++)
         {
-            var ports = FreePorts.Take(4);
+            var ports = FreePorts.Take(3);
             var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
             {
                 ["Silo:ListenAddress"] = "127.0.0.1",
                 ["Silo:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
                 ["Silo:GatewayPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
                 ["Silo:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
-                ["Silo:TransportPort"] = ports[3].ToString(CultureInfo.InvariantCulture),
                 ["Silo:Instance"] = "0",
                 ["Silo:DataDir"] = dataDir,
                 ["Logging:LogLevel:Default"] = "Warning",

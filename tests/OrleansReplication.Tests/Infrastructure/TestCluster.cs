@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -92,7 +91,6 @@ public sealed class TestCluster : IAsyncDisposable
     public async Task<InProcessSilo> RestartSiloAsync(InProcessSilo silo)
     {
         var id = (await silo.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("name").GetString();
-        var transportPort = silo.App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OrleansReplication.Silo.Hosting.SiloOptions>>().Value.TransportPort;
         await silo.StopAsync();
         var settings = new Dictionary<string, string?>(_settings, StringComparer.OrdinalIgnoreCase)
         {
@@ -100,7 +98,6 @@ public sealed class TestCluster : IAsyncDisposable
             ["Silo:HttpPort"] = silo.HttpPort.ToString(CultureInfo.InvariantCulture),
             ["Silo:GatewayPort"] = silo.GatewayEndPoint.Port.ToString(CultureInfo.InvariantCulture),
             ["Silo:SiloPort"] = silo.SiloEndPoint.Port.ToString(CultureInfo.InvariantCulture),
-            ["Silo:TransportPort"] = transportPort.ToString(CultureInfo.InvariantCulture),
         };
         var restarted = await InProcessSilo.StartAsync(_dataDir.Path, settings);
         _silos.Add(restarted);

@@ -96,7 +96,7 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
 
             // Deposed: it learns it was declared dead at its first heartbeat and stops serving.
             await paused.WaitForExitAsync(Deadline);
-            Assert.Contains("was declared dead by the cluster", paused.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("I have been told I am dead, so this silo will stop", paused.StandardOutput, StringComparison.Ordinal);
 
             await writer.WaitForAcksOnEveryPartitionAsync(resumedAt, Deadline, "writes to be acknowledged on every partition after the paused silo was deposed");
             await writer.StopAsync();

@@ -1,6 +1,4 @@
 using System.Text;
-using Google.Protobuf;
-using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Replication;
 
@@ -96,8 +94,7 @@ public sealed class StandbyReplicaTests
     public void Apply_OtherPartition_IsIgnored()
     {
         var standby = new StandbyReplica(PartitionId);
-        var batch = Batch(1, Set("a", 1));
-        batch.Partition = PartitionId + 1;
+        var batch = new ReplicationBatch { Partition = PartitionId + 1, Epoch = 1, Changes = [Set("a", 1)] };
 
         Assert.Equal(StandbyApplyResult.Ignored, standby.Apply(batch));
         Assert.Equal(0, standby.AppliedSequence);
@@ -210,7 +207,7 @@ public sealed class StandbyReplicaTests
         Component = "c",
         Id = id,
         Sequence = sequence,
-        Value = ByteString.CopyFromUtf8($"\"{id}{sequence}\""),
+        Value = Encoding.UTF8.GetBytes($"\"{id}{sequence}\""),
     };
 
     private static ReplicatedChange Remove(string id, long sequence) => new() { Component = "c", Id = id, Sequence = sequence, Remove = true };

@@ -1,5 +1,4 @@
 using OrleansReplication.Grains.State;
-using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Replication;
 using OrleansReplication.Tests.Infrastructure;
