@@ -26,7 +26,15 @@ internal sealed class PartitionAccess(PartitionManager partitions, Placement.Par
         return PartitionHasher.GetPartition(component, key.EffectivePartitionKey, PartitionCount);
     }
 
-    public void EnsureLeads(int partition) => partitions.EnsureLeads(partition);
+    public void EnsureLeads(int partition)
+    {
+        if (!partitions.FollowsMap)
+        {
+            throw new PartitionMovedException(partition, $"This silo has not followed the partition map yet (it is starting), so it serves no partition; nothing was applied. Call again: the grain is placed on partition {partition}'s primary.");
+        }
+
+        partitions.EnsureLeads(partition);
+    }
 
     public JsonItem[] Get(int partition, string component, IReadOnlyList<ItemKey> keys)
     {

@@ -18,6 +18,13 @@ internal sealed partial class PartitionManager
     // a lower one is stale for that partition (a read that started before a handoff's CAS landed).
     private long[] _appliedEpochs = [];
 
+    /// <summary>
+    /// Whether this silo has followed a partition map yet. Until then <see cref="Leads"/> is true for
+    /// every partition (unit tests run without a map), but a silo in a cluster must not serve grain
+    /// calls: its partitions were loaded from the store, without the primaries' newest writes.
+    /// </summary>
+    public bool FollowsMap => _leads is not null;
+
     /// <summary>Whether this silo serves partition <paramref name="partitionId"/>.</summary>
     public bool Leads(int partitionId) => _leads is not { } leads || leads[partitionId];
 

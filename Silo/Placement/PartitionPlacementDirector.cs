@@ -31,13 +31,17 @@ internal sealed class PartitionPlacementDirector(PartitionManager partitions, Pa
             return Task.FromResult(primary);
         }
 
-        if (compatible.Contains(context.LocalSilo))
+        // No primary known: here, unless this silo has not followed a map yet (it is starting and
+        // would refuse the calls), then any other compatible silo.
+        if (partitions.FollowsMap && compatible.Contains(context.LocalSilo))
         {
             return Task.FromResult(context.LocalSilo);
         }
 
-        return compatible.Length > 0
-            ? Task.FromResult(compatible[Random.Shared.Next(compatible.Length)])
+        var others = compatible.Where(s => !s.Equals(context.LocalSilo)).ToArray();
+        var candidates = others.Length > 0 ? others : compatible;
+        return candidates.Length > 0
+            ? Task.FromResult(candidates[Random.Shared.Next(candidates.Length)])
             : throw new SiloUnavailableException($"No silo can host {target.GrainIdentity} right now.");
     }
 
