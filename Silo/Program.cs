@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using OrleansReplication.Silo.Hosting;
 
@@ -47,6 +48,12 @@ root.SetAction(async (parse, cancellationToken) =>
     try
     {
         await using var app = SiloApplication.Create(overrides);
+        if (PortCheck.FindInUse(app.Services.GetRequiredService<IOptions<SiloOptions>>().Value) is { } inUse)
+        {
+            Console.Error.WriteLine($"{inUse} Stop the other process or start this silo with another --instance.");
+            return 3;
+        }
+
         await app.RunAsync(cancellationToken);
         return 0;
     }
@@ -60,7 +67,7 @@ root.SetAction(async (parse, cancellationToken) =>
 
         return 2;
     }
-    catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException or null && ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+    catch (Exception ex) when (PortCheck.IsAddressInUse(ex))
     {
         Console.Error.WriteLine($"A port is already in use: {ex.Message} Stop the other process or start this silo with another --instance.");
         return 3;

@@ -73,7 +73,10 @@ public sealed partial class SqliteMembershipTable
             command.Parameters.AddWithValue("$dead", (int)SiloStatus.Dead);
             command.Parameters.AddWithValue("$before", beforeDate.UtcTicks);
         }).ConfigureAwait(false);
-        LogDefunctRowsDeleted(deleted, _clusterId, beforeDate);
+        if (deleted > 0)
+        {
+            LogDefunctRowsDeleted(deleted, _clusterId, beforeDate);
+        }
     }
 
     /// <inheritdoc />

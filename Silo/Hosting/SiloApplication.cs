@@ -84,6 +84,9 @@ public static class SiloApplication
         // ("Orleans." with the dot: a filter matches by prefix, and our own categories start with "OrleansReplication".)
         builder.Logging.AddFilter("Orleans.", LogLevel.Warning);
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
+
+        // Orleans' GrainService base narrates its start and ring ranges under our grain service's category.
+        builder.Logging.AddFilter("OrleansReplication.Silo.Replication.ReplicaService", LogLevel.Warning);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;

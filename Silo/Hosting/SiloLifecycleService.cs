@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+using Orleans;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansReplication.Silo.Membership;
@@ -30,7 +31,7 @@ internal sealed partial class SiloLifecycleService(
     GracefulHandoff handoff,
     IOptions<SiloOptions> options,
     IOptions<MembershipOptions> membershipOptions,
-    ILogger<SiloLifecycleService> logger) : IHostedLifecycleService
+    ILogger<SiloLifecycleService> logger) : IHostedLifecycleService, Orleans.ILifecycleParticipant<Orleans.Runtime.ISiloLifecycle>
 {
     private readonly ILogger _logger = logger;
     // How often the map is reconciled between membership changes (a read of one table; writes only when the plan is not empty).
@@ -39,7 +40,18 @@ internal sealed partial class SiloLifecycleService(
     private readonly CancellationTokenSource _stopping = new();
     private Task? _mapLoop;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Partitions load while Orleans still shows this silo Joining, so no peer hands it a partition
+    /// (or makes it a standby) before it can take one up from its warm copy; the map is followed
+    /// once it is Active.
+    /// </summary>
+    public void Participate(Orleans.Runtime.ISiloLifecycle lifecycle)
+    {
+        lifecycle.Subscribe(nameof(SiloLifecycleService), Orleans.ServiceLifecycleStage.ApplicationServices, LoadAsync, _ => Task.CompletedTask);
+        lifecycle.Subscribe(nameof(SiloLifecycleService), Orleans.ServiceLifecycleStage.Active, FollowAsync, _ => Task.CompletedTask);
+    }
+
+    private async Task LoadAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
         // Resolved here so the meter exists from the start; it is observed, never called.
@@ -48,6 +60,11 @@ internal sealed partial class SiloLifecycleService(
         await membership.StartAsync(cancellationToken).ConfigureAwait(false);
         await partitions.StartAsync(o.PartitionCount, cancellationToken).ConfigureAwait(false);
         identity.PartitionCount = partitions.PartitionCount;
+    }
+
+    private async Task FollowAsync(CancellationToken cancellationToken)
+    {
+        await membership.RefreshAsync(cancellationToken).ConfigureAwait(false);
         var map = await partitionMap.ReconcileAsync(partitions.PartitionCount, membership.Current, cancellationToken).ConfigureAwait(false);
         await FollowMapAsync(map, cancellationToken).ConfigureAwait(false);
         _mapLoop = Task.Run(MapLoopAsync, CancellationToken.None);
@@ -70,6 +87,9 @@ internal sealed partial class SiloLifecycleService(
         await membership.DisposeAsync().ConfigureAwait(false);
         await store.DisposeAsync().ConfigureAwait(false);
     }
+
+    // Started by the silo's lifecycle (Participate), inside Orleans' own start.
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

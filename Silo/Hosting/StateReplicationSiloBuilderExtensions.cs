@@ -63,9 +63,11 @@ public static class StateReplicationSiloBuilderExtensions
         services.TryAddSingleton<Diagnostics.ReplicationMetrics>();
         services.TryAddSingleton<ReplicationRouting>();
 
-        // Registered after Orleans' own hosted service, so the silo is Active (membership joined)
-        // before the partitions load; stopped before it, so partitions hand off while Orleans still runs.
-        services.AddHostedService<SiloLifecycleService>();
+        // Started by the silo lifecycle (partitions load before the silo is Active); as a hosted
+        // service registered after Orleans' own, it drains and stops before Orleans stops.
+        services.TryAddSingleton<SiloLifecycleService>();
+        services.AddSingleton<Orleans.ILifecycleParticipant<Orleans.Runtime.ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLifecycleService>());
+        services.AddHostedService(sp => sp.GetRequiredService<SiloLifecycleService>());
         return silo;
     }
 

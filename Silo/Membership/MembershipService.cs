@@ -18,6 +18,7 @@ namespace OrleansReplication.Silo.Membership;
 internal sealed partial class MembershipService(
     IClusterMembershipService orleans,
     ISiloMetadataCache metadata,
+    Microsoft.Extensions.Options.IOptions<SiloMetadata> ownMetadata,
     IPartitionMapStore store,
     SiloIdentity identity,
     ClusterEventChannel events,
@@ -242,7 +243,8 @@ internal sealed partial class MembershipService(
     private SiloRecord ToRecord(ClusterMember member)
     {
         var address = new SiloIncarnation(member.Name, member.SiloAddress.Generation);
-        var data = metadata.GetSiloMetadata(member.SiloAddress).Metadata;
+        // This silo's own metadata is known here at once; peers' arrive through Orleans' cache.
+        var data = member.SiloAddress.Equals(identity.OrleansAddress) ? ownMetadata.Value.Metadata : metadata.GetSiloMetadata(member.SiloAddress).Metadata;
         var known = data.ContainsKey(HttpKey);
         var status = member.Status switch
         {

@@ -227,7 +227,7 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
     [LoggerMessage(EventId = LogEvents.PartitionFailingOver, Level = LogLevel.Warning, Message = "Partition {Partition}: its primary {Primary} is {Seen} here; moving it to {Next} at epoch {Epoch}.")]
     private partial void LogFailingOver(int partition, string primary, string seen, string next, long epoch);
 
-    [LoggerMessage(EventId = LogEvents.PartitionAssigned, Level = LogLevel.Information, Message = "Partition {Partition} assigned at epoch {Epoch}: primary {Primary}, standbys [{Standbys}].")]
+    [LoggerMessage(EventId = LogEvents.PartitionAssigned, Level = LogLevel.Debug, Message = "Partition {Partition} assigned at epoch {Epoch}: primary {Primary}, standbys [{Standbys}].")]
     private partial void LogAssigned(int partition, long epoch, string primary, string standbys);
 
     [LoggerMessage(EventId = LogEvents.PartitionMapRace, Level = LogLevel.Debug, Message = "{Count} partition map changes were made first by another silo; re-read the map.")]

@@ -76,5 +76,21 @@ public sealed class SiloProcessTests : IDisposable
         Assert.Contains("Silo:Storage", silo.StandardError, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task SiloProcess_SiloPortTaken_ExitsWithOneLineNamingThePortBeforeJoining()
+    {
+        var instance = SiloPorts.FindFreeInstance();
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, SiloPorts.BaseSiloPort + instance);
+        taken.Start();
+        await using var silo = SiloProcess.Launch(new SiloLaunchOptions { DataDir = _dataDir.Path, Instance = instance });
+
+        var exitCode = await silo.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(exitCode == 3, $"A taken silo port should end the silo with exit code 3.{silo.Describe()}");
+        var error = silo.StandardError.Trim();
+        Assert.Equal($"The silo port (--silo-port) 127.0.0.1:{SiloPorts.BaseSiloPort + instance} is already in use (AddressAlreadyInUse). Stop the other process or start this silo with another --instance.", error);
+        Assert.DoesNotContain("membership", silo.StandardOutput, StringComparison.OrdinalIgnoreCase);
+    }
+
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 }
