@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Orleans.Hosting;
 using OrleansReplication.Client;
 using OrleansReplication.Tests.Infrastructure;
 
@@ -221,5 +222,34 @@ public sealed class ReplicationClientTests : IAsyncLifetime
         Assert.Empty(await grain.GetAsync("bad", [new ItemKey("a")]));
         var ok = await grain.ApplyAsync("bad", [Write("1")], SafetyLevel.Default, null);
         Assert.True(Assert.Single(ok).Created);
+    }
+
+    // An Orleans user's own client host: UseOrleansClient + AddStateReplication, then GetReplicator
+    // on the IClusterClient and plain GetGrain<IStateItemGrain>.
+    [Fact]
+    public async Task OwnOrleansClientHost_AddStateReplication_GetReplicatorAndGetGrainWork()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings());
+        Microsoft.Extensions.Hosting.OrleansClientGenericHostExtensions.UseOrleansClient(builder, client => client
+            .UseStaticClustering(_silo.GatewayEndPoint)
+            .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("orleans-replication", "orleans-replication"))
+            .AddStateReplication(o => o.RequestTimeout = TimeSpan.FromSeconds(10)));
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var cluster = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Orleans.IClusterClient>(host.Services);
+            var orders = cluster.GetReplicator<Order>("own-host");
+            var written = await orders.SetStateItemsAsync([new Order("o-1", 3m, ["a"])]);
+            var stored = await cluster.GetGrain<IStateItemGrain>(StateItemGrainKey.Format("own-host", "o-1")).GetAsync();
+
+            Assert.Equal(written[0].Version, stored!.Version);
+            Assert.Equal(3m, JsonDocument.Parse(stored.Json).RootElement.GetProperty("total").GetDecimal());
+            Assert.Equal("o-1", Assert.Single(await orders.GetStateItemsAsync(["o-1"])).Value.Id);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
     }
 }
