@@ -1,73 +1,97 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.Configuration;
 
 namespace OrleansReplication.Client;
 
 /// <summary>
-/// A long-lived connection to an OrleansReplication cluster: typed State Replicators per
-/// component and Orleans-style item grains. Create one per process and share it (thread-safe);
-/// it routes each item to its partition's primary and follows partitions when silos come and go.
+/// A ready-made Orleans client for an OrleansReplication cluster: an Orleans client host with static
+/// gateways (<see cref="ReplicationClientOptions.Gateways"/>), the typed State Replicators and the
+/// item grains. Create one per process and share it (thread-safe). Code that has its own
+/// <see cref="IClusterClient"/> uses <c>clientBuilder.AddStateReplication()</c> and
+/// <see cref="GrainFactoryReplicationExtensions.GetReplicator{TItem}(IClusterClient, string, Func{TItem, ItemKey}?)"/> instead.
 /// </summary>
-public sealed partial class ReplicationClient : IGrainFactory, IAsyncDisposable
+public sealed class ReplicationClient : IAsyncDisposable
 {
-    private readonly GatewayPool _pool;
-    private readonly PartitionMapCache _map = new();
-    private readonly ILogger _logger;
+    private readonly IHost _host;
 
-    // Created on the first watch and shared by all (thread-safe); disposed with the client.
-    private readonly Lazy<HttpClient> _http = new(() => new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) }) { Timeout = Timeout.InfiniteTimeSpan });
-
-    private ReplicationClient(ReplicationClientOptions options, ILoggerFactory? loggerFactory)
+    private ReplicationClient(IHost host, ReplicationClientOptions options)
     {
-        options.Validate();
+        _host = host;
         Options = options;
-        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ReplicationClient>();
-        _pool = new GatewayPool(options, _logger);
-        _requestClientId = options.ClientId + "." + Guid.NewGuid().ToString("N")[..12];
+        Cluster = host.Services.GetRequiredService<IClusterClient>();
+        Context = GrainFactoryReplicationExtensions.ContextOf(Cluster, options);
     }
 
     /// <summary>The client's options.</summary>
     public ReplicationClientOptions Options { get; }
 
-    /// <summary>Creates a client and waits until it is connected to a gateway and has the partition map.</summary>
+    /// <summary>The Orleans client: any grain call, <c>GetGrain&lt;IStateItemGrain&gt;("orders/o-1")</c> included.</summary>
+    public IClusterClient Cluster { get; }
+
+    internal ReplicationContext Context { get; }
+
+    /// <summary>Starts an Orleans client host and waits until it reached a gateway and knows the partition count.</summary>
     /// <exception cref="ReplicaUnavailableException">No gateway answered within <see cref="ReplicationClientOptions.ConnectTimeout"/>.</exception>
     public static Task<ReplicationClient> ConnectAsync(ReplicationClientOptions options, CancellationToken cancellationToken = default) =>
         ConnectAsync(options, null, cancellationToken);
 
-    /// <summary>Creates a client that logs through <paramref name="loggerFactory"/> and waits until it is connected.</summary>
+    /// <summary>Starts a client that logs through <paramref name="loggerFactory"/> and waits until it is connected.</summary>
     public static async Task<ReplicationClient> ConnectAsync(ReplicationClientOptions options, ILoggerFactory? loggerFactory, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var client = new ReplicationClient(options, loggerFactory);
+        options.Validate();
+        var gateways = await ResolveAsync(options.Gateways, cancellationToken).ConfigureAwait(false);
+        var deadline = DateTime.UtcNow + options.ConnectTimeout;
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        if (loggerFactory is not null)
+        {
+            builder.Services.AddSingleton(loggerFactory);
+        }
+
+        builder.UseOrleansClient(client => client
+            .UseStaticClustering(gateways)
+            .Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = options.ClusterId;
+                o.ServiceId = options.ServiceId;
+            })
+            .UseConnectionRetryFilter((_, ct) => RetryConnectAsync(deadline, options.MinReconnectDelay, ct))
+
+            // A call is never awaited longer than the whole request may take (retries included).
+            .Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.RequestTimeout)
+            .AddStateReplication(o => Copy(options, o)));
+        var host = builder.Build();
         try
         {
+            // Not a timeout token: Orleans keeps the start token for the connection's life. The
+            // connection retry filter gives up at the connect deadline instead.
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            var client = new ReplicationClient(host, options);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.ConnectTimeout);
-            await client.ConnectAnyAsync(timeout.Token).ConfigureAwait(false);
+            await client.Context.GetPartitionCountAsync(timeout.Token).ConfigureAwait(false);
             return client;
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not ArgumentException)
         {
-            await client.DisposeAsync().ConfigureAwait(false);
+            await DisposeHostAsync(host).ConfigureAwait(false);
             throw new ReplicaUnavailableException(
-                $"No gateway of [{string.Join(", ", options.Gateways)}] accepted a connection within {options.ConnectTimeout.TotalSeconds:0.#} s. Check that a silo runs and its gateway port is reachable.",
-                options.MinReconnectDelay);
+                $"No gateway of [{string.Join(", ", options.Gateways)}] answered within {options.ConnectTimeout.TotalSeconds:0.#} s ({ex.Message}). Check that a silo runs and its gateway port is reachable.",
+                options.MinReconnectDelay,
+                ex);
         }
         catch
         {
-            await client.DisposeAsync().ConfigureAwait(false);
+            await DisposeHostAsync(host).ConfigureAwait(false);
             throw;
         }
     }
 
-    /// <summary>Creates a client that connects on its first request (used by dependency injection).</summary>
-    public static ReplicationClient Create(ReplicationClientOptions options, ILoggerFactory? loggerFactory = null)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return new ReplicationClient(options, loggerFactory);
-    }
-
-    /// <summary>The State Replicator of <paramref name="component"/> for internally keyed items whose key comes from <paramref name="keySelector"/> or a <see cref="StateKeyAttribute"/> property.</summary>
+    /// <summary>The State Replicator of <paramref name="component"/> for items whose key comes from <paramref name="keySelector"/> or a <see cref="StateKeyAttribute"/> property.</summary>
     /// <exception cref="InvalidRequestException"><paramref name="component"/> is not a valid component name.</exception>
     public IStateReplicator<TItem> GetReplicator<TItem>(string component, Func<TItem, ItemKey>? keySelector = null)
     {
@@ -76,67 +100,79 @@ public sealed partial class ReplicationClient : IGrainFactory, IAsyncDisposable
             throw new InvalidRequestException(error);
         }
 
-        return new StateReplicator<TItem>(this, component, keySelector ?? StateKeyAccessor<TItem>.Selector);
+        return new StateReplicator<TItem>(Context, component, keySelector ?? StateKeyAccessor<TItem>.Selector);
     }
 
-    /// <summary>Gets a reference to a grain. Supported: <see cref="IStateItemGrain"/> (key from <see cref="StateItemGrainKey.Format"/>).</summary>
+    /// <summary>Gets a reference to a grain with a string key, as <see cref="IGrainFactory.GetGrain{TGrainInterface}(string, string?)"/>.</summary>
     public TGrainInterface GetGrain<TGrainInterface>(string primaryKey)
-        where TGrainInterface : IGrainWithStringKey
-    {
-        if (typeof(TGrainInterface) != typeof(IStateItemGrain))
-        {
-            throw new NotSupportedException($"The client can reach {nameof(IStateItemGrain)} grains; {typeof(TGrainInterface).Name} runs only inside a silo.");
-        }
+        where TGrainInterface : IGrainWithStringKey =>
+        Cluster.GetGrain<TGrainInterface>(primaryKey);
 
-        var (component, key) = StateItemGrainKey.Parse(primaryKey);
-        return (TGrainInterface)(object)new StateItemGrainReference(this, component, key);
-    }
-
-    /// <summary>Closes the connections; requests in flight fail with <see cref="ReplicaUnavailableException"/>.</summary>
+    /// <summary>Stops the Orleans client; calls in flight fail.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_http.IsValueCreated)
-        {
-            _http.Value.Dispose();
-        }
-
-        await _pool.DisposeAsync().ConfigureAwait(false);
+        Context.Dispose();
+        await DisposeHostAsync(_host).ConfigureAwait(false);
     }
 
-    /// <summary>The HTTP client of watches (no timeout: a watch lasts as long as its listener wants).</summary>
-    internal HttpClient Http => _http.Value;
-
-    /// <summary>
-    /// The HTTP API of a reachable silo (every silo's watch covers the whole cluster), the silo
-    /// behind <paramref name="avoid"/> last; and the gateway it was learned from.
-    /// </summary>
-    internal async Task<(Uri Endpoint, GatewayAddress Gateway)> GetHttpEndpointAsync(GatewayAddress? avoid, CancellationToken cancellationToken)
+    private static async Task DisposeHostAsync(IHost host)
     {
-        var connection = await _pool.GetAnyAsync(cancellationToken, avoid).ConfigureAwait(false);
-        var endpoint = connection.Hello.HttpEndpoint;
-        return endpoint is { Length: > 0 } && Uri.TryCreate(endpoint.TrimEnd('/') + "/", UriKind.Absolute, out var uri)
-            ? (uri, connection.Address)
-            : throw new ReplicaUnavailableException($"The silo '{connection.Hello.SiloId}' did not announce its HTTP endpoint (an older silo); watching needs it.", Options.MinReconnectDelay);
-    }
-
-    // The first connection, retried with backoff until the caller's deadline; then the partition map.
-    private async Task ConnectAnyAsync(CancellationToken cancellationToken)
-    {
-        var delay = Options.MinReconnectDelay;
-        while (true)
+        try
         {
-            try
-            {
-                await _pool.GetAnyAsync(cancellationToken).ConfigureAwait(false);
-                break;
-            }
-            catch (ReplicaUnavailableException)
-            {
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.MaxReconnectDelay.Ticks));
-            }
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await host.StopAsync(stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or ObjectDisposedException or OrleansException)
+        {
+            // Stopping a client whose gateways are gone: nothing to hand back.
         }
 
-        await RefreshMapAsync(cancellationToken).ConfigureAwait(false);
+        host.Dispose();
+    }
+
+    // Orleans asks after each failed connection attempt: retry until the connect deadline.
+    private static async Task<bool> RetryConnectAsync(DateTime deadline, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        if (DateTime.UtcNow + delay >= deadline)
+        {
+            return false;
+        }
+
+        await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private static async Task<IPEndPoint[]> ResolveAsync(IEnumerable<string> gateways, CancellationToken cancellationToken)
+    {
+        var endpoints = new List<IPEndPoint>();
+        foreach (var gateway in gateways)
+        {
+            ReplicationClientOptions.TryParseGateway(gateway, out var host, out var port);
+            if (IPAddress.TryParse(host, out var address))
+            {
+                endpoints.Add(new IPEndPoint(address, port));
+                continue;
+            }
+
+            var addresses = await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+            var first = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+                ?? throw new ReplicaUnavailableException($"Gateway host '{host}' resolves to no address.", TimeSpan.FromSeconds(1));
+            endpoints.Add(new IPEndPoint(first, port));
+        }
+
+        return [.. endpoints];
+    }
+
+    private static void Copy(ReplicationClientOptions from, ReplicationClientOptions to)
+    {
+        to.Gateways = from.Gateways;
+        to.ClusterId = from.ClusterId;
+        to.ServiceId = from.ServiceId;
+        to.ClientId = from.ClientId;
+        to.ConnectTimeout = from.ConnectTimeout;
+        to.RequestTimeout = from.RequestTimeout;
+        to.MinReconnectDelay = from.MinReconnectDelay;
+        to.MaxReconnectDelay = from.MaxReconnectDelay;
+        to.JsonSerializerOptions = from.JsonSerializerOptions;
     }
 }

@@ -5,11 +5,19 @@ namespace OrleansReplication.Client;
 /// <summary>Options of a <see cref="ReplicationClient"/>.</summary>
 public sealed class ReplicationClientOptions
 {
-    /// <summary>Gateway endpoints (<c>host:port</c>) of any silos: the client learns the partition map from one and then connects to each partition's primary.</summary>
+    /// <summary>Orleans gateway endpoints (<c>host:port</c>) of any silos (static clustering): Orleans routes every call to its grain's silo.</summary>
     /// <value>Defaults to <c>127.0.0.1:30000</c>.</value>
     public IList<string> Gateways { get; set; } = ["127.0.0.1:30000"];
 
-    /// <summary>This client's id, sent in the handshake and, with a per-instance suffix, in every write's request id.</summary>
+    /// <summary>The Orleans cluster id; the silos' <c>Silo:ClusterId</c>.</summary>
+    /// <value>Defaults to <c>orleans-replication</c>.</value>
+    public string ClusterId { get; set; } = "orleans-replication";
+
+    /// <summary>The Orleans service id; the silos' <c>Silo:ServiceId</c>.</summary>
+    /// <value>Defaults to <c>orleans-replication</c>.</value>
+    public string ServiceId { get; set; } = "orleans-replication";
+
+    /// <summary>This client's id: with a per-instance suffix, the client id of every write's idempotency id.</summary>
     /// <value>Defaults to a new GUID.</value>
     public string ClientId { get; set; } = Guid.NewGuid().ToString("N");
 
@@ -17,14 +25,13 @@ public sealed class ReplicationClientOptions
     /// <value>Defaults to 10 seconds.</value>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long a request may take in all: connections, replies, and its retries after a lost silo or a moved partition (also how long a watch tries to continue elsewhere).</summary>
+    /// <summary>How long a request may take in all: replies and its retries after a lost silo or a moved partition (also how long a watch tries to continue elsewhere).</summary>
     /// <value>Defaults to 30 seconds.</value>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// The first delay before connecting or sending again; doubled after each failure up to
-    /// <see cref="MaxReconnectDelay"/>. While a request waits, the partition map is re-read this
-    /// often, and the request is sent at once when the map names a new primary (a failover ended).
+    /// <see cref="MaxReconnectDelay"/>.
     /// </summary>
     /// <value>Defaults to 50 ms.</value>
     public TimeSpan MinReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(50);
@@ -39,6 +46,31 @@ public sealed class ReplicationClientOptions
 
     internal void Validate()
     {
+        var failures = Errors();
+        if (failures.Count > 0)
+        {
+            throw new ArgumentException("Invalid ReplicationClientOptions: " + string.Join(" ", failures));
+        }
+    }
+
+    /// <summary>Parses <c>host:port</c>.</summary>
+    internal static bool TryParseGateway(string? text, out string host, out int port)
+    {
+        host = string.Empty;
+        port = 0;
+        var colon = text?.LastIndexOf(':') ?? -1;
+        if (text is null || colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port) || port is 0 or > 65535)
+        {
+            return false;
+        }
+
+        host = text[..colon].Trim('[', ']');
+        return true;
+    }
+
+    /// <summary>Every setting to fix, in words.</summary>
+    internal List<string> Errors()
+    {
         var failures = new List<string>();
         if (Gateways is null || Gateways.Count == 0)
         {
@@ -48,7 +80,7 @@ public sealed class ReplicationClientOptions
         {
             foreach (var gateway in Gateways)
             {
-                if (!GatewayAddress.TryParse(gateway, out _))
+                if (!TryParseGateway(gateway, out _, out _))
                 {
                     failures.Add($"Gateway '{gateway}' is not 'host:port'.");
                 }
@@ -70,9 +102,11 @@ public sealed class ReplicationClientOptions
             failures.Add("MinReconnectDelay must be positive and not above MaxReconnectDelay.");
         }
 
-        if (failures.Count > 0)
+        if (string.IsNullOrWhiteSpace(ClusterId) || string.IsNullOrWhiteSpace(ServiceId))
         {
-            throw new ArgumentException("Invalid ReplicationClientOptions: " + string.Join(" ", failures));
+            failures.Add("ClusterId and ServiceId must not be empty.");
         }
+
+        return failures;
     }
 }

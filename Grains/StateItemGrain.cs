@@ -1,17 +1,32 @@
-using System.Text.Json;
+using OrleansReplication.Grains.Placement;
 using OrleansReplication.Grains.State;
 
 namespace OrleansReplication.Grains;
 
-/// <summary>Holds one item of one component as raw JSON: get, set and remove with version conditions.</summary>
-internal sealed class StateItemGrain(IItemStateAccess state) : ReplicatedStateGrain<JsonElement>(state), IStateItemGrain
+/// <summary>Holds one item of one component as raw JSON in the partition replica: get, set and remove with version conditions.</summary>
+[PartitionPlacement]
+[GrainType(GrainTypeName)]
+internal sealed class StateItemGrain : Grain, IStateItemGrain
 {
-    public Task<VersionedItem<JsonElement>?> GetAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult(ReadState());
+    /// <summary>The grain type (what the placement director recognises).</summary>
+    public const string GrainTypeName = "replication.stateitem";
 
-    public Task<long> SetAsync(JsonElement value, Expect expect = default, SafetyLevel safety = SafetyLevel.Default, CancellationToken cancellationToken = default) =>
-        WriteStateAsync(value, expect, safety, cancellationToken);
+    private readonly ReplicatedState<byte[]> _state;
 
-    public Task<bool> RemoveAsync(Expect expect = default, SafetyLevel safety = SafetyLevel.Default, CancellationToken cancellationToken = default) =>
-        ClearStateAsync(expect, safety, cancellationToken);
+    public StateItemGrain(ReplicatedStateFactory states)
+    {
+        _state = states.Create<byte[]>(GrainContext);
+    }
+
+    public Task<JsonItem?> GetAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(_state.ReadStored());
+
+    public Task<WriteResult> SetAsync(byte[] json, Expect expect = default, SafetyLevel safety = SafetyLevel.Default, CancellationToken cancellationToken = default)
+    {
+        _state.State = json;
+        return _state.WriteStateAsync(expect, safety, cancellationToken);
+    }
+
+    public Task<WriteResult> RemoveAsync(Expect expect = default, SafetyLevel safety = SafetyLevel.Default, CancellationToken cancellationToken = default) =>
+        _state.ClearStateAsync(expect, safety, cancellationToken);
 }

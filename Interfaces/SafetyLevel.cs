@@ -3,6 +3,8 @@ namespace OrleansReplication;
 /// <summary>
 /// When a write is acknowledged (seed 002, "safe distance"). Each level includes the ones before it.
 /// </summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.SafetyLevel")]
 public enum SafetyLevel
 {
     /// <summary>Use the component's default (<see cref="Applied"/> unless configured).</summary>

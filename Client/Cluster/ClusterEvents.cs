@@ -31,13 +31,13 @@ public static class ClusterEventsExtensions
     public static async IAsyncEnumerable<ClusterEvent> WatchClusterEventsAsync(this ReplicationClient client, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var (endpoint, _) = await client.GetHttpEndpointAsync(avoid: null, cancellationToken).ConfigureAwait(false);
+        var endpoint = await client.Context.GetHttpEndpointAsync(avoid: null, cancellationToken).ConfigureAwait(false);
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(endpoint, "v1/cluster/events"));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         HttpResponseMessage response;
         try
         {
-            response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            response = await client.Context.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {

@@ -17,7 +17,7 @@ internal sealed partial class StateReplicator<TItem>
     {
         var resumeFrom = string.IsNullOrEmpty(cursor) ? null : cursor;
         var delivered = false;
-        GatewayAddress? watchedThrough = null;
+        Uri? watchedThrough = null;
         var brokenSince = default(DateTime?);
         while (true)
         {
@@ -41,8 +41,8 @@ internal sealed partial class StateReplicator<TItem>
                         break;
                     }
 
-                    var (change, gateway) = stream.Current;
-                    watchedThrough = gateway;
+                    var (change, endpoint) = stream.Current;
+                    watchedThrough = endpoint;
                     brokenSince = null;
                     delivered = true;
                     if (change.Cursor is { } position)
@@ -59,19 +59,19 @@ internal sealed partial class StateReplicator<TItem>
             }
 
             brokenSince ??= DateTime.UtcNow;
-            if (DateTime.UtcNow - brokenSince > client.Options.RequestTimeout)
+            if (DateTime.UtcNow - brokenSince > context.Options.RequestTimeout)
             {
                 throw broken;
             }
 
-            await Task.Delay(broken.RetryAfter > TimeSpan.Zero ? TimeSpan.FromTicks(Math.Min(broken.RetryAfter.Ticks, client.Options.MaxReconnectDelay.Ticks)) : client.Options.MinReconnectDelay, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(broken.RetryAfter > TimeSpan.Zero ? TimeSpan.FromTicks(Math.Min(broken.RetryAfter.Ticks, context.Options.MaxReconnectDelay.Ticks)) : context.Options.MinReconnectDelay, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    // One stream from one silo (the one behind `avoid` last); each change comes with the gateway it was found through.
-    private async IAsyncEnumerable<(StateChange<TItem> Change, GatewayAddress Gateway)> WatchOnceAsync(string? prefix, string? cursor, GatewayAddress? avoid, [EnumeratorCancellation] CancellationToken cancellationToken)
+    // One stream from one silo (`avoid` last); each change comes with the silo endpoint it was read from.
+    private async IAsyncEnumerable<(StateChange<TItem> Change, Uri Endpoint)> WatchOnceAsync(string? prefix, string? cursor, Uri? avoid, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var (endpoint, gateway) = await client.GetHttpEndpointAsync(avoid, cancellationToken).ConfigureAwait(false);
+        var endpoint = await context.GetHttpEndpointAsync(avoid, cancellationToken).ConfigureAwait(false);
         var query = new List<string>(2);
         if (!string.IsNullOrEmpty(prefix))
         {
@@ -89,7 +89,7 @@ internal sealed partial class StateReplicator<TItem>
         HttpResponseMessage response;
         try
         {
-            response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            response = await context.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {
@@ -108,7 +108,7 @@ internal sealed partial class StateReplicator<TItem>
             {
                 if (ToChange(e) is { } change)
                 {
-                    yield return (change, gateway);
+                    yield return (change, endpoint);
                 }
             }
 
@@ -157,7 +157,7 @@ internal sealed partial class StateReplicator<TItem>
                 var key = new ItemKey(data.GetProperty("id").GetString()!, data.TryGetProperty("partitionKey", out var pk) ? pk.GetString() : null);
                 var version = data.GetProperty("version").GetInt64();
                 return e.Type == "set"
-                    ? new StateChange<TItem>(StateChangeKind.Set, key, data.GetProperty("value").Deserialize<TItem>(_json), version, cursor)
+                    ? new StateChange<TItem>(StateChangeKind.Set, key, StateKeyAccessor<TItem>.Fill(data.GetProperty("value").Deserialize<TItem>(_json)!, key), version, cursor)
                     : new StateChange<TItem>(StateChangeKind.Removed, key, default, version, cursor);
             case "snapshot-end":
                 return new StateChange<TItem>(StateChangeKind.SnapshotEnd, default, default, 0, cursor);

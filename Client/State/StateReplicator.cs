@@ -1,16 +1,17 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using Google.Protobuf;
-using OrleansReplication.Protocol;
 
 namespace OrleansReplication.Client;
 
-/// <summary>The client side of one component's State Replicator: typed items as JSON on the wire.</summary>
-internal sealed partial class StateReplicator<TItem>(ReplicationClient client, string component, Func<TItem, ItemKey>? keySelector) : IStateReplicator<TItem>
+/// <summary>
+/// One component's State Replicator over the partition grains: typed items as JSON, a call split
+/// per partition and sent concurrently, each write under one idempotency id for its parts and retries.
+/// </summary>
+internal sealed partial class StateReplicator<TItem>(ReplicationContext context, string component, Func<TItem, ItemKey>? keySelector) : IStateReplicator<TItem>
 {
     private const int PageSize = 500;
 
-    private readonly JsonSerializerOptions _json = client.Options.JsonSerializerOptions;
+    private readonly JsonSerializerOptions _json = context.Options.JsonSerializerOptions;
 
     public string Component { get; } = component;
 
@@ -37,55 +38,40 @@ internal sealed partial class StateReplicator<TItem>(ReplicationClient client, s
     public async Task<IReadOnlyList<WriteResult>> ApplyAsync(IEnumerable<ItemWrite<TItem>> writes, WriteOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(writes);
-        var request = new ApplyRequest { Component = Component, Safety = (Safety)(int)(options ?? WriteOptions.Default).Safety };
+        var data = new List<ItemWriteData>();
         foreach (var write in writes)
         {
             Validate(write.Key);
-            request.Changes.Add(new ItemChange
-            {
-                Id = write.Key.Id,
-                PartitionKey = write.Key.PartitionKey ?? string.Empty,
-                Remove = write.IsRemove,
-
-                // A fresh array nobody else holds: wrapping it without a copy is safe.
-                Value = write.IsRemove ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(JsonSerializer.SerializeToUtf8Bytes(write.Value, _json)),
-                ExpectedVersion = write.Expect.Value,
-            });
+            data.Add(new ItemWriteData(write.Key, write.IsRemove ? null : JsonSerializer.SerializeToUtf8Bytes(write.Value, _json), write.Expect));
         }
 
-        if (request.Changes.Count == 0)
+        if (data.Count == 0)
         {
             return [];
         }
 
-        return await client.ApplyAsync(request, cancellationToken).ConfigureAwait(false);
+        // One id for the write's life: every part and every retry of it carries the same.
+        return await context.Calls.ApplyAsync(Component, data, (options ?? WriteOptions.Default).Safety, context.NextId(), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<VersionedItem<TItem>>> GetStateItemsAsync(IEnumerable<ItemKey> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var request = new GetRequest { Component = Component };
-        foreach (var key in keys)
+        var list = keys.ToList();
+        foreach (var key in list)
         {
             Validate(key);
-            request.Items.Add(new ItemRef { Id = key.Id, PartitionKey = key.PartitionKey ?? string.Empty });
         }
 
-        if (request.Items.Count == 0)
-        {
-            return [];
-        }
-
-        var found = await client.GetAsync(request, cancellationToken).ConfigureAwait(false);
+        var found = await context.Calls.GetAsync(Component, list, cancellationToken).ConfigureAwait(false);
         return found.Select(ToItem).ToList();
     }
 
     public async Task<StatePage<TItem>> GetAllStateItemsAsync(string? after, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        var request = new ListRequest { Component = Component, AfterId = after ?? string.Empty, Limit = (uint)limit };
-        var reply = await client.ListAsync(request, cancellationToken).ConfigureAwait(false);
-        return new StatePage<TItem>(reply.Items.Select(ToItem).ToList(), reply.NextAfterId.Length == 0 ? null : reply.NextAfterId);
+        var (items, next) = await context.Calls.ListAsync(Component, after, limit, cancellationToken).ConfigureAwait(false);
+        return new StatePage<TItem>(items.Select(ToItem).ToList(), next);
     }
 
     public async IAsyncEnumerable<VersionedItem<TItem>> GetAllStateItemsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -104,8 +90,8 @@ internal sealed partial class StateReplicator<TItem>(ReplicationClient client, s
         while (after is not null);
     }
 
-    private VersionedItem<TItem> ToItem(Item item) =>
-        new(ErrorReplies.Key(item.Id, item.PartitionKey), JsonSerializer.Deserialize<TItem>(item.Value.Span, _json)!, item.Version);
+    private VersionedItem<TItem> ToItem(JsonItem item) =>
+        new(item.Key, StateKeyAccessor<TItem>.Fill(JsonSerializer.Deserialize<TItem>(item.Json, _json)!, item.Key), item.Version);
 
     private static void Validate(ItemKey key)
     {

@@ -1,6 +1,12 @@
 namespace OrleansReplication;
 
 /// <summary>The base of every error the State Replicator API reports. Callers branch on the derived types.</summary>
+/// <remarks>
+/// Every derived type is an Orleans-serializable exception: a grain that throws one, the caller of
+/// the grain gets the same type with the same data (message and the type's own properties).
+/// </remarks>
+[GenerateSerializer]
+[Alias("OrleansReplication.ReplicationException")]
 public class ReplicationException : Exception
 {
     /// <summary>Creates the exception.</summary>
@@ -11,45 +17,85 @@ public class ReplicationException : Exception
 }
 
 /// <summary>The request is malformed: a bad component name, id, JSON body or argument. Retrying it unchanged fails again.</summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.InvalidRequestException")]
 public sealed class InvalidRequestException(string message) : ReplicationException(message);
 
 /// <summary>An item or request is larger than the configured limit.</summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.ItemTooLargeException")]
 public sealed class ItemTooLargeException(string message) : ReplicationException(message);
+
+/// <summary>
+/// An idempotency id (HTTP <c>Idempotency-Key</c>) was used again with another request: other
+/// items or another body. Nothing was applied; the first request's outcome stands. Use a fresh
+/// id for a new request.
+/// </summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.IdempotencyKeyReusedException")]
+public sealed class IdempotencyKeyReusedException(string message) : ReplicationException(message);
 
 /// <summary>
 /// The cluster cannot serve the request now (starting, stopping, partition moving, connection lost).
 /// Safe to retry after <see cref="RetryAfter"/>.
 /// </summary>
-public sealed class ReplicaUnavailableException(string message, TimeSpan retryAfter, Exception? innerException = null)
+[GenerateSerializer]
+[Alias("OrleansReplication.ReplicaUnavailableException")]
+public class ReplicaUnavailableException(string message, TimeSpan retryAfter, Exception? innerException = null)
     : ReplicationException(message, innerException)
 {
     /// <summary>How long to wait before retrying.</summary>
-    public TimeSpan RetryAfter { get; } = retryAfter;
+    [Id(0)]
+    public TimeSpan RetryAfter { get; private set; } = retryAfter;
+}
+
+/// <summary>
+/// The silo that got the request does not lead the item's partition (it moved, or the activation
+/// was placed on a silo that holds only a standby copy). Nothing was applied; the activation that
+/// answered deactivates, so sending the request again (with the same idempotency id) places it
+/// afresh on the partition's primary.
+/// </summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.PartitionMovedException")]
+public sealed class PartitionMovedException(int partition, string message, TimeSpan retryAfter)
+    : ReplicaUnavailableException(message, retryAfter)
+{
+    /// <summary>Creates the exception with a short retry delay.</summary>
+    public PartitionMovedException(int partition, string message)
+        : this(partition, message, TimeSpan.FromMilliseconds(20))
+    {
+    }
+
+    /// <summary>The item's partition.</summary>
+    [Id(0)]
+    public int Partition { get; private set; } = partition;
 }
 
 /// <summary>The peer broke the wire protocol (bad frame, unknown message, version mismatch).</summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.ProtocolException")]
 public sealed class ProtocolException(string message) : ReplicationException(message);
-
-/// <summary>
-/// The silo that got the request does not lead the item's partition (it moved, or this silo holds
-/// only a standby copy). Nothing was applied: send the request to the primary named here.
-/// </summary>
-public sealed class PartitionMovedException(int partition, string? primaryGatewayEndpoint, string? primaryHttpEndpoint, string message)
-    : ReplicationException(message)
-{
-    /// <summary>The item's partition.</summary>
-    public int Partition { get; } = partition;
-
-    /// <summary>The primary's gateway endpoint (<c>host:port</c>), when known.</summary>
-    public string? PrimaryGatewayEndpoint { get; } = primaryGatewayEndpoint;
-
-    /// <summary>The primary's HTTP base URL, when known.</summary>
-    public string? PrimaryHttpEndpoint { get; } = primaryHttpEndpoint;
-}
 
 /// <summary>
 /// A listener's cursor points before the oldest change the silo still retains (it was away, or
 /// read too slowly, for too long). Nothing was skipped: restart the watch without a cursor to get
 /// a fresh snapshot.
 /// </summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.CursorExpiredException")]
 public sealed class CursorExpiredException(string message) : ReplicationException(message);
+
+/// <summary>
+/// A write spanning partitions was applied in some partitions (<see cref="Applied"/>, atomically
+/// each) and not in others, which could not be reached in time (the inner exception says why).
+/// Sending the same write again with the same idempotency id applies the rest once.
+/// </summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.PartiallyAppliedException")]
+public sealed class PartiallyAppliedException(string message, IReadOnlyList<WriteResult> applied, TimeSpan retryAfter, Exception? innerException = null)
+    : ReplicaUnavailableException(message, retryAfter, innerException)
+{
+    /// <summary>The writes of the partitions that applied their part.</summary>
+    [Id(0)]
+    public IReadOnlyList<WriteResult> Applied { get; private set; } = applied;
+}

@@ -4,12 +4,17 @@ namespace OrleansReplication;
 /// <param name="Key">The item's key.</param>
 /// <param name="Expected">The condition the write gave.</param>
 /// <param name="CurrentVersion">The item's current version; 0 when it does not exist.</param>
+[GenerateSerializer]
+[Immutable]
+[Alias("OrleansReplication.VersionConflict")]
 public sealed record VersionConflict(ItemKey Key, Expect Expected, long CurrentVersion);
 
 /// <summary>
 /// A conditional write found another version than it expected (a stale write, gstate's
 /// "stale state"). Nothing of the conflicting partition's part of the call was applied.
 /// </summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.VersionConflictException")]
 public sealed class VersionConflictException : ReplicationException
 {
     /// <summary>Creates the exception.</summary>
@@ -21,13 +26,15 @@ public sealed class VersionConflictException : ReplicationException
     }
 
     /// <summary>Every write whose condition failed, with the item's current version.</summary>
-    public IReadOnlyList<VersionConflict> Conflicts { get; }
+    [Id(0)]
+    public IReadOnlyList<VersionConflict> Conflicts { get; private set; }
 
     /// <summary>
     /// The writes of other partitions of the same call that were applied (a call is atomic per
     /// partition, not across partitions). Empty when the call touched one partition.
     /// </summary>
-    public IReadOnlyList<WriteResult> Applied { get; }
+    [Id(1)]
+    public IReadOnlyList<WriteResult> Applied { get; private set; }
 
     private static string Describe(IReadOnlyList<VersionConflict> conflicts)
     {

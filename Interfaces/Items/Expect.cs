@@ -5,6 +5,7 @@ namespace OrleansReplication;
 /// condition does not hold fails with <see cref="VersionConflictException"/> and changes nothing.
 /// <c>default(Expect)</c> is <see cref="Any"/>.
 /// </summary>
+[Immutable]
 public readonly record struct Expect
 {
     // Stored shifted by one so that default(Expect) means "any" rather than "absent".
@@ -57,4 +58,25 @@ public readonly record struct Expect
         0 => "absent",
         var v => $"version {v}",
     };
+}
+
+/// <summary>The serialized form of <see cref="Expect"/>: its wire encoding (<see cref="Expect.Value"/>).</summary>
+[GenerateSerializer]
+[Immutable]
+[Alias("OrleansReplication.Expect")]
+internal struct ExpectSurrogate
+{
+    /// <summary>The wire encoding.</summary>
+    [Id(0)]
+    public long Value;
+}
+
+/// <summary>Converts <see cref="Expect"/> to and from its serialized form.</summary>
+[RegisterConverter]
+internal sealed class ExpectSurrogateConverter : IConverter<Expect, ExpectSurrogate>
+{
+    public Expect ConvertFromSurrogate(in ExpectSurrogate surrogate) =>
+        Expect.TryFromWire(surrogate.Value, out var expect) ? expect : throw new InvalidRequestException($"Expected version {surrogate.Value} is not a condition; use -1 (any), -2 (exists), 0 (absent) or a version.");
+
+    public ExpectSurrogate ConvertToSurrogate(in Expect value) => new() { Value = value.Value };
 }

@@ -10,6 +10,9 @@ namespace OrleansReplication;
 /// </remarks>
 /// <param name="Id">The item id: 1 to <see cref="StateNames.MaxIdBytes"/> UTF-8 bytes, no control characters.</param>
 /// <param name="PartitionKey">The partition key, or <see langword="null"/> to partition by <paramref name="Id"/>.</param>
+[GenerateSerializer]
+[Immutable]
+[Alias("OrleansReplication.ItemKey")]
 public readonly record struct ItemKey(string Id, string? PartitionKey = null)
 {
     /// <summary>The key that decides the partition: <see cref="PartitionKey"/> when given, else <see cref="Id"/>.</summary>

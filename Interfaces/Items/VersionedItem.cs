@@ -5,4 +5,6 @@ namespace OrleansReplication;
 /// <param name="Key">The item's key.</param>
 /// <param name="Value">The item.</param>
 /// <param name="Version">The item's version: positive, and higher after every change.</param>
+[GenerateSerializer]
+[Alias("OrleansReplication.VersionedItem`1")]
 public sealed record VersionedItem<TItem>(ItemKey Key, TItem Value, long Version);

@@ -6,4 +6,7 @@ namespace OrleansReplication;
 /// <param name="Removed">Whether the write was a remove.</param>
 /// <param name="Changed">False for a remove of an item that did not exist.</param>
 /// <param name="Created">True when a set created the item (it did not exist before).</param>
+[GenerateSerializer]
+[Immutable]
+[Alias("OrleansReplication.WriteResult")]
 public sealed record WriteResult(ItemKey Key, long Version, bool Removed, bool Changed, bool Created);

@@ -35,21 +35,24 @@ internal static class OrleansSiloSetup
         var membership = configuration.GetSection(SiloOptions.SectionName + ":Membership").Get<MembershipOptions>() ?? new MembershipOptions();
         var services = silo.Services;
 
-        services.AddOptions<ClusterOptions>().Configure<IOptions<SiloOptions>>((cluster, o) =>
+        // Post-configured: a clustering provider's own defaults (UseLocalhostClustering sets "dev"
+        // ids and ports 11111/30000) must not override this silo's settings, which clients rely on.
+        services.AddOptions<ClusterOptions>().PostConfigure<IOptions<SiloOptions>>((cluster, o) =>
         {
             cluster.ClusterId = o.Value.ClusterId;
             cluster.ServiceId = o.Value.ServiceId;
         });
         services.AddOptions<Orleans.Configuration.SiloOptions>().Configure<IOptions<SiloOptions>>((s, o) => s.SiloName = o.Value.EffectiveSiloId);
-        services.AddOptions<EndpointOptions>().Configure<IOptions<SiloOptions>>((endpoints, o) =>
+        services.AddOptions<EndpointOptions>().PostConfigure<IOptions<SiloOptions>>((endpoints, o) =>
         {
             var listen = IPAddress.Parse(o.Value.ListenAddress);
             endpoints.AdvertisedIPAddress = ResolveAdvertised(o.Value);
             endpoints.SiloPort = o.Value.EffectiveSiloPort;
             endpoints.SiloListeningEndpoint = new IPEndPoint(listen, o.Value.EffectiveSiloPort);
 
-            // The gateway port is still served by the replication gateway until clients move to Orleans'.
-            endpoints.GatewayPort = 0;
+            // Clients (ReplicationClient, any IClusterClient) connect to Orleans' gateway.
+            endpoints.GatewayPort = o.Value.EffectiveGatewayPort;
+            endpoints.GatewayListeningEndpoint = new IPEndPoint(listen, o.Value.EffectiveGatewayPort);
         });
         services.AddOptions<ClusterMembershipOptions>().Configure<IOptions<MembershipOptions>>((m, o) =>
         {

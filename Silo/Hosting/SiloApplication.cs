@@ -12,19 +12,17 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansReplication.Grains;
 using OrleansReplication.Grains.State;
-using OrleansReplication.Silo.Gateway;
 using OrleansReplication.Silo.Http;
 using OrleansReplication.Silo.Listeners;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Placement;
 using OrleansReplication.Silo.Replication;
-using OrleansReplication.Silo.Runtime;
 using OrleansReplication.Silo.Storage;
 
 namespace OrleansReplication.Silo.Hosting;
 
-/// <summary>Composes a silo: services, listeners (HTTP and gateway ports; silos talk over Orleans) and endpoints.</summary>
+/// <summary>Composes a silo: services, the HTTP listener (Orleans listens on the silo and gateway ports; silos talk over Orleans) and endpoints.</summary>
 public static class SiloApplication
 {
     /// <summary>Builds a silo from command-line-style configuration overrides (keys like <c>Silo:Instance</c>).</summary>
@@ -64,7 +62,6 @@ public static class SiloApplication
             // Bodies are bounded per endpoint with a problem+json 413; this is only the backstop.
             kestrel.Limits.MaxRequestBodySize = options.MaxFrameBytes + (1024L * 1024);
             kestrel.Listen(address, options.EffectiveHttpPort, l => l.Protocols = HttpProtocols.Http1);
-            kestrel.Listen(address, options.EffectiveGatewayPort, l => l.UseConnectionHandler<GatewayConnectionHandler>());
         });
 
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>

@@ -66,10 +66,6 @@ public sealed class SiloOptions
     /// <value>Defaults to 16 MiB.</value>
     public int MaxFrameBytes { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>How many requests one gateway connection may have in flight before the silo stops reading from it.</summary>
-    /// <value>Defaults to 1024.</value>
-    public int MaxInFlightPerConnection { get; set; } = 1024;
-
     /// <summary>The largest page of a listing.</summary>
     /// <value>Defaults to 1000.</value>
     public int MaxListLimit { get; set; } = 1000;

@@ -77,11 +77,6 @@ internal sealed class SiloOptionsValidator : IValidateOptions<SiloOptions>
             failures.Add($"Silo:MaxFrameBytes is {options.MaxFrameBytes}; use 64 KiB to 256 MiB.");
         }
 
-        if (options.MaxInFlightPerConnection is < 1 or > 65536)
-        {
-            failures.Add($"Silo:MaxInFlightPerConnection is {options.MaxInFlightPerConnection}; use 1 to 65536.");
-        }
-
         if (options.MaxListLimit is < 1 or > 100_000)
         {
             failures.Add($"Silo:MaxListLimit is {options.MaxListLimit}; use 1 to 100000.");

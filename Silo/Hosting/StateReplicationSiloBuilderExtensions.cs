@@ -2,15 +2,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Hosting;
-using OrleansReplication.Grains;
+using OrleansReplication.Grains.Placement;
 using OrleansReplication.Grains.State;
-using OrleansReplication.Silo.Gateway;
 using OrleansReplication.Silo.Listeners;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Placement;
 using OrleansReplication.Silo.Replication;
-using OrleansReplication.Silo.Runtime;
 using OrleansReplication.Silo.Storage;
 
 namespace OrleansReplication.Silo.Hosting;
@@ -20,7 +18,8 @@ public static class StateReplicationSiloBuilderExtensions
 {
     /// <summary>
     /// Adds the replication services: the store, the partition map and its placement, partition
-    /// replicas with their commit loops, replication to standbys and promotion on failure. Settings
+    /// replicas with their commit loops, replication to standbys and promotion on failure, the item
+    /// and partition grains with their placement director. Settings
     /// come from the <c>Silo</c> configuration section (validated at start).
     /// </summary>
     public static ISiloBuilder AddStateReplication(this ISiloBuilder silo)
@@ -29,19 +28,24 @@ public static class StateReplicationSiloBuilderExtensions
         var services = silo.Services;
         services.AddOptions<SiloOptions>().BindConfiguration(SiloOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiloOptions>, SiloOptionsValidator>());
-        services.AddOptions<GrainRuntimeOptions>().BindConfiguration(SiloOptions.SectionName + ":Grains");
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<SiloIdentity>();
         services.TryAddSingleton(sp => StateStoreFactory.Create(sp.GetRequiredService<IOptions<SiloOptions>>().Value));
         services.AddOptions<ReplicationOptions>().BindConfiguration(SiloOptions.SectionName + ":" + ReplicationOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReplicationOptions>, ReplicationOptionsValidator>());
+        services.TryAddSingleton<PartitionActivations>();
         services.TryAddSingleton(sp => new PartitionManager(
-            sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), sp.GetRequiredService<IOptions<ReplicationOptions>>().Value));
-        services.TryAddSingleton<IItemStateAccess>(sp => sp.GetRequiredService<PartitionManager>());
-        services.TryAddSingleton(new GrainTypeRegistry().AddAssembly(typeof(StateItemGrain).Assembly));
-        services.TryAddSingleton<GrainRuntime>();
-        services.TryAddSingleton<OrleansReplication.IGrainFactory>(sp => sp.GetRequiredService<GrainRuntime>());
-        services.TryAddSingleton<GatewayDispatcher>();
+            sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), sp.GetRequiredService<IOptions<ReplicationOptions>>().Value)
+        {
+            // A partition this silo stops leading: its grains deactivate, so the next call is placed on the new primary.
+            LeadershipLost = sp.GetRequiredService<PartitionActivations>().DeactivateAll,
+        });
+
+        // Grains: state in the partition replicas, placed on their partition's primary.
+        services.TryAddSingleton<IPartitionAccess, PartitionAccess>();
+        services.TryAddSingleton<ReplicatedStateFactory>();
+        services.TryAddSingleton<Http.ItemCalls>();
+        silo.AddPlacementDirector<PartitionPlacement, PartitionPlacementDirector>();
         services.TryAddSingleton(sp => new ChangeFeed(
             sp.GetRequiredService<PartitionManager>(), sp.GetRequiredService<IOptions<ReplicationOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
         services.AddOptions<MembershipOptions>().BindConfiguration(SiloOptions.SectionName + ":Membership").ValidateOnStart();
@@ -64,7 +68,6 @@ public static class StateReplicationSiloBuilderExtensions
         services.TryAddSingleton<SiloLifecycleService>();
         services.AddSingleton<Orleans.ILifecycleParticipant<Orleans.Runtime.ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLifecycleService>());
         services.AddHostedService(sp => sp.GetRequiredService<SiloLifecycleService>());
-        services.AddHostedService<ActivationCollector>();
         return silo;
     }
 

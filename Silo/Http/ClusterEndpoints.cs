@@ -44,26 +44,48 @@ internal static class ClusterEndpoints
             }),
         }));
 
-        app.MapGet("/v1/cluster/partitions", (PartitionMapManager map, PartitionManager partitions, SiloIdentity identity) => Results.Ok(new
+        app.MapGet("/v1/cluster/partitions", async (PartitionMapManager map, Orleans.IGrainFactory grains, CancellationToken cancellationToken) =>
         {
-            partitions = map.Current.Assignments.Select((a, id) => new
+            // Every partition's progress from its primary (the partition grain lives there); a
+            // partition without a reachable primary right now shows the map's view only.
+            var assignments = map.Current.Assignments;
+            var progress = await Task.WhenAll(assignments.Select((a, id) => ProgressAsync(grains, a is null ? -1 : id, cancellationToken))).ConfigureAwait(false);
+            return Results.Ok(new
             {
-                id,
-                epoch = a?.Epoch,
-                version = a?.Version,
-                primary = a?.Primary?.ToString(),
+                partitions = assignments.Select((a, id) => new
+                {
+                    id,
+                    epoch = a?.Epoch,
+                    version = a?.Version,
+                    primary = a?.Primary?.ToString(),
+                    lastSequence = progress[id]?.LastSequence,
+                    standbys = a?.Standbys.Select(s => StandbyView(s, progress[id])) ?? [],
+                }),
+            });
+        });
 
-                // Known where this silo leads the partition; other silos report their own.
-                lastSequence = a?.Primary == identity.Address && id < partitions.PartitionCount ? partitions.Partitions[id].LastSequence : (long?)null,
-                standbys = a?.Standbys.Select(s => StandbyView(s, a.Primary == identity.Address && id < partitions.PartitionCount ? partitions.Partitions[id] : null)) ?? [],
-            }),
-        }));
-
-        static object StandbyView(SiloIncarnation standby, Partition? ledHere)
+        static object StandbyView(SiloIncarnation standby, PartitionProgress? progress)
         {
-            // The primary knows its standbys' progress from their acks; other silos only the assignment.
-            var link = ledHere?.Links.FirstOrDefault(l => l.Name == standby.ToString());
+            // The primary knows its standbys' progress from their acks.
+            var link = progress?.Standbys.FirstOrDefault(l => l.Silo == standby.ToString());
             return new { silo = standby.ToString(), appliedSequence = link?.AppliedSequence, inSync = link?.InSync };
+        }
+
+        static async Task<PartitionProgress?> ProgressAsync(Orleans.IGrainFactory grains, int partition, CancellationToken cancellationToken)
+        {
+            if (partition < 0)
+            {
+                return null;
+            }
+
+            try
+            {
+                return await grains.GetGrain<IPartitionGrain>(partition).GetProgressAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ReplicationException or TimeoutException or Orleans.Runtime.OrleansException)
+            {
+                return null;
+            }
         }
 
         app.MapGet("/healthz/live", () => Results.Ok(new { status = "live" }));

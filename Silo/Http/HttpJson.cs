@@ -13,8 +13,6 @@ internal static class HttpJson
     /// <summary>The header that names a write for exactly-once retries.</summary>
     public const string IdempotencyKeyHeader = "Idempotency-Key";
 
-    private const string HttpClientIdPrefix = "http:";
-
     public static object ResultObject(WriteResult r) => new
     {
         id = r.Key.Id,
@@ -117,11 +115,12 @@ internal static class HttpJson
     }
 
     /// <summary>
-    /// The idempotency id of a write from its <c>Idempotency-Key</c> header, or null without one:
-    /// client id <c>http:</c> + the key, sequence 0, so HTTP keys never meet a .NET client's ids.
+    /// The <c>Idempotency-Key</c> header of a write, or null without one (<see cref="ItemCalls.IdFor"/>
+    /// makes it the write's idempotency id: client id <c>http:</c> + the key, so HTTP keys never meet a
+    /// .NET client's ids, and the request's fingerprint as sequence).
     /// A key is 1 to <see cref="RequestKey.MaxClientIdLength"/> visible ASCII characters (a UUID fits); 400 otherwise.
     /// </summary>
-    public static RequestKey? ParseIdempotencyKey(HttpRequest request)
+    public static string? ParseIdempotencyKey(HttpRequest request)
     {
         if (!request.Headers.TryGetValue(IdempotencyKeyHeader, out var values))
         {
@@ -147,7 +146,7 @@ internal static class HttpJson
             }
         }
 
-        return new RequestKey(HttpClientIdPrefix + key, 0);
+        return key;
     }
 
     public static bool TryParseETag(string value, out long version)

@@ -17,7 +17,8 @@ internal static class HttpProblems
         Listeners.PartitionHistoryRestartedException e => Problem(StatusCodes.Status410Gone, HistoryRestartedType, "Partition restarted after the cursor", e.Message),
         ItemTooLargeException e => Problem(StatusCodes.Status413PayloadTooLarge, "too-large", "Payload too large", e.Message),
         VersionConflictException e => Conflict(e),
-        PartitionMovedException e => new RedirectToPrimaryResult(e),
+        IdempotencyKeyReusedException e => Problem(StatusCodes.Status422UnprocessableEntity, "idempotency-key-reused", "Idempotency-Key reused", e.Message),
+        PartiallyAppliedException e => PartiallyApplied(e),
         ReplicaUnavailableException e => Unavailable(e),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } e => Problem(StatusCodes.Status413PayloadTooLarge, "too-large", "Payload too large", e.Message),
         BadHttpRequestException e => Problem(e.StatusCode, "invalid-request", "Invalid request", e.Message),
@@ -47,28 +48,15 @@ internal static class HttpProblems
         return Problem(StatusCodes.Status412PreconditionFailed, "version-conflict", "Stale version", e.Message, extensions);
     }
 
+    // Some partitions of a batch applied their part, others could not be reached in time: 503, and
+    // what was applied, so a client can tell; the same request with its Idempotency-Key applies the rest once.
+    private static IResult PartiallyApplied(PartiallyAppliedException e) => new RetryAfterResult(
+        Problem(StatusCodes.Status503ServiceUnavailable, "partially-applied", "Partially applied", e.Message, new Dictionary<string, object?> { ["applied"] = e.Applied.Select(HttpJson.ResultObject).ToArray() }),
+        Math.Max(1, (int)Math.Ceiling(e.RetryAfter.TotalSeconds)));
+
     private static IResult Unavailable(ReplicaUnavailableException e) => new RetryAfterResult(
         Problem(StatusCodes.Status503ServiceUnavailable, "unavailable", "Unavailable", e.Message),
         Math.Max(1, (int)Math.Ceiling(e.RetryAfter.TotalSeconds)));
-
-    /// <summary>
-    /// 307 to the same path and query on the partition's primary (method and body are kept), with a
-    /// problem body for clients that do not follow redirects; 503 when no primary is known.
-    /// </summary>
-    private sealed class RedirectToPrimaryResult(PartitionMovedException moved) : IResult
-    {
-        public Task ExecuteAsync(HttpContext httpContext)
-        {
-            if (moved.PrimaryHttpEndpoint is not { Length: > 0 } primary)
-            {
-                return Unavailable(new ReplicaUnavailableException(moved.Message, TimeSpan.FromSeconds(1))).ExecuteAsync(httpContext);
-            }
-
-            var request = httpContext.Request;
-            httpContext.Response.Headers.Location = primary.TrimEnd('/') + request.Path + request.QueryString;
-            return Problem(StatusCodes.Status307TemporaryRedirect, "moved", "Partition led elsewhere", moved.Message).ExecuteAsync(httpContext);
-        }
-    }
 
     /// <summary>Adds <c>Retry-After</c> to a problem response.</summary>
     private sealed class RetryAfterResult(IResult inner, int seconds) : IResult

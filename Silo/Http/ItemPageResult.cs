@@ -1,11 +1,10 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using OrleansReplication.Silo.Partitions;
 
 namespace OrleansReplication.Silo.Http;
 
 /// <summary>Writes a listing page, embedding each item's stored JSON as is (no re-serialization).</summary>
-internal sealed class ItemPageResult(List<(ListingKey Key, ItemEntry Entry)> items, string? next) : IResult
+internal sealed class ItemPageResult(List<JsonItem> items, string? next) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -13,20 +12,20 @@ internal sealed class ItemPageResult(List<(ListingKey Key, ItemEntry Entry)> ite
         await using var writer = new Utf8JsonWriter(httpContext.Response.BodyWriter);
         writer.WriteStartObject();
         writer.WriteStartArray("items");
-        foreach (var (key, entry) in items)
+        foreach (var item in items)
         {
             writer.WriteStartObject();
-            writer.WriteString("id", key.Id);
-            if (key.PartitionKey.Length > 0)
+            writer.WriteString("id", item.Key.Id);
+            if (!string.IsNullOrEmpty(item.Key.PartitionKey))
             {
-                writer.WriteString("partitionKey", key.PartitionKey);
+                writer.WriteString("partitionKey", item.Key.PartitionKey);
             }
 
-            writer.WriteNumber("version", entry.Version);
+            writer.WriteNumber("version", item.Version);
             writer.WritePropertyName("value");
 
             // Validated as one JSON value when written.
-            writer.WriteRawValue(entry.Json, skipInputValidation: true);
+            writer.WriteRawValue(item.Json, skipInputValidation: true);
             writer.WriteEndObject();
         }
 

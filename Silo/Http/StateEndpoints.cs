@@ -7,35 +7,39 @@ using Microsoft.Extensions.Options;
 using OrleansReplication.Grains.State;
 using OrleansReplication.Silo.Api;
 using OrleansReplication.Silo.Hosting;
-using OrleansReplication.Silo.Partitions;
 
 namespace OrleansReplication.Silo.Http;
 
-/// <summary>The HTTP JSON API of the State Replicator: items under <c>/v1/components/{component}</c>.</summary>
+/// <summary>
+/// The HTTP JSON API of the State Replicator: items under <c>/v1/components/{component}</c>. Every
+/// operation goes through the partition grains, which Orleans routes to each partition's primary,
+/// so any silo serves every item (no redirects).
+/// </summary>
 internal static class StateEndpoints
 {
     public static void MapStateEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/components/{component}");
         group.MapPut("/items/{*id}", PutAsync);
-        group.MapGet("/items/{*id}", Get);
+        group.MapGet("/items/{*id}", GetAsync);
         group.MapDelete("/items/{*id}", DeleteAsync);
-        group.MapGet("/items", List);
+        group.MapGet("/items", ListAsync);
         group.MapPost("/batch", BatchAsync);
     }
 
-    private static async Task<IResult> PutAsync(string component, string? id, string? pk, string? safety, HttpRequest request, PartitionManager partitions, IOptions<SiloOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> PutAsync(string component, string? id, string? pk, string? safety, HttpRequest request, ItemCalls items, IOptions<SiloOptions> options, CancellationToken cancellationToken)
     {
         try
         {
             var key = ValidKey(component, HttpJson.ItemId(request, id), pk);
             var condition = HttpJson.ParseCondition(request);
-            var level = Safety(safety, options.Value);
+            var level = HttpJson.ParseSafety(safety);
             var idempotencyKey = HttpJson.ParseIdempotencyKey(request);
             var body = await HttpJson.ReadBodyAsync(request, options.Value.MaxItemBytes, "item", cancellationToken).ConfigureAwait(false);
             var write = new ItemWriteData(key, body, condition);
             RequestValidator.Write(write, options.Value.MaxItemBytes);
-            var result = (await partitions.ApplyAsync(component, [write], level, idempotencyKey, cancellationToken).ConfigureAwait(false))[0];
+            var requestId = items.IdFor(idempotencyKey, "PUT", component, key, condition, safety, body);
+            var result = (await items.Calls.ApplyAsync(component, [write], level, requestId, cancellationToken).ConfigureAwait(false))[0];
             request.HttpContext.Response.Headers.ETag = HttpJson.ETag(result.Version);
             var payload = HttpJson.ResultObject(result);
             return result.Created ? Results.Created((string?)null, payload) : Results.Ok(payload);
@@ -46,21 +50,22 @@ internal static class StateEndpoints
         }
     }
 
-    private static IResult Get(string component, string? id, string? pk, HttpRequest request, PartitionManager partitions)
+    private static async Task<IResult> GetAsync(string component, string? id, string? pk, HttpRequest request, ItemCalls items, CancellationToken cancellationToken)
     {
         try
         {
             var key = ValidKey(component, HttpJson.ItemId(request, id), pk);
-            if (partitions.Get(component, key) is not { } state)
+            var found = await items.Calls.GetAsync(component, [key], cancellationToken).ConfigureAwait(false);
+            if (found.Count == 0)
             {
                 return HttpProblems.NotFound(component, key);
             }
 
-            var etag = HttpJson.ETag(state.Version);
+            var etag = HttpJson.ETag(found[0].Version);
             request.HttpContext.Response.Headers.ETag = etag;
             return request.Headers.IfNoneMatch.ToString() == etag
                 ? Results.StatusCode(StatusCodes.Status304NotModified)
-                : Results.Bytes(state.Json, "application/json");
+                : Results.Bytes(found[0].Json, "application/json");
         }
         catch (Exception ex)
         {
@@ -68,15 +73,16 @@ internal static class StateEndpoints
         }
     }
 
-    private static async Task<IResult> DeleteAsync(string component, string? id, string? pk, string? safety, HttpRequest request, PartitionManager partitions, IOptions<SiloOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(string component, string? id, string? pk, string? safety, HttpRequest request, ItemCalls items, CancellationToken cancellationToken)
     {
         try
         {
             var key = ValidKey(component, HttpJson.ItemId(request, id), pk);
             var condition = HttpJson.ParseCondition(request);
             var write = new ItemWriteData(key, null, condition);
-            var idempotencyKey = HttpJson.ParseIdempotencyKey(request);
-            var result = (await partitions.ApplyAsync(component, [write], Safety(safety, options.Value), idempotencyKey, cancellationToken).ConfigureAwait(false))[0];
+            var level = HttpJson.ParseSafety(safety);
+            var requestId = items.IdFor(HttpJson.ParseIdempotencyKey(request), "DELETE", component, key, condition, safety, []);
+            var result = (await items.Calls.ApplyAsync(component, [write], level, requestId, cancellationToken).ConfigureAwait(false))[0];
             return result.Changed ? Results.NoContent() : HttpProblems.NotFound(component, key);
         }
         catch (Exception ex)
@@ -87,7 +93,7 @@ internal static class StateEndpoints
 
     // limit is bound as text: an int? parameter makes `?limit=abc` a bodiless framework 400
     // instead of the problem+json every other bad input gets.
-    private static IResult List(string component, string? after, string? limit, PartitionManager partitions, IOptions<SiloOptions> options)
+    private static async Task<IResult> ListAsync(string component, string? after, string? limit, ItemCalls items, IOptions<SiloOptions> options, CancellationToken cancellationToken)
     {
         try
         {
@@ -99,8 +105,9 @@ internal static class StateEndpoints
                 throw new InvalidRequestException($"limit must be an integer between 1 and {max}; got '{limit}'.");
             }
 
-            var (items, next) = partitions.List(component, after, RequestValidator.Limit(count, max));
-            return new ItemPageResult(items, next);
+            // Every partition's first page after the cursor, from its primary, merged in listing order.
+            var (page, next) = await items.Calls.ListAsync(component, after, RequestValidator.Limit(count, max), cancellationToken).ConfigureAwait(false);
+            return new ItemPageResult(page, next);
         }
         catch (Exception ex)
         {
@@ -108,7 +115,7 @@ internal static class StateEndpoints
         }
     }
 
-    private static async Task<IResult> BatchAsync(string component, string? safety, HttpRequest request, PartitionManager partitions, IOptions<SiloOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> BatchAsync(string component, string? safety, HttpRequest request, ItemCalls items, IOptions<SiloOptions> options, CancellationToken cancellationToken)
     {
         try
         {
@@ -117,8 +124,11 @@ internal static class StateEndpoints
             var idempotencyKey = HttpJson.ParseIdempotencyKey(request);
             var body = await HttpJson.ReadBodyAsync(request, o.MaxFrameBytes, "batch", cancellationToken).ConfigureAwait(false);
             var (writes, bodySafety) = ParseBatch(body, o.MaxItemBytes);
-            var level = Safety(safety ?? bodySafety, o);
-            var results = await partitions.ApplyAsync(component, writes, level, idempotencyKey, cancellationToken).ConfigureAwait(false);
+            var level = HttpJson.ParseSafety(safety ?? bodySafety);
+            var requestId = items.IdFor(idempotencyKey, "POST", component, default, default, safety ?? bodySafety, body);
+
+            // Atomic per partition: each partition's part commits whole or not at all, concurrently.
+            var results = await items.Calls.ApplyAsync(component, writes, level, requestId, cancellationToken).ConfigureAwait(false);
             return Results.Ok(new { results = results.Select(HttpJson.ResultObject) });
         }
         catch (Exception ex)
@@ -207,9 +217,4 @@ internal static class StateEndpoints
         return key;
     }
 
-    private static SafetyLevel Safety(string? value, SiloOptions options)
-    {
-        var level = HttpJson.ParseSafety(value);
-        return level == SafetyLevel.Default ? options.DefaultSafety : level;
-    }
 }

@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
-using OrleansReplication.Silo.Gateway;
 using OrleansReplication.Silo.Listeners;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
@@ -73,7 +72,7 @@ internal static class WatchEndpoints
             else
             {
                 // Some partitions are led elsewhere: fan them in from their primaries.
-                var routes = new PartitionRoutes(map, membership, partitionManager);
+                var routes = new PartitionRoutes(map, membership);
                 events = ClusterWatch.Open(feed, routes.PrimaryHttp, component, prefix, cursor, loggers.CreateLogger<ClusterWatch>()).ReadAsync(HeartbeatInterval, aborted);
             }
         }

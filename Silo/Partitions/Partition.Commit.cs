@@ -122,6 +122,12 @@ internal sealed partial class Partition
             return Replay(request, recorded);
         }
 
+        if (request.Key is { } httpKey && _requestTable.TryGetOtherFingerprint(httpKey, out _))
+        {
+            request.Fail(new IdempotencyKeyReusedException($"The Idempotency-Key '{httpKey.ClientId[RequestKey.HttpClientIdPrefix.Length..]}' was already used for another request (a different body, item, condition or safety); nothing was applied. A retry must send the same request; a new request needs a new key."));
+            return false;
+        }
+
         _undo.Clear();
         var startSequence = sequence;
         var startChanges = _changes.Count;

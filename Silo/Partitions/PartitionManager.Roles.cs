@@ -18,6 +18,13 @@ internal sealed partial class PartitionManager
     // a lower one is stale for that partition (a read that started before a handoff's CAS landed).
     private long[] _appliedEpochs = [];
 
+    /// <summary>
+    /// Whether this silo has followed a partition map yet. Until then <see cref="Leads"/> is true for
+    /// every partition (unit tests run without a map), but a silo in a cluster must not serve grain
+    /// calls: its partitions were loaded from the store, without the primaries' newest writes.
+    /// </summary>
+    public bool FollowsMap => _leads is not null;
+
     /// <summary>Whether this silo serves partition <paramref name="partitionId"/>.</summary>
     public bool Leads(int partitionId) => _leads is not { } leads || leads[partitionId];
 
@@ -83,8 +90,19 @@ internal sealed partial class PartitionManager
         // Concurrently: each start reads its partition's head (or rows) from the store, and a
         // crashed silo's partitions should all serve again at the pace of the slowest, not the sum.
         var replaced = await Task.WhenAll(starts).ConfigureAwait(false);
+        var before = _leads;
         _primaries = primaries;
         _leads = leads;
+        if (LeadershipLost is { } lost)
+        {
+            for (var p = 0; p < count; p++)
+            {
+                if (!leads[p] && (before is null || before[p]))
+                {
+                    lost(p);
+                }
+            }
+        }
 
         return replaced;
     }
@@ -113,11 +131,9 @@ internal sealed partial class PartitionManager
         var (gateway, http) = partitionId < _primaries.Length ? _primaries[partitionId] : default;
         return new PartitionMovedException(
             partitionId,
-            gateway,
-            http,
             gateway is null
-                ? $"Partition {partitionId} is not led by this silo and has no live primary right now; retry shortly."
-                : $"Partition {partitionId} is led by the silo at gateway {gateway} (HTTP {http}); send the request there.");
+                ? $"Partition {partitionId} is not led by this silo and has no live primary right now; nothing was applied. Retry shortly."
+                : $"Partition {partitionId} is led by the silo at {http}, not this one; nothing was applied. Call again: the grain is placed on the primary.");
     }
 
     [LoggerMessage(EventId = LogEvents.PartitionPromoted, Level = LogLevel.Warning, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, promoted from its warm standby copy at sequence {Applied} (continuing at {LastSequence}; {Store}).")]

@@ -10,7 +10,7 @@ namespace OrleansReplication.Silo.Partitions;
 /// partition map (<c>PartitionManager.Roles.cs</c>), routes every read and write to its partition
 /// (or answers where it moved), and splits multi-partition calls (atomic per partition).
 /// </summary>
-internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory loggerFactory) : IItemStateAccess
+internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory loggerFactory)
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<PartitionManager>();
     private readonly ReplicationOptions _replication = new();
@@ -65,14 +65,60 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
     public int GetPartitionId(string component, ItemKey key) =>
         PartitionHasher.GetPartition(component, key.EffectivePartitionKey, _partitions.Length);
 
-    public ItemState? Get(string component, ItemKey key)
+    public JsonItem? Get(string component, ItemKey key)
     {
         var entry = Route(component, key).Items.Get(ItemAddress.From(component, key));
-        return entry is null ? null : new ItemState(entry.Version, entry.Json);
+        return entry is null ? null : new JsonItem(key, entry.Version, entry.Json);
     }
+
+    /// <summary>Reads items of one partition this silo leads (the keys are that partition's), keeping their order.</summary>
+    public JsonItem[] Get(int partitionId, string component, IReadOnlyList<ItemKey> keys)
+    {
+        var items = Partition(partitionId).Items;
+        var found = new List<JsonItem>(keys.Count);
+        foreach (var key in keys)
+        {
+            if (items.Get(ItemAddress.From(component, key)) is { } entry)
+            {
+                found.Add(new JsonItem(key, entry.Version, entry.Json));
+            }
+        }
+
+        return [.. found];
+    }
+
+    /// <summary>Commits writes of one partition (the writes are that partition's) atomically.</summary>
+    public Task<IReadOnlyList<WriteResult>> CommitAsync(int partitionId, string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, RequestKey? key) =>
+        writes.Count == 0
+            ? Task.FromResult<IReadOnlyList<WriteResult>>([])
+            : PartitionForWrite(partitionId).CommitAsync(new CommitRequest(component, writes, safety, key));
+
+    /// <summary>One page of one partition's items of a component, in listing order, after a listing cursor.</summary>
+    public PartitionPage List(int partitionId, string component, string? afterCursor, int limit)
+    {
+        ListingKey? after = string.IsNullOrEmpty(afterCursor) ? null : ListingKey.FromCursor(afterCursor);
+        var candidates = new List<(ListingKey Key, ItemEntry Entry)>();
+        Partition(partitionId).Items.CollectAfter(component, after, limit + 1, candidates);
+        var more = candidates.Count > limit;
+        var count = Math.Min(limit, candidates.Count);
+        var items = new JsonItem[count];
+        for (var i = 0; i < count; i++)
+        {
+            var (key, entry) = candidates[i];
+            items[i] = new JsonItem(new ItemKey(key.Id, key.PartitionKey.Length == 0 ? null : key.PartitionKey), entry.Version, entry.Json);
+        }
+
+        return new PartitionPage(items, more);
+    }
+
+    /// <summary>Throws <see cref="PartitionMovedException"/> unless this silo leads <paramref name="partitionId"/> now.</summary>
+    public void EnsureLeads(int partitionId) => _ = Partition(partitionId);
 
     public Task<IReadOnlyList<WriteResult>> ApplyAsync(string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, CancellationToken cancellationToken) =>
         ApplyAsync(component, writes, safety, null, cancellationToken);
+
+    /// <summary>Called with a partition's id when this silo stops leading it (its activations deactivate).</summary>
+    public Action<int>? LeadershipLost { get; set; }
 
     /// <summary>
     /// Applies writes (atomic per partition) under an optional idempotency id: a retry with the

@@ -11,6 +11,28 @@ internal readonly record struct RequestKey(string ClientId, ulong Sequence)
     /// <summary>Longest client id accepted (the HTTP Idempotency-Key is a client id too).</summary>
     public const int MaxClientIdLength = 200;
 
+    /// <summary>The client id prefix of HTTP <c>Idempotency-Key</c> requests, whose sequence is the request's fingerprint.</summary>
+    public const string HttpClientIdPrefix = "http:";
+
+    /// <summary>Whether this id is an HTTP Idempotency-Key (the same key with another fingerprint is a reused key).</summary>
+    public bool IsHttpKey => ClientId.StartsWith(HttpClientIdPrefix, StringComparison.Ordinal);
+
+    /// <summary>The id of a grain call, or null when it carries none; throws <see cref="InvalidRequestException"/> when malformed.</summary>
+    public static RequestKey? From(IdempotencyId? id)
+    {
+        if (id is not { } value)
+        {
+            return null;
+        }
+
+        if (value.ClientId is null || value.ClientId.Length is 0 or > MaxClientIdLength)
+        {
+            throw new InvalidRequestException($"The idempotency id's client id must be 1 to {MaxClientIdLength} characters; got {value.ClientId?.Length ?? 0}. Use one id per client instance (e.g. a GUID).");
+        }
+
+        return new RequestKey(value.ClientId, value.Sequence);
+    }
+
     /// <summary>The id of a wire request, or null when it carries none; throws <see cref="InvalidRequestException"/> when malformed.</summary>
     public static RequestKey? FromWire(RequestId? id)
     {

@@ -9,6 +9,10 @@ internal sealed class RequestTable(int maxRequests, TimeSpan retention)
 {
     private readonly Dictionary<RequestKey, RecordedRequest> _byKey = [];
 
+    // HTTP Idempotency-Key requests by their key alone: their sequence is the request's
+    // fingerprint, so one key seen with another fingerprint is a key reused for another request.
+    private readonly Dictionary<string, RecordedRequest> _byHttpKey = new(StringComparer.Ordinal);
+
     // In the order recorded (= by last sequence); may hold entries forgotten since (skipped when evicted).
     private readonly Queue<RecordedRequest> _order = new();
 
@@ -19,10 +23,22 @@ internal sealed class RequestTable(int maxRequests, TimeSpan retention)
 
     public bool TryGet(in RequestKey key, out RecordedRequest request) => _byKey.TryGetValue(key, out request!);
 
+    /// <summary>The recorded request with <paramref name="key"/>'s HTTP Idempotency-Key but another fingerprint, if any.</summary>
+    public bool TryGetOtherFingerprint(in RequestKey key, out RecordedRequest request)
+    {
+        request = null!;
+        return key.IsHttpKey && _byHttpKey.TryGetValue(key.ClientId, out request!) && request.Key.Sequence != key.Sequence;
+    }
+
     /// <summary>Records <paramref name="request"/> (replacing one with its id) and evicts the oldest beyond the count bound.</summary>
     public void Add(RecordedRequest request)
     {
         _byKey[request.Key] = request;
+        if (request.Key.IsHttpKey)
+        {
+            _byHttpKey[request.Key.ClientId] = request;
+        }
+
         _order.Enqueue(request);
         while (_order.Count > maxRequests)
         {
@@ -36,6 +52,11 @@ internal sealed class RequestTable(int maxRequests, TimeSpan retention)
         if (_byKey.TryGetValue(request.Key, out var recorded) && ReferenceEquals(recorded, request))
         {
             _byKey.Remove(request.Key);
+        }
+
+        if (request.Key.IsHttpKey && _byHttpKey.TryGetValue(request.Key.ClientId, out var byHttp) && ReferenceEquals(byHttp, request))
+        {
+            _byHttpKey.Remove(request.Key.ClientId);
         }
     }
 

@@ -138,7 +138,7 @@ internal sealed partial class GracefulHandoff(
             LogTargetSlow(id, target.ToString(), (long)FollowTimeout.TotalMilliseconds);
         }
 
-        partition.FailHeld(new PartitionMovedException(id, record.GatewayEndpoint, record.HttpEndpoint, $"Partition {id} was handed off to the silo at gateway {record.GatewayEndpoint} (HTTP {record.HttpEndpoint}); send the request there."));
+        partition.FailHeld(new PartitionMovedException(id, $"Partition {id} was handed off to the silo at {record.HttpEndpoint}; nothing was applied. Call again: the grain is placed on the new primary."));
 
         LogHandedOff(id, target.ToString(), sealedAt, assignment.Epoch + 1, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return true;

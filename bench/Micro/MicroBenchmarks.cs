@@ -18,6 +18,6 @@ internal static class MicroBenchmarks
             .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
             .AddDiagnoser(MemoryDiagnoser.Default)
             .WithOptions(ConfigOptions.DisableOptimizationsValidator);
-        BenchmarkSwitcher.FromTypes([typeof(FrameCodecBenchmarks), typeof(GrainTurnBenchmarks), typeof(StandbyApplyBenchmarks)]).Run(args.Length == 0 ? ["--filter", "*"] : args, config);
+        BenchmarkSwitcher.FromTypes([typeof(StandbyApplyBenchmarks)]).Run(args.Length == 0 ? ["--filter", "*"] : args, config);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Orleans.Hosting;
 using OrleansReplication.Client;
 using OrleansReplication.Tests.Infrastructure;
 
@@ -97,15 +98,18 @@ public sealed class ReplicationClientTests : IAsyncLifetime
         var grain = _client.GetGrain<IStateItemGrain>(StateItemGrainKey.Format("profiles", "u1"));
         Assert.Null(await grain.GetAsync());
 
-        var v1 = await grain.SetAsync(JsonSerializer.SerializeToElement(new { name = "Ada" }), Expect.Absent);
+        var v1 = (await grain.SetAsync(JsonSerializer.SerializeToUtf8Bytes(new { name = "Ada" }), Expect.Absent)).Version;
         var read = await grain.GetAsync();
         Assert.Equal(v1, read!.Version);
-        Assert.Equal("Ada", read.Value.GetProperty("name").GetString());
+        Assert.Equal("Ada", JsonDocument.Parse(read.Json).RootElement.GetProperty("name").GetString());
 
-        await Assert.ThrowsAsync<VersionConflictException>(() => grain.SetAsync(JsonSerializer.SerializeToElement(1), Expect.Absent));
-        var v2 = await grain.SetAsync(JsonSerializer.SerializeToElement(new { name = "Grace" }), Expect.Version(v1));
+        // Typed errors cross the grain boundary as the same type, with their data.
+        var conflict = await Assert.ThrowsAsync<VersionConflictException>(() => grain.SetAsync(JsonSerializer.SerializeToUtf8Bytes(1), Expect.Absent));
+        Assert.Equal(v1, Assert.Single(conflict.Conflicts).CurrentVersion);
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.SetAsync("{not json"u8.ToArray()));
+        var v2 = (await grain.SetAsync(JsonSerializer.SerializeToUtf8Bytes(new { name = "Grace" }), Expect.Version(v1))).Version;
         Assert.True(v2 > v1);
-        Assert.True(await grain.RemoveAsync(Expect.Version(v2)));
+        Assert.True((await grain.RemoveAsync(Expect.Version(v2))).Changed);
         Assert.Null(await grain.GetAsync());
     }
 
@@ -161,5 +165,91 @@ public sealed class ReplicationClientTests : IAsyncLifetime
         }));
 
         Assert.Contains("127.0.0.1:1", error.Message);
+    }
+
+    [Fact]
+    public async Task ItemWrittenOverHttp_ReadThroughReplicator_HasItsStateKeyFilled()
+    {
+        using var put = await _silo.Http.PutAsync("v1/components/orders-http/items/o-7", new StringContent("{\"total\":12.5,\"lines\":[\"x\"]}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(System.Net.HttpStatusCode.Created, put.StatusCode);
+
+        var orders = _client.GetReplicator<Order>("orders-http");
+        var read = Assert.Single(await orders.GetStateItemsAsync(["o-7"]));
+        var listed = Assert.Single((await orders.GetAllStateItemsAsync(null, 10)).Items);
+
+        Assert.Equal("o-7", read.Value.Id);
+        Assert.Equal(12.5m, read.Value.Total);
+        Assert.Equal("o-7", listed.Value.Id);
+    }
+
+    [Fact]
+    public async Task PlainOrleansClient_PartitionGrain_RefusesItemsOfAnotherPartitionWithTypedError()
+    {
+        var count = (await _client.Cluster.GetGrain<IClusterInfoGrain>(0).GetAsync()).PartitionCount;
+        var partition = PartitionHasher.GetPartition("plain", "a", count);
+        var other = (partition + 1) % count;
+
+        var error = await Assert.ThrowsAsync<InvalidRequestException>(() => _client.Cluster.GetGrain<IPartitionGrain>(other).ApplyAsync("plain", [new ItemWriteData("a", "1"u8.ToArray(), Expect.Any)], SafetyLevel.Default, null));
+        Assert.Contains($"partition {partition}", error.Message, StringComparison.Ordinal);
+        var results = await _client.Cluster.GetGrain<IPartitionGrain>(partition).ApplyAsync("plain", [new ItemWriteData("a", "1"u8.ToArray(), Expect.Absent)], SafetyLevel.Default, new IdempotencyId("plain-client", 1));
+        var replay = await _client.Cluster.GetGrain<IPartitionGrain>(partition).ApplyAsync("plain", [new ItemWriteData("a", "1"u8.ToArray(), Expect.Absent)], SafetyLevel.Default, new IdempotencyId("plain-client", 1));
+        Assert.True(Assert.Single(results).Created);
+        Assert.Equal(results, replay);
+    }
+
+    // What the raw gateway tests guarded, on Orleans grain calls: bad input gets a typed error,
+    // changes nothing, and the silo keeps serving.
+    [Fact]
+    public async Task PlainOrleansClient_BadInput_TypedErrorsNothingAppliedSiloKeepsServing()
+    {
+        var cluster = _client.Cluster;
+        var count = (await cluster.GetGrain<IClusterInfoGrain>(0).GetAsync()).PartitionCount;
+        var p = PartitionHasher.GetPartition("bad", "a", count);
+        var grain = cluster.GetGrain<IPartitionGrain>(p);
+        ItemWriteData Write(string json) => new("a", System.Text.Encoding.UTF8.GetBytes(json), Expect.Any);
+
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ApplyAsync("bad component!", [Write("1")], SafetyLevel.Default, null));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ApplyAsync("bad", [Write("{not json")], SafetyLevel.Default, null));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ApplyAsync("bad", [], SafetyLevel.Default, null));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ApplyAsync("bad", [Write("1")], (SafetyLevel)99, null));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ApplyAsync("bad", [Write("1")], SafetyLevel.Default, new IdempotencyId(string.Empty, 1)));
+        await Assert.ThrowsAsync<ItemTooLargeException>(() => grain.ApplyAsync("bad", [Write("\"" + new string('x', 2 * 1024 * 1024) + "\"")], SafetyLevel.Default, null));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.GetAsync("bad", [new ItemKey("bad\nid")]));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => grain.ListAsync("bad", null, 0));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => cluster.GetGrain<IPartitionGrain>(count + 5).GetAsync("bad", [new ItemKey("a")]));
+        await Assert.ThrowsAsync<InvalidRequestException>(() => cluster.GetGrain<IStateItemGrain>("no-slash").GetAsync());
+
+        Assert.Empty(await grain.GetAsync("bad", [new ItemKey("a")]));
+        var ok = await grain.ApplyAsync("bad", [Write("1")], SafetyLevel.Default, null);
+        Assert.True(Assert.Single(ok).Created);
+    }
+
+    // An Orleans user's own client host: UseOrleansClient + AddStateReplication, then GetReplicator
+    // on the IClusterClient and plain GetGrain<IStateItemGrain>.
+    [Fact]
+    public async Task OwnOrleansClientHost_AddStateReplication_GetReplicatorAndGetGrainWork()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings());
+        Microsoft.Extensions.Hosting.OrleansClientGenericHostExtensions.UseOrleansClient(builder, client => client
+            .UseStaticClustering(_silo.GatewayEndPoint)
+            .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("orleans-replication", "orleans-replication"))
+            .AddStateReplication(o => o.RequestTimeout = TimeSpan.FromSeconds(10)));
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var cluster = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Orleans.IClusterClient>(host.Services);
+            var orders = cluster.GetReplicator<Order>("own-host");
+            var written = await orders.SetStateItemsAsync([new Order("o-1", 3m, ["a"])]);
+            var stored = await cluster.GetGrain<IStateItemGrain>(StateItemGrainKey.Format("own-host", "o-1")).GetAsync();
+
+            Assert.Equal(written[0].Version, stored!.Version);
+            Assert.Equal(3m, JsonDocument.Parse(stored.Json).RootElement.GetProperty("total").GetDecimal());
+            Assert.Equal("o-1", Assert.Single(await orders.GetStateItemsAsync(["o-1"])).Value.Id);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
     }
 }

@@ -1,13 +1,12 @@
 using System.Net;
+using System.Text;
 using Microsoft.Extensions.DependencyInjection;
-using OrleansReplication.Protocol;
 using OrleansReplication.Silo.Partitions;
-using OrleansReplication.Tests.Gateway;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Cluster;
 
-/// <summary>A write's retry after its primary crashed reaches the promoted standby, which answers the first attempt's result instead of applying it again.</summary>
+/// <summary>A write's retry after its primary crashed reaches the promoted standby (through the partition grain, placed afresh), which answers the first attempt's result instead of applying it again.</summary>
 [Collection(SerialClusterCollection.Name)]
 public sealed class ExactlyOnceFailoverTests
 {
@@ -21,34 +20,24 @@ public sealed class ExactlyOnceFailoverTests
         await cluster.WaitForReplicationToStabilizeAsync();
         var partition = PartitionHasher.GetPartition(Component, "k", cluster.Silos[0].Services.GetRequiredService<PartitionManager>().PartitionCount);
         var (primary, _) = await cluster.ReplicasOfAsync(partition);
-        var request = new ApplyRequest
-        {
-            Component = Component,
-            Safety = Safety.Applied,
-            RequestId = new RequestId { ClientId = "failover-client", Sequence = 42 },
-            Changes =
-            {
-                new ItemChange { Id = "k", Value = Google.Protobuf.ByteString.CopyFromUtf8("{\"n\":1}"), ExpectedVersion = -1 },
-                new ItemChange { Id = "k", Remove = true, ExpectedVersion = -2 },
-                new ItemChange { Id = "k", Value = Google.Protobuf.ByteString.CopyFromUtf8("{\"n\":2}"), ExpectedVersion = 0 },
-            },
-        };
+        var id = new IdempotencyId("failover-client", 42);
+        ItemWriteData[] writes =
+        [
+            new("k", Encoding.UTF8.GetBytes("{\"n\":1}"), Expect.Any),
+            new("k", null, Expect.Exists),
+            new("k", Encoding.UTF8.GetBytes("{\"n\":2}"), Expect.Absent),
+        ];
 
-        ApplyReply first;
-        await using (var connection = await RawGatewayConnection.OpenAsync(primary.GatewayEndPoint))
-        {
-            first = (await connection.RequestAsync(MessageType.Apply, 1, request)).Parse(ApplyReply.Parser);
-        }
+        var first = await Grains(primary).GetGrain<IPartitionGrain>(partition).ApplyAsync(Component, writes, SafetyLevel.Applied, id);
 
         await cluster.KillSiloAsync(primary);
-        var (retry, newPrimary) = await RetryUntilAppliedAsync(cluster, request);
+        var retry = await RetryUntilAppliedAsync(cluster, partition, writes, id);
 
         Assert.Equal(first, retry);
-
-        // Read on the silo that answered (it leads the partition); another may still redirect to the dead one for a moment.
-        using var get = await newPrimary.Http.GetAsync($"v1/components/{Component}/items/k");
+        var survivor = cluster.Silos.First(s => s != primary);
+        using var get = await survivor.Http.GetAsync($"v1/components/{Component}/items/k");
         Assert.Equal(HttpStatusCode.OK, get.StatusCode);
-        Assert.Equal($"\"{first.Results[2].Version}\"", get.Headers.ETag?.Tag);
+        Assert.Equal($"\"{first[2].Version}\"", get.Headers.ETag?.Tag);
         Assert.Equal("{\"n\":2}", await get.Content.ReadAsStringAsync());
     }
 
@@ -61,60 +50,50 @@ public sealed class ExactlyOnceFailoverTests
         var (primary, _) = await cluster.ReplicasOfAsync(partition);
 
         // Create-only: applied twice, the second application would be a version conflict.
-        var request = new ApplyRequest
-        {
-            Component = Component,
-            Safety = Safety.Applied,
-            RequestId = new RequestId { ClientId = "lost-ack-client", Sequence = 1 },
-            Changes = { new ItemChange { Id = "lost", Value = Google.Protobuf.ByteString.CopyFromUtf8("1"), ExpectedVersion = 0 } },
-        };
-        await using (var connection = await RawGatewayConnection.OpenAsync(primary.GatewayEndPoint))
-        {
-            // The first attempt is sent and its answer never read: the primary dies with it in flight or applied.
-            await connection.SendAsync(MessageType.Apply, 1, request);
-            await cluster.KillSiloAsync(primary);
-        }
+        var id = new IdempotencyId("lost-ack-client", 1);
+        ItemWriteData[] writes = [new("lost", Encoding.UTF8.GetBytes("1"), Expect.Absent)];
 
-        var (retry, newPrimary) = await RetryUntilAppliedAsync(cluster, request);
-        var again = (await RetryUntilAppliedAsync(cluster, request)).Reply;
+        // The first attempt is sent and its answer never read: the primary dies with it in flight or applied.
+        _ = Grains(primary).GetGrain<IPartitionGrain>(partition).ApplyAsync(Component, writes, SafetyLevel.Applied, id);
+        await cluster.KillSiloAsync(primary);
 
-        var result = Assert.Single(retry.Results);
+        var retry = await RetryUntilAppliedAsync(cluster, partition, writes, id);
+        var again = await RetryUntilAppliedAsync(cluster, partition, writes, id);
+
+        var result = Assert.Single(retry);
         Assert.True(result.Created, $"the retry answered {result}");
         Assert.Equal(retry, again);
-        using var get = await newPrimary.Http.GetAsync($"v1/components/{Component}/items/lost");
+        using var get = await cluster.Silos.First(s => s != primary).Http.GetAsync($"v1/components/{Component}/items/lost");
         Assert.Equal($"\"{result.Version}\"", get.Headers.ETag?.Tag);
     }
 
-    /// <summary>Sends the request to each surviving silo in turn until one answers it (the others redirect, or wait for the promotion).</summary>
-    private static async Task<(ApplyReply Reply, InProcessSilo Silo)> RetryUntilAppliedAsync(TestCluster cluster, ApplyRequest request)
+    private static Orleans.IGrainFactory Grains(InProcessSilo silo) => silo.Services.GetRequiredService<Orleans.IGrainFactory>();
+
+    /// <summary>Calls the partition grain from each surviving silo until one call goes through (the others fail while the partition moves).</summary>
+    private static async Task<WriteResult[]> RetryUntilAppliedAsync(TestCluster cluster, int partition, ItemWriteData[] writes, IdempotencyId id)
     {
-        ApplyReply? reply = null;
-        InProcessSilo? answered = null;
-        var correlation = 100UL;
+        WriteResult[]? results = null;
         var last = "nothing yet";
         await Wait.UntilAsync(
             async () =>
             {
-                foreach (var silo in cluster.Silos)
+                foreach (var silo in cluster.Silos.Where(s => !s.IsStopped))
                 {
-                    await using var connection = await RawGatewayConnection.OpenAsync(silo.GatewayEndPoint);
-                    var frame = await connection.RequestAsync(MessageType.Apply, ++correlation, request);
-                    if (frame.Type == MessageType.ApplyReply)
+                    try
                     {
-                        reply = frame.Parse(ApplyReply.Parser);
-                        answered = silo;
+                        results = await Grains(silo).GetGrain<IPartitionGrain>(partition).ApplyAsync(Component, writes, SafetyLevel.Applied, id).WaitAsync(TimeSpan.FromSeconds(5));
                         return true;
                     }
-
-                    var error = frame.AsError();
-                    Assert.True(error.Code is ErrorCode.ErrorNotPrimary or ErrorCode.ErrorUnavailable, $"The retry was refused: {error}");
-                    last = error.ToString();
+                    catch (Exception ex) when (PartitionedCalls.IsRetryable(ex))
+                    {
+                        last = ex.Message;
+                    }
                 }
 
                 return false;
             },
             Deadline,
             $"a surviving silo to answer the retry (last answer: {last})");
-        return (reply!, answered!);
+        return results!;
     }
 }

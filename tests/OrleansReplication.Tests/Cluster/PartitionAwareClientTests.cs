@@ -18,15 +18,20 @@ public sealed class PartitionAwareClientTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public async Task BatchAcrossPrimaries_SucceedsInOneCall_SentStraightToThePrimaries()
+    public async Task BatchAcrossPrimaries_SucceedsInOneCall_OnePartitionGrainCallEach()
     {
         await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
         await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
         await using var client = await ConnectAsync(cluster);
         var replicator = client.GetReplicator<int>("routed");
         var keys = Enumerable.Range(0, 64).Select(i => "k" + i).ToList();
-        var primaries = keys.Select(k => client.Map.PrimaryOf(PartitionHasher.GetPartition("routed", k, Partitions))).Distinct().ToList();
-        Assert.True(primaries.Count == 3 && primaries.All(p => p is not null), $"The batch should span all 3 primaries; it spans [{string.Join(", ", primaries)}].");
+        var primaries = new HashSet<InProcessSilo>();
+        foreach (var partition in keys.Select(k => PartitionHasher.GetPartition("routed", k, Partitions)).Distinct())
+        {
+            primaries.Add((await cluster.ReplicasOfAsync(partition)).Primary);
+        }
+
+        Assert.True(primaries.Count == 3, $"The batch should span all 3 primaries; it spans {primaries.Count}.");
 
         var results = await replicator.SetStateItemsAsync(keys.Select((k, i) => KeyValuePair.Create<ItemKey, int>(k, i)));
 
@@ -49,28 +54,6 @@ public sealed class PartitionAwareClientTests
         while (after is not null);
 
         Assert.Equal(keys.Order(StringComparer.Ordinal), listed);
-        Assert.Equal(0, client.RedirectsFollowed);
-    }
-
-    [Fact]
-    public async Task StaleMap_NotPrimaryAnswer_CorrectsTheMapAndTheWriteGoesThrough()
-    {
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
-        await using var client = await ConnectAsync(cluster);
-        var partition = PartitionHasher.GetPartition("stale", "item", Partitions);
-        var primary = client.Map.PrimaryOf(partition);
-        var wrong = cluster.Silos.Select(s => s.GatewayEndPoint.ToString()).First(g => g != primary.ToString());
-        Assert.True(GatewayAddress.TryParse(wrong, out var wrongAddress));
-        client.Map.Moved(partition, wrongAddress);
-
-        var results = await client.GetReplicator<int>("stale").SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>("item", 1)]);
-
-        Assert.Equal(1, results[0].Version);
-        Assert.Equal(1, client.RedirectsFollowed);
-        Assert.Equal(primary, client.Map.PrimaryOf(partition));
-        await client.GetReplicator<int>("stale").SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>("item", 2)]);
-        Assert.Equal(1, client.RedirectsFollowed);
     }
 
     [Fact]
@@ -93,7 +76,6 @@ public sealed class PartitionAwareClientTests
         var read = await replicator.GetStateItemsAsync(keys.Select(k => new ItemKey(k)));
         Assert.Equal(keys, read.Select(r => r.Key.Id));
         Assert.All(read, r => Assert.Equal(2, r.Value));
-        Assert.DoesNotContain(victim.GatewayEndPoint.ToString(), Enumerable.Range(0, Partitions).Select(p => client.Map.PrimaryOf(p)?.ToString()));
     }
 
     [Fact]
@@ -120,7 +102,6 @@ public sealed class PartitionAwareClientTests
 
         await Assert.ThrowsAsync<InvalidRequestException>(() => replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, string>(new ItemKey("bad\nid"), "v")]));
         await Assert.ThrowsAsync<ItemTooLargeException>(() => replicator.SetStateItemsAsync(keys.Take(3).Select(k => KeyValuePair.Create<ItemKey, string>(k, new string('x', 1536 * 1024)))));
-        Assert.Equal(0, client.RedirectsFollowed);
     }
 
     private static Task<ReplicationClient> ConnectAsync(TestCluster cluster, TimeSpan? requestTimeout = null) =>

@@ -64,9 +64,28 @@ public sealed class IdempotencyKeyTests(SiloFixture fixture) : IClassFixture<Sil
         Assert.True((await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("results").EnumerateArray().All(r => r.GetProperty("created").GetBoolean()));
     }
 
+    [Fact]
+    public async Task SameKeyWithAnotherBody_422AndNothingApplied()
+    {
+        var key = Guid.NewGuid().ToString();
+        using var first = await SendAsync(HttpMethod.Put, "v1/components/idem-body/items/a", key, "{\"n\":1}");
+
+        using var reused = await SendAsync(HttpMethod.Put, "v1/components/idem-body/items/a", key, "{\"n\":2}");
+        using var reusedBatch = await SendAsync(HttpMethod.Post, "v1/components/idem-body/batch", key, "{\"changes\":[{\"id\":\"a\",\"value\":3}]}");
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        var problem = await HttpApiTests.AssertProblemAsync(reused, (HttpStatusCode)422);
+        Assert.Contains("Idempotency-Key", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.EndsWith("idempotency-key-reused", problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+        await HttpApiTests.AssertProblemAsync(reusedBatch, (HttpStatusCode)422);
+        using var get = await Http.GetAsync("v1/components/idem-body/items/a");
+        Assert.Equal("{\"n\":1}", await get.Content.ReadAsStringAsync());
+        Assert.Equal(first.Headers.ETag, get.Headers.ETag);
+    }
+
     // Partitions keep their own requests: a reused key is caught when the items share a partition (here, a partition key).
     [Fact]
-    public async Task SameKeyForAnotherItemOfThePartition_400AndNothingApplied()
+    public async Task SameKeyForAnotherItemOfThePartition_422AndNothingApplied()
     {
         var key = Guid.NewGuid().ToString();
         using var first = await SendAsync(HttpMethod.Put, "v1/components/idem-reuse/items/a?pk=g", key, "1");
@@ -74,7 +93,7 @@ public sealed class IdempotencyKeyTests(SiloFixture fixture) : IClassFixture<Sil
         using var reused = await SendAsync(HttpMethod.Put, "v1/components/idem-reuse/items/b?pk=g", key, "1");
 
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
-        var problem = await HttpApiTests.AssertProblemAsync(reused, HttpStatusCode.BadRequest);
+        var problem = await HttpApiTests.AssertProblemAsync(reused, (HttpStatusCode)422);
         Assert.Contains("already used", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         using var get = await Http.GetAsync("v1/components/idem-reuse/items/b?pk=g");
         Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);

@@ -29,7 +29,7 @@ public sealed class ClusterWatchTests
         await using var client = await ConnectAsync(cluster);
         var replicator = client.GetReplicator<int>(component);
         await WriteRoundAsync(replicator, 0);
-        var leaders = Enumerable.Range(0, Keys).Select(i => client.Map.PrimaryOf(PartitionOf(component, "k" + i))).Distinct().Count();
+        var leaders = (await PrimariesAsync(cluster, Enumerable.Range(0, Keys).Select(i => PartitionOf(component, "k" + i)))).Distinct().Count();
         Assert.Equal(3, leaders);
 
         var seen = new List<(string Key, int Value, string Cursor)>();
@@ -81,7 +81,8 @@ public sealed class ClusterWatchTests
         // The silo-to-silo filter is checked like any input: malformed or unknown partitions are
         // 400, a partition this silo does not lead is 503 (ask its primary).
         var silo = cluster.Silos[0];
-        var notLed = Enumerable.Range(0, Partitions).First(p => client.Map.PrimaryOf(p)?.ToString() != silo.GatewayEndPoint.ToString());
+        var primaries = await PrimariesAsync(cluster, Enumerable.Range(0, Partitions));
+        var notLed = Enumerable.Range(0, Partitions).First(p => primaries[p] != silo.GatewayEndPoint.ToString());
         await AssertProblemAsync(silo, $"v1/components/{component}/watch?partitions=x", HttpStatusCode.BadRequest, "invalid-request");
         await AssertProblemAsync(silo, $"v1/components/{component}/watch?partitions={Partitions}", HttpStatusCode.BadRequest, "invalid-request");
         await AssertProblemAsync(silo, $"v1/components/{component}/watch?partitions={notLed}", HttpStatusCode.ServiceUnavailable, "unavailable");
@@ -144,7 +145,7 @@ public sealed class ClusterWatchTests
             },
             TimeSpan.FromSeconds(60),
             "the watch to see the round written once the joined silo leads its share");
-        var leaders = Enumerable.Range(0, Keys).Select(i => client.Map.PrimaryOf(PartitionOf(component, "k" + i))?.ToString()).ToHashSet();
+        var leaders = (await PrimariesAsync(cluster, Enumerable.Range(0, Keys).Select(i => PartitionOf(component, "k" + i)))).ToHashSet();
         Assert.Contains(joined!.GatewayEndPoint.ToString(), leaders);
     }
 
@@ -322,4 +323,16 @@ public sealed class ClusterWatchTests
             Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString())],
             RequestTimeout = TimeSpan.FromSeconds(60),
         });
+
+    // The gateway endpoint of each partition's primary, from the partition map.
+    private static async Task<List<string>> PrimariesAsync(TestCluster cluster, IEnumerable<int> partitions)
+    {
+        var primaries = new List<string>();
+        foreach (var p in partitions)
+        {
+            primaries.Add((await cluster.ReplicasOfAsync(p)).Primary.GatewayEndPoint.ToString());
+        }
+
+        return primaries;
+    }
 }

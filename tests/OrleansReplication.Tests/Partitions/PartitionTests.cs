@@ -239,7 +239,7 @@ public sealed class PartitionTests : IAsyncLifetime
     private Task<IReadOnlyList<WriteResult>> ApplyAsync(string component, params ItemWriteData[] writes) =>
         _partitions.ApplyAsync(component, writes, SafetyLevel.Applied, default).WaitAsync(Deadline);
 
-    private ItemState? Get(string component, ItemKey key) => _partitions.Get(component, key);
+    private JsonItem? Get(string component, ItemKey key) => _partitions.Get(component, key);
 
     private ItemKey KeyInOtherPartition(string component, ItemKey key)
     {
@@ -258,5 +258,5 @@ public sealed class PartitionTests : IAsyncLifetime
 
     private static ItemWriteData Remove(ItemKey key, Expect expect = default) => new(key, null, expect);
 
-    private static string? Json(ItemState? state) => state is null ? null : Encoding.UTF8.GetString(state.Json);
+    private static string? Json(JsonItem? state) => state is null ? null : Encoding.UTF8.GetString(state.Json);
 }

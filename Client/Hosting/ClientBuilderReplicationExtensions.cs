@@ -1,0 +1,25 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace OrleansReplication.Client;
+
+/// <summary>Adds the State Replicator's client side to an Orleans client.</summary>
+public static class ClientBuilderReplicationExtensions
+{
+    /// <summary>
+    /// Adds what <see cref="GrainFactoryReplicationExtensions.GetReplicator{TItem}(IClusterClient, string, Func{TItem, ItemKey}?)"/>
+    /// needs: its options (request timeout, backoff, JSON), bound from <paramref name="configure"/>.
+    /// The grain interfaces and their serializers come with the Interfaces assembly.
+    /// </summary>
+    public static IClientBuilder AddStateReplication(this IClientBuilder client, Action<ReplicationClientOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        var options = client.Services.AddOptions<ReplicationClientOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.Validate(o => o.Errors().Count == 0, "Invalid ReplicationClientOptions (see ReplicationClientOptions.Validate).");
+        return client;
+    }
+}

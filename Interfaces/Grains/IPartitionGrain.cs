@@ -1,0 +1,56 @@
+namespace OrleansReplication;
+
+/// <summary>
+/// The grain that serves one partition (its key is the partition id), placed on the partition's
+/// primary: atomic multi-item writes, reads and listing pages of that partition. What the typed
+/// State Replicator and the HTTP API call; a call for items of other partitions is refused.
+/// </summary>
+/// <remarks>
+/// A call that lands on a silo that does not lead the partition (it moved, or placement was
+/// stale) fails with <see cref="PartitionMovedException"/> and changes nothing: send it again
+/// with the same <see cref="IdempotencyId"/>.
+/// </remarks>
+[Alias("OrleansReplication.IPartitionGrain")]
+public interface IPartitionGrain : IGrainWithIntegerKey
+{
+    /// <summary>Applies the writes atomically (every condition holds, or nothing is applied); one result per write, in order.</summary>
+    /// <param name="component">The component.</param>
+    /// <param name="writes">The writes, all of this partition.</param>
+    /// <param name="safety">When to answer.</param>
+    /// <param name="id">The write's idempotency id, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels waiting; the write may still apply.</param>
+    /// <exception cref="VersionConflictException">A condition did not hold; nothing was applied.</exception>
+    [Alias("Apply")]
+    Task<WriteResult[]> ApplyAsync(string component, [Immutable] ItemWriteData[] writes, SafetyLevel safety, IdempotencyId? id, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads items of this partition; those that do not exist are left out; the order of <paramref name="keys"/> is kept.</summary>
+    [Alias("Get")]
+    Task<JsonItem[]> GetAsync(string component, [Immutable] ItemKey[] keys);
+
+    /// <summary>One page of this partition's items of <paramref name="component"/> after the listing cursor <paramref name="after"/>.</summary>
+    [Alias("List")]
+    Task<PartitionPage> ListAsync(string component, string? after, int limit);
+
+    /// <summary>The partition's progress as its primary sees it: last sequence and its standbys' acknowledgements.</summary>
+    [Alias("GetProgress")]
+    Task<PartitionProgress> GetProgressAsync();
+}
+
+/// <summary>A partition's progress on its primary.</summary>
+/// <param name="Partition">The partition.</param>
+/// <param name="Epoch">The epoch the primary serves.</param>
+/// <param name="LastSequence">The last sequence it committed.</param>
+/// <param name="Standbys">Its standbys' acknowledged progress.</param>
+[GenerateSerializer]
+[Immutable]
+[Alias("OrleansReplication.PartitionProgress")]
+public sealed record PartitionProgress(int Partition, long Epoch, long LastSequence, StandbyProgress[] Standbys);
+
+/// <summary>A standby's progress as its primary knows it from its acknowledgements.</summary>
+/// <param name="Silo">The standby silo.</param>
+/// <param name="AppliedSequence">The last sequence it applied.</param>
+/// <param name="InSync">Whether it counts for the safety levels.</param>
+[GenerateSerializer]
+[Immutable]
+[Alias("OrleansReplication.StandbyProgress")]
+public sealed record StandbyProgress(string Silo, long AppliedSequence, bool InSync);

@@ -1,0 +1,101 @@
+using Microsoft.Extensions.Options;
+using OrleansReplication.Grains.State;
+using OrleansReplication.Silo.Api;
+using OrleansReplication.Silo.Hosting;
+using OrleansReplication.Silo.Membership;
+
+namespace OrleansReplication.Silo.Partitions;
+
+/// <summary>
+/// The grains' door to the partitions: validates what callers sent (names, ids, JSON, sizes,
+/// limits, that every item belongs to the partition called), fills in the default safety level,
+/// and checks on every call that this silo leads the partition.
+/// </summary>
+internal sealed class PartitionAccess(PartitionManager partitions, Placement.PartitionMapManager map, MembershipService membership, SiloIdentity identity, IOptions<SiloOptions> options) : IPartitionAccess
+{
+    private readonly SiloOptions _options = options.Value;
+
+    public int PartitionCount => partitions.PartitionCount is > 0 and var count
+        ? count
+        : throw new ReplicaUnavailableException("The silo is still loading its partitions; retry shortly.", TimeSpan.FromSeconds(1));
+
+    public int GetPartition(string component, ItemKey key)
+    {
+        RequestValidator.Component(component);
+        RequestValidator.Key(key);
+        return PartitionHasher.GetPartition(component, key.EffectivePartitionKey, PartitionCount);
+    }
+
+    public void EnsureLeads(int partition)
+    {
+        if (!partitions.FollowsMap)
+        {
+            throw new PartitionMovedException(partition, $"This silo has not followed the partition map yet (it is starting), so it serves no partition; nothing was applied. Call again: the grain is placed on partition {partition}'s primary.");
+        }
+
+        partitions.EnsureLeads(partition);
+    }
+
+    public JsonItem[] Get(int partition, string component, IReadOnlyList<ItemKey> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        foreach (var key in keys)
+        {
+            Check(partition, component, key);
+        }
+
+        return partitions.Get(partition, component, keys);
+    }
+
+    public async Task<WriteResult[]> ApplyAsync(int partition, string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, IdempotencyId? id, CancellationToken cancellationToken)
+    {
+        if (writes is null || writes.Count == 0)
+        {
+            throw new InvalidRequestException("A write needs at least one change.");
+        }
+
+        RequestValidator.Safety(safety);
+        var key = RequestKey.From(id);
+        foreach (var write in writes)
+        {
+            Check(partition, component, write.Key);
+            RequestValidator.Write(write, _options.MaxItemBytes);
+        }
+
+        var level = safety == SafetyLevel.Default ? _options.DefaultSafety : safety;
+        var results = await partitions.CommitAsync(partition, component, writes, level, key).ConfigureAwait(false);
+        return results as WriteResult[] ?? [.. results];
+    }
+
+    public PartitionPage List(int partition, string component, string? after, int limit)
+    {
+        RequestValidator.Component(component);
+        return partitions.List(partition, component, after, RequestValidator.Limit(limit, _options.MaxListLimit));
+    }
+
+    public PartitionProgress GetProgress(int partition)
+    {
+        var p = partitions.Partitions[partition];
+        var standbys = p.Links.Select(l => new StandbyProgress(l.Name, l.AppliedSequence, l.InSync)).ToArray();
+        return new PartitionProgress(partition, p.Epoch, p.LastSequence, standbys);
+    }
+
+    public Orleans.Runtime.SiloAddress? PrimarySilo(int partition) => Placement.PartitionPlacementDirector.PrimaryOf(map, membership, partition);
+
+    public ClusterInfo GetClusterInfo()
+    {
+        var others = membership.Current.Silos
+            .Where(s => s.Status is SiloStatus.Active or SiloStatus.Joining && s.HttpEndpoint.Length > 0 && s.HttpEndpoint != identity.HttpEndpoint)
+            .Select(s => s.HttpEndpoint);
+        return new ClusterInfo(PartitionCount, [identity.HttpEndpoint, .. others.Distinct()]);
+    }
+
+    private void Check(int partition, string component, ItemKey key)
+    {
+        var of = GetPartition(component, key);
+        if (of != partition)
+        {
+            throw new InvalidRequestException($"Item '{key}' of '{component}' belongs to partition {of}, not {partition}; call that partition's grain.");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+
+namespace OrleansReplication.Tests.ClientApi;
+
+/// <summary>
+/// A call whose partition is moving (the primary crashed or handed off) is retried with a growing
+/// backoff for other failures, but at most <see cref="PartitionedCalls.FailoverRetryDelay"/> apart
+/// while the failure says the partition is moving: it goes through soon after the new primary
+/// serves, not when a backoff grown meanwhile runs out. (An in-process silo's kill hands its
+/// partitions over within milliseconds, so the slow failover is scripted here.)
+/// </summary>
+public sealed class PartitionedCallsRetryTests
+{
+    private static readonly RetryPolicy Policy = new(TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30));
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PartitionMovingForSeconds_RetriedSoonAfterItServesNotAfterItsBackoff(bool siloLost)
+    {
+        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), Policy);
+        var started = Stopwatch.GetTimestamp();
+        var servesAt = TimeSpan.FromSeconds(3.2);
+        var attempts = 0;
+
+        var result = await calls.RetryAsync(
+            () =>
+            {
+                attempts++;
+                return Stopwatch.GetElapsedTime(started) >= servesAt
+                    ? Task.FromResult(42)
+                    : Task.FromException<int>(siloLost ? new Orleans.Runtime.SiloUnavailableException("The primary's silo is gone.") : new PartitionMovedException(3, "Partition 3 is moving."));
+            },
+            default);
+        var doneAt = Stopwatch.GetElapsedTime(started);
+
+        // Doubling from 100 ms would have tried at 0.1, 0.3, 0.7, 1.5, 3.1 and 6.3 s: done after 6 s.
+        Assert.Equal(42, result);
+        Assert.True(doneAt - servesAt < TimeSpan.FromSeconds(1), $"The call went through {(doneAt - servesAt).TotalMilliseconds:0} ms after the partition served again: it waited out its backoff.");
+        Assert.True(attempts < 40, $"{attempts} attempts in {doneAt.TotalSeconds:0.0} s: the retries hammer the cluster.");
+    }
+
+    [Fact]
+    public async Task OtherRetryableFailure_BacksOffExponentially_ThenTimesOutWithTypedError()
+    {
+        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), new RetryPolicy(TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30)));
+        var attempts = 0;
+
+        var error = await Assert.ThrowsAsync<ReplicaUnavailableException>(() => calls.RetryAsync<int>(
+            () =>
+            {
+                attempts++;
+                return Task.FromException<int>(new ReplicaUnavailableException("The silo is loading.", TimeSpan.FromSeconds(1)));
+            },
+            default));
+
+        Assert.InRange(attempts, 4, 6); // at 0, 0.1, 0.3, 0.7 s, the last at the end of the 1 s budget
+        Assert.Contains("RequestTimeout", error.Message, StringComparison.Ordinal);
+        Assert.IsType<ReplicaUnavailableException>(error.InnerException);
+    }
+
+    [Fact]
+    public async Task NonRetryableFailure_ThrownAtOnce()
+    {
+        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), Policy);
+        var attempts = 0;
+
+        await Assert.ThrowsAsync<VersionConflictException>(() => calls.RetryAsync<int>(
+            () =>
+            {
+                attempts++;
+                return Task.FromException<int>(new VersionConflictException([]));
+            },
+            default));
+
+        Assert.Equal(1, attempts);
+    }
+}
