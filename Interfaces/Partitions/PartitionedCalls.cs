@@ -163,8 +163,10 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
             }
             catch (Exception ex) when (IsRetryable(ex) && !cancellationToken.IsCancellationRequested)
             {
+                // Under a millisecond left is none: Task.Delay rounds it down to 0, and the loop
+                // would spin through attempts at the budget's end.
                 var left = policy.Timeout - Stopwatch.GetElapsedTime(started);
-                if (left <= TimeSpan.Zero)
+                if (left < TimeSpan.FromMilliseconds(1))
                 {
                     throw new ReplicaUnavailableException(
                         $"The call did not go through within {policy.Timeout.TotalSeconds:0.#} s (RequestTimeout), retries after failovers included: {ex.Message} A write may or may not have been applied; sending it again with the same idempotency id applies it once.",
