@@ -13,10 +13,6 @@ namespace OrleansReplication.Clustering.Sqlite;
 /// </remarks>
 internal sealed class SqliteClusterDatabase
 {
-    // Long enough to outwait another process's membership write (milliseconds each), short enough
-    // that a file locked for good (a hung process) surfaces as an error that Orleans retries.
-    private const int BusyTimeoutMilliseconds = 5000;
-
     private readonly string _connectionString;
 
     /// <summary>Creates the accessor; nothing is opened until the first call.</summary>
@@ -70,31 +66,8 @@ internal sealed class SqliteClusterDatabase
     }
 
     /// <summary>Opens a pooled connection with the busy timeout set; the caller disposes it.</summary>
-    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-
-            // Per connection, not per file: wait this long for another process's lock before SQLITE_BUSY.
-            await using var pragma = Command(connection, null, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}");
-            await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
+    public Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => SqliteConnections.OpenAsync(_connectionString, cancellationToken);
 
     /// <summary>Creates a command on <paramref name="connection"/>, enlisted in <paramref name="transaction"/> when given.</summary>
-    public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        return command;
-    }
+    public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql) => SqliteConnections.Command(connection, transaction, sql);
 }

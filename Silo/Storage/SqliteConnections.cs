@@ -10,38 +10,14 @@ namespace OrleansReplication.Silo.Storage;
 /// </remarks>
 internal static class SqliteConnections
 {
-    // Long enough to outwait another process's commit batch (milliseconds each), short enough that a
-    // file locked for good (a hung process) surfaces as an error instead of a silo that stops.
-    private const int BusyTimeoutMilliseconds = 5000;
-
     /// <summary>Opens a pooled connection with the busy timeout set; the caller disposes it.</summary>
-    public static async Task<SqliteConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-
-            // Per connection, not per file: wait this long for another process's lock before SQLITE_BUSY.
-            await using var pragma = Command(connection, null, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}");
-            await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
+    /// <remarks>The same way the SQLite membership table opens the file the state shares with it.</remarks>
+    public static Task<SqliteConnection> OpenAsync(string connectionString, CancellationToken cancellationToken) =>
+        Clustering.Sqlite.SqliteConnections.OpenAsync(connectionString, cancellationToken);
 
     /// <summary>Creates a command on <paramref name="connection"/>, enlisted in <paramref name="transaction"/> when given.</summary>
-    public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        return command;
-    }
+    public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql) =>
+        Clustering.Sqlite.SqliteConnections.Command(connection, transaction, sql);
 
     /// <summary>Closes the pooled connections to this file, so the silo leaves no handle on it.</summary>
     public static void ClearPool(string connectionString)
