@@ -31,6 +31,13 @@ public interface IPartitionGrain : IGrainWithIntegerKey
     [Alias("List")]
     Task<PartitionPage> ListAsync(string component, string? after, int limit);
 
+    /// <summary>
+    /// How long this activation has served the partition: a client whose call is unanswered asks,
+    /// and an activation younger than the call means the silo that ran the call is gone.
+    /// </summary>
+    [Alias("GetServingFor")]
+    Task<TimeSpan> GetServingForAsync();
+
     /// <summary>The partition's progress as its primary sees it: last sequence and its standbys' acknowledgements.</summary>
     [Alias("GetProgress")]
     Task<PartitionProgress> GetProgressAsync();

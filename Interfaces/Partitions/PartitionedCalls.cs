@@ -48,10 +48,10 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
         if (groups.Count == 1)
         {
             var (only, (_, onlyWrites)) = groups.First();
-            return await RetryAsync(() => grains.GetGrain<IPartitionGrain>(only).ApplyAsync(component, onlyWrites, safety, id, cancellationToken), cancellationToken).ConfigureAwait(false);
+            return await RetryAsync(() => grains.GetGrain<IPartitionGrain>(only).ApplyAsync(component, onlyWrites, safety, id, cancellationToken), cancellationToken, ServingFor(only)).ConfigureAwait(false);
         }
 
-        var tasks = groups.Select(g => (g.Value.Positions, Task: RetryAsync(() => grains.GetGrain<IPartitionGrain>(g.Key).ApplyAsync(component, g.Value.Items, safety, id, cancellationToken), cancellationToken))).ToList();
+        var tasks = groups.Select(g => (g.Value.Positions, Task: RetryAsync(() => grains.GetGrain<IPartitionGrain>(g.Key).ApplyAsync(component, g.Value.Items, safety, id, cancellationToken), cancellationToken, ServingFor(g.Key)))).ToList();
         try
         {
             await Task.WhenAll(tasks.Select(t => t.Task)).ConfigureAwait(false);
@@ -118,7 +118,7 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
 
         var count = await partitionCount(cancellationToken).ConfigureAwait(false);
         var groups = Group(keys, k => k, component, count);
-        var parts = await Task.WhenAll(groups.Select(g => RetryAsync(() => grains.GetGrain<IPartitionGrain>(g.Key).GetAsync(component, g.Value.Items), cancellationToken))).ConfigureAwait(false);
+        var parts = await Task.WhenAll(groups.Select(g => RetryAsync(() => grains.GetGrain<IPartitionGrain>(g.Key).GetAsync(component, g.Value.Items), cancellationToken, ServingFor(g.Key)))).ConfigureAwait(false);
         var found = new Dictionary<ItemKey, JsonItem>();
         foreach (var part in parts)
         {
@@ -144,13 +144,16 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
     public async Task<(List<JsonItem> Items, string? Next)> ListAsync(string component, string? after, int limit, CancellationToken cancellationToken)
     {
         var count = await partitionCount(cancellationToken).ConfigureAwait(false);
-        var pages = await Task.WhenAll(Enumerable.Range(0, count).Select(p => RetryAsync(() => grains.GetGrain<IPartitionGrain>(p).ListAsync(component, after, limit), cancellationToken))).ConfigureAwait(false);
+        var pages = await Task.WhenAll(Enumerable.Range(0, count).Select(p => RetryAsync(() => grains.GetGrain<IPartitionGrain>(p).ListAsync(component, after, limit), cancellationToken, ServingFor(p)))).ConfigureAwait(false);
         return ListingMerge.Merge(pages, limit);
     }
 
     /// <summary>Runs <paramref name="call"/>, again after each retryable failure, until the policy's timeout.</summary>
+    /// <param name="call">Sends one attempt.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <param name="servingFor">Asks the called partition how long its grain has served (<see cref="StalledAttempts"/>), or <see langword="null"/>.</param>
     /// <exception cref="ReplicaUnavailableException">The call kept failing until the timeout (the last failure is the inner exception).</exception>
-    public async Task<T> RetryAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    public async Task<T> RetryAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken, Func<Task<TimeSpan>>? servingFor = null)
     {
         var started = Stopwatch.GetTimestamp();
         for (var attempt = 0; ; attempt++)
@@ -159,7 +162,7 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
             {
                 var left = policy.Timeout - Stopwatch.GetElapsedTime(started);
                 var limit = left < policy.AttemptTimeout ? left : policy.AttemptTimeout;
-                return await call().WaitAsync(limit > TimeSpan.Zero ? limit : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+                return await StalledAttempts.WaitAsync(call(), servingFor, limit, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsRetryable(ex) && !cancellationToken.IsCancellationRequested)
             {
@@ -175,6 +178,12 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
                 }
 
                 var delay = TimeSpan.FromTicks(Math.Min(policy.MinDelay.Ticks << Math.Min(attempt, 16), policy.MaxDelay.Ticks));
+                if (ex is AttemptLostException)
+                {
+                    // The partition is served again (its grain answered): go at once.
+                    continue;
+                }
+
                 if (ex is PartitionMovedException or OrleansMessageRejectionException && delay > FailoverRetryDelay)
                 {
                     delay = FailoverRetryDelay;
@@ -194,6 +203,8 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
         TimeoutException => true,
         _ => exception.GetType().Name is "ConnectionFailedException" or "ConnectionAbortedException" or "GatewayTooBusyException",
     };
+
+    private Func<Task<TimeSpan>> ServingFor(int partition) => () => grains.GetGrain<IPartitionGrain>(partition).GetServingForAsync();
 
     private static ItemKey Normal(ItemKey key) => string.IsNullOrEmpty(key.PartitionKey) ? new ItemKey(key.Id) : key;
 

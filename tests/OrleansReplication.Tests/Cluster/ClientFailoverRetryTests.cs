@@ -35,14 +35,7 @@ public sealed class ClientFailoverRetryTests
             Environment = new Dictionary<string, string> { ["Silo__Membership__ProbeTimeout"] = SlowProbes },
         });
         var survivor = cluster.Silos[0].Services.GetRequiredService<PartitionMapManager>();
-        var victimId = victim.SiloId;
-        await Wait.UntilAsync(
-            async () => (await victim.PartitionsAsync()).Any(p => p.GetProperty("primary").GetString() == victimId && PartitionViews.Standbys(p).Any(PartitionViews.InSync)),
-            Deadline,
-            "the victim to lead a partition with an in-sync standby");
-        var victimAddress = survivor.Current.Assignments.Select(a => a?.Primary).OfType<SiloIncarnation>().First(a => a.ToString() == victimId);
-        var partition = (await victim.PartitionsAsync()).First(p => p.GetProperty("primary").GetString() == victimId && PartitionViews.Standbys(p).Any(PartitionViews.InSync)).GetProperty("id").GetInt32();
-        var key = Enumerable.Range(0, 10_000).Select(i => "k" + i).First(k => PartitionHasher.GetPartition(Component, k, survivor.Current.Assignments.Count) == partition);
+        var (victimAddress, partition, key) = await LedByVictimAsync(survivor, victim);
 
         await using var client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions
         {
@@ -65,5 +58,53 @@ public sealed class ClientFailoverRetryTests
         Assert.True(Assert.Single(result).Version >= 2);
         Assert.True(movedAt >= TimeSpan.FromSeconds(3), $"The failover took only {movedAt.TotalMilliseconds:0} ms: the backoff had not grown yet, so this run proves nothing.");
         Assert.True(doneAt - movedAt < TimeSpan.FromSeconds(1.5), $"The write was acknowledged {(doneAt - movedAt).TotalMilliseconds:0} ms after the partition failed over ({movedAt.TotalMilliseconds:0} ms after the kill): it waited out its backoff instead of following the map.");
+    }
+
+    [Fact]
+    public async Task PrimaryKilledWithTheWriteInFlight_WriteSentAgainAsSoonAsThePartitionServesNotAtItsAttemptTimeout()
+    {
+        // Nothing answers a call forwarded to a silo that died: the client finds out by asking
+        // the partition's grain how long it has served (StalledAttempts), not at the attempt's 5 s timeout.
+        await using var cluster = await TestCluster.StartAsync(initialSilos: 2);
+        await using var victim = await SiloProcess.StartAsync(new SiloLaunchOptions { DataDir = cluster.DataDir, Arguments = ["--partitions", "16"] });
+        var survivor = cluster.Silos[0].Services.GetRequiredService<PartitionMapManager>();
+        var (victimAddress, partition, key) = await LedByVictimAsync(survivor, victim);
+
+        // The client's gateways are the survivors: they forward the write to the victim.
+        await using var client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions
+        {
+            Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString())],
+            RequestTimeout = Deadline,
+        });
+        var replicator = client.GetReplicator<int>(Component);
+        await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 1)], new WriteOptions { Safety = SafetyLevel.Applied });
+
+        // Frozen, the victim takes the write into its socket and answers nothing; then it dies.
+        await victim.PauseAsync();
+        var write = replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 2)], new WriteOptions { Safety = SafetyLevel.Applied });
+        await Task.Delay(TimeSpan.FromMilliseconds(300)); // the write reaches the frozen victim; it cannot be answered
+        Assert.False(write.IsCompleted, "The write was answered by a frozen primary.");
+        await victim.KillAsync();
+        var killed = Stopwatch.GetTimestamp();
+        await Wait.UntilAsync(() => survivor.Current[partition]?.Primary is { } primary && primary != victimAddress, Deadline, $"partition {partition} to fail over");
+        var movedAt = Stopwatch.GetElapsedTime(killed);
+        var result = await Wait.ForAsync(write, Deadline, "the write in flight at the kill");
+        var doneAt = Stopwatch.GetElapsedTime(killed);
+
+        Assert.True(Assert.Single(result).Version >= 2);
+        Assert.True(doneAt - movedAt < TimeSpan.FromSeconds(1), $"The write in flight was acknowledged {(doneAt - movedAt).TotalMilliseconds:0} ms after the partition failed over ({movedAt.TotalMilliseconds:0} ms after the kill): it waited for its attempt to time out.");
+        Assert.Equal(2, (await replicator.GetStateItemsAsync([key])).Single().Value);
+    }
+
+    /// <summary>Waits for the victim to lead a partition with an in-sync standby: its address, the partition, and a key in it.</summary>
+    private static async Task<(SiloIncarnation Victim, int Partition, string Key)> LedByVictimAsync(PartitionMapManager survivor, SiloProcess victim)
+    {
+        var victimId = victim.SiloId;
+        bool Covered(System.Text.Json.JsonElement p) => p.GetProperty("primary").GetString() == victimId && PartitionViews.Standbys(p).Any(PartitionViews.InSync);
+        await Wait.UntilAsync(async () => (await victim.PartitionsAsync()).Any(Covered), Deadline, "the victim to lead a partition with an in-sync standby");
+        var victimAddress = survivor.Current.Assignments.Select(a => a?.Primary).OfType<SiloIncarnation>().First(a => a.ToString() == victimId);
+        var partition = (await victim.PartitionsAsync()).First(Covered).GetProperty("id").GetInt32();
+        var key = Enumerable.Range(0, 10_000).Select(i => "k" + i).First(k => PartitionHasher.GetPartition(Component, k, survivor.Current.Assignments.Count) == partition);
+        return (victimAddress, partition, key);
     }
 }

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+
+namespace OrleansReplication;
+
+/// <summary>
+/// Tells a slow call from a lost one. An Orleans client's call is forwarded by a gateway silo, and
+/// when the silo running it dies, nothing answers it: Orleans fails it only at its response
+/// timeout. So while an attempt is unanswered for longer than a write takes, the partition's
+/// grain is asked how long its activation has been serving. An activation that started serving
+/// after the attempt was sent cannot be the one running it: the attempt's silo was declared dead
+/// and the partition failed over, so the attempt is abandoned and sent again at once (writes carry
+/// their idempotency id, so one applied meanwhile is answered from its record, not applied twice).
+/// An activation older than the attempt is running it: the attempt is slow, and is waited for.
+/// </summary>
+internal static class StalledAttempts
+{
+    /// <summary>How long an attempt runs before its partition is first asked (far beyond a write's usual latency).</summary>
+    public static readonly TimeSpan ProbeAfter = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How often the partition is asked again while the attempt is unanswered (a question to a dead silo is not answered either).</summary>
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Waits for <paramref name="attempt"/> up to <paramref name="limit"/>, probing its partition once it is slow.</summary>
+    /// <param name="attempt">The attempt, already sent.</param>
+    /// <param name="servingFor">Asks the partition's grain how long its activation has served, or <see langword="null"/> to only wait.</param>
+    /// <param name="limit">The attempt's timeout.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <exception cref="AttemptLostException">The partition's grain that serves now started after the attempt was sent.</exception>
+    /// <exception cref="TimeoutException">The attempt was not answered within <paramref name="limit"/>.</exception>
+    public static Task<T> WaitAsync<T>(Task<T> attempt, Func<Task<TimeSpan>>? servingFor, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        // Answered already, or nothing to ask: no timers, no allocations beyond the timeout's.
+        return attempt.IsCompleted || servingFor is null || limit <= ProbeAfter
+            ? attempt.WaitAsync(limit > TimeSpan.Zero ? limit : TimeSpan.Zero, cancellationToken)
+            : WatchAsync(attempt, servingFor, limit, cancellationToken);
+    }
+
+    private static async Task<T> WatchAsync<T>(Task<T> attempt, Func<Task<TimeSpan>> servingFor, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var sent = Stopwatch.GetTimestamp();
+        try
+        {
+            return await attempt.WaitAsync(ProbeAfter, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!attempt.IsCompleted)
+        {
+            // Slow: probe below.
+        }
+
+        while (true)
+        {
+            var left = limit - Stopwatch.GetElapsedTime(sent);
+            if (left <= TimeSpan.Zero)
+            {
+                throw new TimeoutException($"The call was not answered within {limit.TotalSeconds:0.#} s.");
+            }
+
+            var round = left < ProbeInterval ? left : ProbeInterval;
+            var asked = Stopwatch.GetTimestamp();
+            var probe = Ask(servingFor);
+            try
+            {
+                await Task.WhenAny(attempt, probe).WaitAsync(round, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Neither answered this round (a question to a dead silo is not answered either): ask again.
+            }
+
+            if (attempt.IsCompleted)
+            {
+                return await attempt.ConfigureAwait(false);
+            }
+
+            // The activation started serving at least `served` before the question was asked (it
+            // was answered later still): if that is after the attempt was sent, the activation is
+            // not the one running the attempt.
+            if (probe.IsCompletedSuccessfully && probe.Result is { } served && served < Stopwatch.GetElapsedTime(sent, asked))
+            {
+                throw new AttemptLostException($"The partition's grain has served for {served.TotalMilliseconds:0} ms, less than the {Stopwatch.GetElapsedTime(sent).TotalMilliseconds:0} ms the call has waited: the silo that ran it is gone.");
+            }
+
+            var rest = round - Stopwatch.GetElapsedTime(asked);
+            if (rest > TimeSpan.Zero)
+            {
+                try
+                {
+                    return await attempt.WaitAsync(rest, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException) when (!attempt.IsCompleted)
+                {
+                    // Still slow, and served by a grain older than it: wait on.
+                }
+            }
+        }
+    }
+
+    // A failed or unanswered question says nothing (the partition may be between primaries): null.
+    private static async Task<TimeSpan?> Ask(Func<Task<TimeSpan>> servingFor)
+    {
+        try
+        {
+            return await servingFor().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>An attempt whose silo is gone: the partition is served by a grain activated after it was sent.</summary>
+internal sealed class AttemptLostException(string message) : TimeoutException(message);

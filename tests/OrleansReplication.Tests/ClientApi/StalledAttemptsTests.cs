@@ -1,0 +1,78 @@
+using System.Diagnostics;
+
+namespace OrleansReplication.Tests.ClientApi;
+
+/// <summary>
+/// An unanswered attempt is abandoned when the partition's grain that serves now is younger than
+/// the attempt (the silo that ran it is gone), and waited for when the grain is older (it is only slow).
+/// </summary>
+public sealed class StalledAttemptsTests
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(5);
+
+    [Fact]
+    public async Task ServedByAGrainYoungerThanTheAttempt_AbandonedSoonNotAtItsTimeout()
+    {
+        var never = new TaskCompletionSource<int>();
+        var started = Stopwatch.GetTimestamp();
+
+        await Assert.ThrowsAsync<AttemptLostException>(() => StalledAttempts.WaitAsync(never.Task, () => Task.FromResult(TimeSpan.FromMilliseconds(5)), Limit, default));
+
+        var took = Stopwatch.GetElapsedTime(started);
+        Assert.True(took < TimeSpan.FromSeconds(1), $"Abandoned after {took.TotalMilliseconds:0} ms.");
+        Assert.True(took >= StalledAttempts.ProbeAfter, $"Abandoned after {took.TotalMilliseconds:0} ms, before the partition was due to be asked.");
+    }
+
+    [Fact]
+    public async Task ServedByAGrainOlderThanTheAttempt_WaitedForUntilItAnswers()
+    {
+        var slow = Task.Delay(TimeSpan.FromMilliseconds(800)).ContinueWith(_ => 42, TaskScheduler.Default);
+        var asked = 0;
+
+        var result = await StalledAttempts.WaitAsync(slow, () => { asked++; return Task.FromResult(TimeSpan.FromHours(1)); }, Limit, default);
+
+        Assert.Equal(42, result);
+        Assert.InRange(asked, 2, 12); // asked every 100 ms from 200 ms on, not in a busy loop
+    }
+
+    [Fact]
+    public async Task PartitionNotAnswering_WaitsUntilTheLimitThenTimesOut()
+    {
+        var never = new TaskCompletionSource<int>();
+        var unanswered = new TaskCompletionSource<TimeSpan>();
+        var started = Stopwatch.GetTimestamp();
+
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => StalledAttempts.WaitAsync(never.Task, () => unanswered.Task, TimeSpan.FromMilliseconds(700), default));
+
+        Assert.IsNotType<AttemptLostException>(error);
+        Assert.True(Stopwatch.GetElapsedTime(started) >= TimeSpan.FromMilliseconds(690));
+    }
+
+    [Fact]
+    public async Task QuestionFails_SaysNothing_AttemptStillWaitedFor()
+    {
+        var slow = Task.Delay(TimeSpan.FromMilliseconds(500)).ContinueWith(_ => 7, TaskScheduler.Default);
+
+        var result = await StalledAttempts.WaitAsync(slow, () => Task.FromException<TimeSpan>(new PartitionMovedException(1, "moving")), Limit, default);
+
+        Assert.Equal(7, result);
+    }
+
+    [Fact]
+    public async Task LostAttempt_RetriedAtOnceWithoutBackoff()
+    {
+        // A 2 s minimum backoff would show if the lost attempt were retried after it.
+        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), new RetryPolicy(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2)));
+        var attempts = 0;
+        var started = Stopwatch.GetTimestamp();
+
+        var result = await calls.RetryAsync(
+            () => ++attempts == 1 ? new TaskCompletionSource<int>().Task : Task.FromResult(9),
+            default,
+            () => Task.FromResult(TimeSpan.Zero));
+
+        Assert.Equal(9, result);
+        Assert.Equal(2, attempts);
+        Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(1.5));
+    }
+}
