@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace OrleansReplication.Client;
 
@@ -7,7 +8,9 @@ public static class ClientBuilderReplicationExtensions
 {
     /// <summary>
     /// Adds what <see cref="GrainFactoryReplicationExtensions.GetReplicator{TItem}(IClusterClient, string, Func{TItem, ItemKey}?)"/>
-    /// needs: its options (request timeout, backoff, JSON), bound from <paramref name="configure"/>.
+    /// needs: its options (request timeout, backoff, JSON), bound from <paramref name="configure"/>,
+    /// and a watch on the client's gateway connections (a call sent through a gateway that died is
+    /// sent again at once, not when its attempt times out).
     /// The grain interfaces and their serializers come with the Interfaces assembly.
     /// </summary>
     public static IClientBuilder AddStateReplication(this IClientBuilder client, Action<ReplicationClientOptions>? configure = null)
@@ -19,6 +22,8 @@ public static class ClientBuilderReplicationExtensions
             options.Configure(configure);
         }
 
+        client.Services.TryAddSingleton<ConnectionLosses>();
+        client.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IClusterConnectionStatusObserver, GatewayLossObserver>());
         options.Validate(o => o.Errors().Count == 0, "Invalid ReplicationClientOptions (see ReplicationClientOptions.Validate).");
         return client;
     }

@@ -21,12 +21,15 @@ internal sealed class ReplicationContext
     // Created on the first watch and shared by all (thread-safe); disposed with the owning client.
     private readonly Lazy<HttpClient> _http = new(() => new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) }) { Timeout = Timeout.InfiniteTimeSpan });
 
-    public ReplicationContext(IGrainFactory grains, ReplicationClientOptions options)
+    /// <param name="grains">The grain factory (an Orleans client's, or a silo's).</param>
+    /// <param name="options">The options.</param>
+    /// <param name="losses">The client's lost gateway connections, where it watches them.</param>
+    public ReplicationContext(IGrainFactory grains, ReplicationClientOptions options, ConnectionLosses? losses = null)
     {
         Grains = grains;
         Options = options;
         ClientId = options.ClientId + "." + Guid.NewGuid().ToString("N")[..12];
-        Calls = new PartitionedCalls(grains, GetPartitionCountAsync, new RetryPolicy(options.RequestTimeout, options.MinReconnectDelay, options.MaxReconnectDelay));
+        Calls = new PartitionedCalls(grains, GetPartitionCountAsync, new RetryPolicy(options.RequestTimeout, options.MinReconnectDelay, options.MaxReconnectDelay), losses);
     }
 
     public IGrainFactory Grains { get; }

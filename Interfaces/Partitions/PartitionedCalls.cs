@@ -23,7 +23,11 @@ internal sealed record RetryPolicy(TimeSpan Timeout, TimeSpan MinDelay, TimeSpan
 /// connection, a timeout) with backoff until the policy's timeout. A write carries one
 /// idempotency id for all its parts and attempts, so each partition applies its part once.
 /// </summary>
-internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationToken, Task<int>> partitionCount, RetryPolicy policy)
+/// <param name="grains">The grain factory the calls go through.</param>
+/// <param name="partitionCount">The cluster's partition count.</param>
+/// <param name="policy">Timeouts and backoff.</param>
+/// <param name="losses">The caller's lost connections (an Orleans client's gateways), or <see langword="null"/>.</param>
+internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationToken, Task<int>> partitionCount, RetryPolicy policy, ConnectionLosses? losses = null)
 {
     /// <summary>
     /// The longest delay between attempts while a failover or handoff is under way (a moved
@@ -31,7 +35,7 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
     /// serving, however long the backoff has grown meanwhile. A waiting call costs a few cheap
     /// refusals a second; a failover takes about a second.
     /// </summary>
-    public static readonly TimeSpan FailoverRetryDelay = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan FailoverRetryDelay = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Applies writes, atomically per partition; results in the writes' order.</summary>
     /// <exception cref="VersionConflictException">A condition failed; that partition's part was not applied (others' are in <see cref="VersionConflictException.Applied"/>).</exception>
@@ -162,7 +166,7 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
             {
                 var left = policy.Timeout - Stopwatch.GetElapsedTime(started);
                 var limit = left < policy.AttemptTimeout ? left : policy.AttemptTimeout;
-                return await StalledAttempts.WaitAsync(call(), servingFor, limit, cancellationToken).ConfigureAwait(false);
+                return await StalledAttempts.WaitAsync(call(), servingFor, losses, limit, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsRetryable(ex) && !cancellationToken.IsCancellationRequested)
             {
@@ -180,7 +184,7 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
                 var delay = TimeSpan.FromTicks(Math.Min(policy.MinDelay.Ticks << Math.Min(attempt, 16), policy.MaxDelay.Ticks));
                 if (ex is AttemptLostException)
                 {
-                    // The partition is served again (its grain answered): go at once.
+                    // The partition is served again (its grain answered), or the answer's way back is gone: go at once.
                     continue;
                 }
 

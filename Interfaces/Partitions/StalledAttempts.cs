@@ -11,11 +11,13 @@ namespace OrleansReplication;
 /// and the partition failed over, so the attempt is abandoned and sent again at once (writes carry
 /// their idempotency id, so one applied meanwhile is answered from its record, not applied twice).
 /// An activation older than the attempt is running it: the attempt is slow, and is waited for.
+/// An attempt unanswered since before the caller lost a connection (<see cref="ConnectionLosses"/>:
+/// the gateway silo that forwarded it died) is sent again too.
 /// </summary>
 internal static class StalledAttempts
 {
     /// <summary>How long an attempt runs before its partition is first asked (far beyond a write's usual latency).</summary>
-    public static readonly TimeSpan ProbeAfter = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan ProbeAfter = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How often the partition is asked again while the attempt is unanswered (a question to a dead silo is not answered either).</summary>
     public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(100);
@@ -23,19 +25,20 @@ internal static class StalledAttempts
     /// <summary>Waits for <paramref name="attempt"/> up to <paramref name="limit"/>, probing its partition once it is slow.</summary>
     /// <param name="attempt">The attempt, already sent.</param>
     /// <param name="servingFor">Asks the partition's grain how long its activation has served, or <see langword="null"/> to only wait.</param>
+    /// <param name="losses">The caller's lost connections, or <see langword="null"/>.</param>
     /// <param name="limit">The attempt's timeout.</param>
     /// <param name="cancellationToken">Cancels waiting.</param>
-    /// <exception cref="AttemptLostException">The partition's grain that serves now started after the attempt was sent.</exception>
+    /// <exception cref="AttemptLostException">The partition's grain that serves now started after the attempt was sent, or a connection was lost since.</exception>
     /// <exception cref="TimeoutException">The attempt was not answered within <paramref name="limit"/>.</exception>
-    public static Task<T> WaitAsync<T>(Task<T> attempt, Func<Task<TimeSpan>>? servingFor, TimeSpan limit, CancellationToken cancellationToken)
+    public static Task<T> WaitAsync<T>(Task<T> attempt, Func<Task<TimeSpan>>? servingFor, ConnectionLosses? losses, TimeSpan limit, CancellationToken cancellationToken)
     {
-        // Answered already, or nothing to ask: no timers, no allocations beyond the timeout's.
-        return attempt.IsCompleted || servingFor is null || limit <= ProbeAfter
+        // Answered already, or nothing to watch: no timers, no allocations beyond the timeout's.
+        return attempt.IsCompleted || (servingFor is null && losses is null) || limit <= ProbeAfter
             ? attempt.WaitAsync(limit > TimeSpan.Zero ? limit : TimeSpan.Zero, cancellationToken)
-            : WatchAsync(attempt, servingFor, limit, cancellationToken);
+            : WatchAsync(attempt, servingFor, losses, limit, cancellationToken);
     }
 
-    private static async Task<T> WatchAsync<T>(Task<T> attempt, Func<Task<TimeSpan>> servingFor, TimeSpan limit, CancellationToken cancellationToken)
+    private static async Task<T> WatchAsync<T>(Task<T> attempt, Func<Task<TimeSpan>>? servingFor, ConnectionLosses? losses, TimeSpan limit, CancellationToken cancellationToken)
     {
         var sent = Stopwatch.GetTimestamp();
         try
@@ -55,9 +58,14 @@ internal static class StalledAttempts
                 throw new TimeoutException($"The call was not answered within {limit.TotalSeconds:0.#} s.");
             }
 
+            if (losses?.Since(sent) == true)
+            {
+                throw new AttemptLostException($"A connection the call may have gone out on was lost {Stopwatch.GetElapsedTime(sent).TotalMilliseconds:0} ms after it was sent, and it is unanswered.");
+            }
+
             var round = left < ProbeInterval ? left : ProbeInterval;
             var asked = Stopwatch.GetTimestamp();
-            var probe = Ask(servingFor);
+            var probe = servingFor is null ? Unasked : Ask(servingFor);
             try
             {
                 await Task.WhenAny(attempt, probe).WaitAsync(round, cancellationToken).ConfigureAwait(false);
@@ -94,6 +102,8 @@ internal static class StalledAttempts
             }
         }
     }
+
+    private static readonly Task<TimeSpan?> Unasked = new TaskCompletionSource<TimeSpan?>().Task;
 
     // A failed or unanswered question says nothing (the partition may be between primaries): null.
     private static async Task<TimeSpan?> Ask(Func<Task<TimeSpan>> servingFor)

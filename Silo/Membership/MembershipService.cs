@@ -70,6 +70,20 @@ internal sealed partial class MembershipService(
         _ = ConfirmAsync(peer, silo);
     }
 
+    /// <summary>
+    /// A call to <paramref name="peer"/> is unanswered for longer than calls take: quietly, if its
+    /// silo port refuses connections (the process is gone; Orleans did not fail the calls it had
+    /// sent over the closed connection, so nothing else says so yet), it is declared dead. A slow
+    /// or paused silo accepts the connection, and Orleans' probes decide.
+    /// </summary>
+    public void CheckSiloPort(SiloIncarnation peer)
+    {
+        if (_current.Silos.FirstOrDefault(s => s.Address == peer && s.Status != SiloStatus.Dead) is { Silo: { } silo })
+        {
+            _ = ConfirmAsync(peer, silo);
+        }
+    }
+
     private async Task ConfirmAsync(SiloIncarnation peer, SiloAddress silo)
     {
         try

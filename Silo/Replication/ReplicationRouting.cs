@@ -89,7 +89,7 @@ internal sealed class ReplicationRouting(
         if (!_senders.TryGetValue(standby, out var sender))
         {
             sender = new StandbySender(
-                replicaServices.GetService(silo), standby.ToString(), identity.Address.ToString(), options.Value, reason => membership.Suspect(standby, reason), _senderLogger);
+                replicaServices.GetService(silo), standby.ToString(), identity.Address.ToString(), options.Value, reason => membership.Suspect(standby, reason), () => membership.CheckSiloPort(standby), _senderLogger);
             _senders.Add(standby, sender);
         }
 

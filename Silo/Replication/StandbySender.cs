@@ -29,6 +29,7 @@ internal sealed partial class StandbySender : IAsyncDisposable
     private readonly string _primary;
     private readonly long _maxQueuedBytes;
     private readonly Action<string> _onUnavailable;
+    private readonly Action _onUnanswered;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly AsyncSignal _wake = new();
@@ -52,7 +53,17 @@ internal sealed partial class StandbySender : IAsyncDisposable
     // Written under _gate by the first link that finds the sender broken; others await the same probe.
     private Task? _probe;
 
-    public StandbySender(IReplicaService service, string standby, string primary, ReplicationOptions options, Action<string> onUnavailable, ILogger logger)
+    /// <summary>How long a replication call runs before its standby's silo port is checked (far beyond a batch's usual round trip).</summary>
+    public static readonly TimeSpan UnansweredAfter = TimeSpan.FromMilliseconds(100);
+
+    /// <param name="service">The standby silo's replica service.</param>
+    /// <param name="standby">The standby silo incarnation, for logs.</param>
+    /// <param name="primary">This silo, as the standby knows it.</param>
+    /// <param name="options">The replication options.</param>
+    /// <param name="onUnavailable">Called with the reason when a call fails because the standby's silo is unreachable.</param>
+    /// <param name="onUnanswered">Called when a call is unanswered after <see cref="UnansweredAfter"/>: Orleans does not fail calls sent over a connection that closed.</param>
+    /// <param name="logger">The logger.</param>
+    public StandbySender(IReplicaService service, string standby, string primary, ReplicationOptions options, Action<string> onUnavailable, Action onUnanswered, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(options);
@@ -61,6 +72,7 @@ internal sealed partial class StandbySender : IAsyncDisposable
         _primary = primary;
         _maxQueuedBytes = options.LinkQueueBytes;
         _onUnavailable = onUnavailable;
+        _onUnanswered = onUnanswered;
         _logger = logger;
 
         // One loop per standby silo for the sender's life: it sleeps while the queue is empty.
@@ -249,7 +261,7 @@ internal sealed partial class StandbySender : IAsyncDisposable
             {
                 // Not abandoned before it ends (the next call must not overtake it), except when
                 // the sender is disposed: a hung standby must not hold the map loop that disposes it.
-                acks = await _service.ReplicateAsync(_primary, records).WaitAsync(token).ConfigureAwait(false);
+                acks = await AnswerOfAsync(_service.ReplicateAsync(_primary, records), token).ConfigureAwait(false);
             }
             catch (Exception ex) when (!_stop.IsCancellationRequested)
             {
@@ -270,6 +282,23 @@ internal sealed partial class StandbySender : IAsyncDisposable
                 }
             }
         }
+    }
+
+    private async Task<ReplicationAck[]> AnswerOfAsync(Task<ReplicationAck[]> call, CancellationToken token)
+    {
+        if (!call.IsCompleted)
+        {
+            try
+            {
+                return await call.WaitAsync(UnansweredAfter, token).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (!call.IsCompleted)
+            {
+                _onUnanswered();
+            }
+        }
+
+        return await call.WaitAsync(token).ConfigureAwait(false);
     }
 
     private async Task ProbeAsync()

@@ -37,7 +37,7 @@ public sealed class PartitionedCallsRetryTests
         // Doubling from 100 ms would have tried at 0.1, 0.3, 0.7, 1.5, 3.1 and 6.3 s: done after 6 s.
         Assert.Equal(42, result);
         Assert.True(doneAt - servesAt < TimeSpan.FromSeconds(1), $"The call went through {(doneAt - servesAt).TotalMilliseconds:0} ms after the partition served again: it waited out its backoff.");
-        Assert.True(attempts < 40, $"{attempts} attempts in {doneAt.TotalSeconds:0.0} s: the retries hammer the cluster.");
+        Assert.True(attempts < 50, $"{attempts} attempts in {doneAt.TotalSeconds:0.0} s: the retries hammer the cluster.");
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public sealed class StalledAttemptsTests
         var never = new TaskCompletionSource<int>();
         var started = Stopwatch.GetTimestamp();
 
-        await Assert.ThrowsAsync<AttemptLostException>(() => StalledAttempts.WaitAsync(never.Task, () => Task.FromResult(TimeSpan.FromMilliseconds(5)), Limit, default));
+        await Assert.ThrowsAsync<AttemptLostException>(() => StalledAttempts.WaitAsync(never.Task, () => Task.FromResult(TimeSpan.FromMilliseconds(5)), null, Limit, default));
 
         var took = Stopwatch.GetElapsedTime(started);
         Assert.True(took < TimeSpan.FromSeconds(1), $"Abandoned after {took.TotalMilliseconds:0} ms.");
@@ -29,10 +29,10 @@ public sealed class StalledAttemptsTests
         var slow = Task.Delay(TimeSpan.FromMilliseconds(800)).ContinueWith(_ => 42, TaskScheduler.Default);
         var asked = 0;
 
-        var result = await StalledAttempts.WaitAsync(slow, () => { asked++; return Task.FromResult(TimeSpan.FromHours(1)); }, Limit, default);
+        var result = await StalledAttempts.WaitAsync(slow, () => { asked++; return Task.FromResult(TimeSpan.FromHours(1)); }, null, Limit, default);
 
         Assert.Equal(42, result);
-        Assert.InRange(asked, 2, 12); // asked every 100 ms from 200 ms on, not in a busy loop
+        Assert.InRange(asked, 2, 12); // asked every 100 ms from 100 ms on, not in a busy loop
     }
 
     [Fact]
@@ -42,7 +42,7 @@ public sealed class StalledAttemptsTests
         var unanswered = new TaskCompletionSource<TimeSpan>();
         var started = Stopwatch.GetTimestamp();
 
-        var error = await Assert.ThrowsAsync<TimeoutException>(() => StalledAttempts.WaitAsync(never.Task, () => unanswered.Task, TimeSpan.FromMilliseconds(700), default));
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => StalledAttempts.WaitAsync(never.Task, () => unanswered.Task, null, TimeSpan.FromMilliseconds(700), default));
 
         Assert.IsNotType<AttemptLostException>(error);
         Assert.True(Stopwatch.GetElapsedTime(started) >= TimeSpan.FromMilliseconds(690));
@@ -53,7 +53,7 @@ public sealed class StalledAttemptsTests
     {
         var slow = Task.Delay(TimeSpan.FromMilliseconds(500)).ContinueWith(_ => 7, TaskScheduler.Default);
 
-        var result = await StalledAttempts.WaitAsync(slow, () => Task.FromException<TimeSpan>(new PartitionMovedException(1, "moving")), Limit, default);
+        var result = await StalledAttempts.WaitAsync(slow, () => Task.FromException<TimeSpan>(new PartitionMovedException(1, "moving")), null, Limit, default);
 
         Assert.Equal(7, result);
     }
@@ -74,5 +74,31 @@ public sealed class StalledAttemptsTests
         Assert.Equal(9, result);
         Assert.Equal(2, attempts);
         Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(1.5));
+    }
+
+    [Fact]
+    public async Task ConnectionLostAfterTheAttemptWasSent_AbandonedThoughThePartitionIsOld()
+    {
+        // The gateway that forwarded the attempt died: the partition is fine, the answer's way back is not.
+        var never = new TaskCompletionSource<int>();
+        var losses = new ConnectionLosses();
+        var waiting = StalledAttempts.WaitAsync(never.Task, () => Task.FromResult(TimeSpan.FromHours(1)), losses, Limit, default);
+        await Task.Delay(TimeSpan.FromMilliseconds(50));
+        losses.Report();
+        var reported = Stopwatch.GetTimestamp();
+
+        await Assert.ThrowsAsync<AttemptLostException>(() => waiting);
+
+        Assert.True(Stopwatch.GetElapsedTime(reported) < TimeSpan.FromMilliseconds(600), "Abandoned long after the connection loss.");
+    }
+
+    [Fact]
+    public async Task ConnectionLostBeforeTheAttemptWasSent_AttemptWaitedFor()
+    {
+        var losses = new ConnectionLosses();
+        losses.Report();
+        var slow = Task.Delay(TimeSpan.FromMilliseconds(500)).ContinueWith(_ => 3, TaskScheduler.Default);
+
+        Assert.Equal(3, await StalledAttempts.WaitAsync(slow, servingFor: null, losses, Limit, default));
     }
 }

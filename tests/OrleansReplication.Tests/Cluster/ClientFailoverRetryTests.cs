@@ -96,6 +96,51 @@ public sealed class ClientFailoverRetryTests
         Assert.Equal(2, (await replicator.GetStateItemsAsync([key])).Single().Value);
     }
 
+    [Fact]
+    public async Task GatewayKilledWithWritesInFlight_WritesSentAgainAtOnceThroughAnotherGateway()
+    {
+        // Writes to partitions the survivors lead, forwarded by the victim as the client's gateway:
+        // the partitions are fine, but the Orleans client does not fail calls sent over a
+        // connection that closed. Local safety: nothing waits for the victim as a standby.
+        await using var cluster = await TestCluster.StartAsync(initialSilos: 2);
+        await using var victim = await SiloProcess.StartAsync(new SiloLaunchOptions { DataDir = cluster.DataDir, Arguments = ["--partitions", "16"] });
+        await using var client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions
+        {
+            Gateways = [cluster.Silos[0].GatewayEndPoint.ToString(), victim.GatewayEndPoint.ToString()],
+            RequestTimeout = Deadline,
+        });
+        var survivor = cluster.Silos[0].Services.GetRequiredService<PartitionMapManager>();
+        var victimId = victim.SiloId;
+        // Settled first: a partition handed to the victim later would be one of the writes' (and fail over).
+        await Wait.UntilAsync(
+            async () => (await victim.PartitionsAsync()) is var all && all.Any(p => p.GetProperty("primary").GetString() == victimId)
+                && all.GroupBy(p => p.GetProperty("primary").GetString()).All(g => g.Count() <= (all.Count + 2) / 3),
+            Deadline,
+            "the partitions to be balanced over the three silos");
+        var count = survivor.Current.Assignments.Count;
+        var keys = Enumerable.Range(0, 10_000).Select(i => "g" + i)
+            .Where(k => survivor.Current[PartitionHasher.GetPartition(Component, k, count)]?.Primary?.ToString() != victimId)
+            .Take(40)
+            .ToList();
+        var replicator = client.GetReplicator<int>(Component);
+        var local = new WriteOptions { Safety = SafetyLevel.Local };
+        await Task.WhenAll(keys.Select(k => replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(k, 1)], local)));
+
+        await victim.PauseAsync();
+        var writes = keys.Select(k => replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(k, 2)], local)).ToList();
+        await Wait.UntilAsync(() => writes.Count(w => w.IsCompleted) > 0, Deadline, "the writes through the live gateway");
+        await Task.Delay(TimeSpan.FromMilliseconds(300)); // what goes through the frozen gateway cannot be answered
+        var stuck = writes.Count(w => !w.IsCompleted);
+        Assert.True(stuck > 0, "No write went through the victim's gateway: this run proves nothing.");
+        await victim.KillAsync();
+        var killed = Stopwatch.GetTimestamp();
+        await Wait.ForAsync(Task.WhenAll(writes), Deadline, "the writes in flight at the kill");
+        var doneAt = Stopwatch.GetElapsedTime(killed);
+
+        Assert.True(doneAt < TimeSpan.FromSeconds(1), $"The {stuck} writes in flight through the killed gateway were acknowledged {doneAt.TotalMilliseconds:0} ms after the kill: they waited for their attempt to time out.");
+        Assert.All(await replicator.GetStateItemsAsync(keys.Select(k => new ItemKey(k))), item => Assert.Equal(2, item.Value));
+    }
+
     /// <summary>Waits for the victim to lead a partition with an in-sync standby: its address, the partition, and a key in it.</summary>
     private static async Task<(SiloIncarnation Victim, int Partition, string Key)> LedByVictimAsync(PartitionMapManager survivor, SiloProcess victim)
     {

@@ -17,6 +17,27 @@ public sealed class StandbySenderTests : ReplicationHarness
 {
     private readonly StandbyHost _host = new(NullLogger<StandbyHost>.Instance);
     private readonly List<string> _suspicions = [];
+    private int _unanswered;
+
+    [Fact]
+    public async Task Send_CallUnanswered_StandbysSiloPortCheckedOnce_TheCallStillAwaited()
+    {
+        // Orleans does not fail a call sent over a connection that closed: after a while unanswered,
+        // the standby's silo port is checked (refused = the process is gone); the call is not abandoned.
+        var service = new FakeReplicaService(_host);
+        await using var sender = NewSender(service);
+        var (p0, l0, _, _) = await StartTwoPartitionsAsync(sender);
+
+        service.Hold();
+        await WriteAsync(p0, SafetyLevel.Local, Set("slow", "1"));
+        await Wait.UntilAsync(() => Volatile.Read(ref _unanswered) == 1, Deadline, "the unanswered call to be reported");
+        service.Release();
+
+        await Wait.UntilAsync(() => l0.AppliedSequence == p0.LastSequence, Deadline, "the slow call's ack");
+        Assert.Equal(1, Volatile.Read(ref _unanswered));
+        Assert.Empty(_suspicions);
+        Assert.True(l0.InSync);
+    }
 
     [Fact]
     public async Task Send_CallInFlight_LaterRecordsOfEveryPartitionGoInOneCallInOrder()
@@ -177,7 +198,7 @@ public sealed class StandbySenderTests : ReplicationHarness
             {
                 _suspicions.Add(reason);
             }
-        }, NullLogger.Instance);
+        }, () => Interlocked.Increment(ref _unanswered), NullLogger.Instance);
 
     private async Task<(Partition P0, NetworkReplicaLink L0, Partition P1, NetworkReplicaLink L1)> StartTwoPartitionsAsync(StandbySender sender)
     {
