@@ -2,6 +2,7 @@ using System.Net;
 using Orleans;
 using Orleans.TestingHost;
 using OrleansReplication.Client;
+using OrleansReplication.Silo.Hosting;
 using OrleansReplication.Testing.Processes;
 using OrleansTestCluster = Orleans.TestingHost.TestCluster;
 
@@ -21,7 +22,13 @@ public sealed partial class ReplicationCluster : IAsyncDisposable
 
     // Start, join and the client's first gateway refresh take seconds; a loaded 2-core machine ten times that.
     private static readonly TimeSpan DeployDeadline = TimeSpan.FromSeconds(90);
+
+    // Generous too: the machine running the tests may be loaded well beyond its cores.
     private static readonly TimeSpan CrashTestStabilize = TimeSpan.FromSeconds(90);
+
+    // A free HTTP port (ReplicationSiloConfigurator) can be taken by another process before Kestrel
+    // binds it; a few fresh starts make that race practically impossible to lose.
+    private const int StartAttempts = 3;
 
     private readonly TempDirectory _dataDir;
     private readonly Dictionary<string, string?> _settings;
@@ -78,31 +85,24 @@ public sealed partial class ReplicationCluster : IAsyncDisposable
     /// </summary>
     public static async Task<ReplicationCluster> StartAsync(short silos, IReadOnlyDictionary<string, string?>? settings = null, int siloProcesses = 0)
     {
-        var dataDir = new TempDirectory("or-cluster-");
-        var all = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        for (var attempt = 1; ; attempt++)
         {
-            ["Silo:DataDir"] = dataDir.Path,
-            ["Silo:PartitionCount"] = PartitionCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
-
-            // The silo's tuned membership, with the table re-read often so a silo that joined is seen quickly by all.
-            ["Silo:Membership:TableRefreshTimeout"] = "00:00:00.500",
-        };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-        {
-            all[key] = value;
-        }
-
-        var cluster = new ReplicationCluster(Build(silos, all), dataDir, all);
-        try
-        {
-            var deployed = Wait.ForAsync(cluster.Orleans.DeployAsync(), DeployDeadline, $"{silos} silos and the client to start");
-            await Task.WhenAll(Enumerable.Range(0, siloProcesses).Select(_ => cluster.StartSiloProcessAsync()).Append(deployed));
-            return cluster;
-        }
-        catch
-        {
-            await cluster.DisposeAsync();
-            throw;
+            var cluster = Create(silos, settings);
+            try
+            {
+                var deployed = Wait.ForAsync(cluster.Orleans.DeployAsync(), DeployDeadline, $"{silos} silos and the client to start");
+                await Task.WhenAll(Enumerable.Range(0, siloProcesses).Select(_ => cluster.StartSiloProcessAsync()).Append(deployed));
+                return cluster;
+            }
+            catch (Exception ex) when (attempt < StartAttempts && PortCheck.IsAddressInUse(ex))
+            {
+                await cluster.DisposeAsync();
+            }
+            catch
+            {
+                await cluster.DisposeAsync();
+                throw;
+            }
         }
     }
 
@@ -126,43 +126,6 @@ public sealed partial class ReplicationCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts one more silo in the test cluster.</summary>
-    public async Task<ClusterSilo> StartAdditionalSiloAsync() => Wrap((InProcessSiloHandle)await Orleans.StartAdditionalSiloAsync());
-
-    /// <summary>Stops a silo gracefully: it drains, finishes queued writes and leaves the membership table.</summary>
-    public async Task StopSiloAsync(ClusterSilo silo)
-    {
-        await Orleans.StopSiloAsync(silo.Handle);
-        silo.Dispose();
-    }
-
-    /// <summary>Stops a silo and starts it again with the same name and ports: a new incarnation.</summary>
-    public async Task<ClusterSilo> RestartSiloAsync(ClusterSilo silo)
-    {
-        var restarted = await Orleans.RestartSiloAsync(silo.Handle) ?? throw new InvalidOperationException($"Orleans did not restart {silo}.");
-        silo.Dispose();
-        return Wrap((InProcessSiloHandle)restarted);
-    }
-
-    /// <summary>
-    /// Starts a real silo process that joins this cluster (its store, ids and settings): the silo a
-    /// test crashes, with SIGKILL (<see cref="SiloProcess.KillAsync"/>) or SIGSTOP. Orleans'
-    /// <c>KillSiloAsync</c> is no crash: it stops the silo in this process, gracefully under the hood.
-    /// </summary>
-    public async Task<SiloProcess> StartSiloProcessAsync()
-    {
-        var environment = _settings.Where(s => s.Value is not null).ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value!);
-        environment["Silo__ClusterId"] = Orleans.Options.ClusterId;
-        environment["Silo__ServiceId"] = Orleans.Options.ServiceId;
-        var process = await SiloProcess.StartAsync(new SiloLaunchOptions { DataDir = DataDir, Environment = environment });
-        lock (_processes)
-        {
-            _processes.Add(process);
-        }
-
-        return process;
-    }
-
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
@@ -179,29 +142,6 @@ public sealed partial class ReplicationCluster : IAsyncDisposable
         }
 
         _dataDir.Dispose();
-    }
-
-    private static OrleansTestCluster Build(short silos, Dictionary<string, string?> settings)
-    {
-        var builder = new TestClusterBuilder(silos);
-
-        // Membership in the SQLite table, as our silos keep it, not the test cluster's in-memory one.
-        builder.Options.UseTestClusterMembership = false;
-
-        // Real sockets: silo processes and outside clients join, and a refused silo port is evidence of a crash.
-        builder.Options.ConnectionTransport = ConnectionTransportType.TcpSocket;
-        builder.Options.ConfigureFileLogging = false;
-
-        // Orleans' test silos swap in its experimental distributed grain directory; ours run with the default one.
-        builder.Options.SiloBuilderConfiguratorTypes.RemoveAll(type => type?.Contains("ConfigureDistributedGrainDirectory", StringComparison.Ordinal) == true);
-        foreach (var (key, value) in settings)
-        {
-            builder.Properties[key] = value;
-        }
-
-        builder.AddSiloBuilderConfigurator<ReplicationSiloConfigurator>();
-        builder.AddClientBuilderConfigurator<ReplicationClientConfigurator>();
-        return builder.Build();
     }
 
     private ClusterSilo Wrap(InProcessSiloHandle handle)
