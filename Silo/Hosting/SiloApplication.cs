@@ -1,15 +1,11 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using OrleansReplication.Grains;
 using OrleansReplication.Grains.State;
 using OrleansReplication.Silo.Http;
@@ -35,14 +31,7 @@ public static class SiloApplication
         builder.AddSilo();
         configure?.Invoke(builder);
         var app = builder.Build();
-
-        // Unknown routes, wrong methods and unexpected exceptions answer problem+json too.
-        app.UseExceptionHandler();
-        app.UseStatusCodePages();
-        app.MapStateEndpoints();
-        app.MapWatchEndpoints();
-        app.MapClusterEndpoints();
-        app.MapClusterEventEndpoints();
+        app.UseHttpApi();
         return app;
     }
 
@@ -53,29 +42,9 @@ public static class SiloApplication
         var services = builder.Services;
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
-        builder.WebHost.ConfigureKestrel((context, kestrel) =>
-        {
-            var options = kestrel.ApplicationServices.GetRequiredService<IOptions<SiloOptions>>().Value;
-            var address = IPAddress.Parse(options.ListenAddress);
-            kestrel.AddServerHeader = false;
+        builder.WebHost.ListenOnSiloHttpPort();
+        services.AddHttpApi();
 
-            // Bodies are bounded per endpoint with a problem+json 413; this is only the backstop.
-            kestrel.Limits.MaxRequestBodySize = options.MaxFrameBytes + (1024L * 1024);
-            kestrel.Listen(address, options.EffectiveHttpPort, l => l.Protocols = HttpProtocols.Http1);
-        });
-
-        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
-        {
-            var request = context.HttpContext.Request;
-            context.ProblemDetails.Detail ??= context.ProblemDetails.Status switch
-            {
-                StatusCodes.Status404NotFound => $"No endpoint serves {request.Method} {request.Path}; the API is under /v1 (see the README).",
-                StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}.",
-                StatusCodes.Status500InternalServerError => "The silo hit an internal error; it was logged. Retry, and report it if it persists.",
-                _ => context.ProblemDetails.Title,
-            };
-        });
-        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull);
         // Per-request framework logs drown the operator's view; warnings and errors still show.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 

@@ -23,6 +23,7 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly OutputTail _output;
     private readonly OutputTail _error;
     private string? _siloId;
+    private int _disposed;
 
     private SiloProcess(Process process, SiloLaunchOptions options, int instance, string commandLine)
     {
@@ -275,8 +276,14 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>Idempotent: a test and the cluster it joined may both dispose it.</remarks>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         try
         {
             if (!_process.HasExited)

@@ -25,25 +25,18 @@ public sealed class ClientFailoverRetryTests
     {
         // Orleans declares the victim dead after two missed 4 s probes (a refused probe fails at once, so about 4 s; nothing speeds it up here).
         const string SlowProbes = "00:00:04";
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 2, new Dictionary<string, string?> { ["Silo:Membership:ProbeTimeout"] = SlowProbes });
+        await using var cluster = await ReplicationCluster.StartAsync(2, new Dictionary<string, string?> { ["Silo:Membership:ProbeTimeout"] = SlowProbes }, siloProcesses: 1);
 
-        // The victim is a real process on the same store: SIGKILL is a crash, not a graceful leave.
-        await using var victim = await SiloProcess.StartAsync(new SiloLaunchOptions
-        {
-            DataDir = cluster.DataDir,
-            Arguments = ["--partitions", "16"],
-            Environment = new Dictionary<string, string> { ["Silo__Membership__ProbeTimeout"] = SlowProbes },
-        });
+        // The victim is a real process on the same store (it gets the cluster's settings too): SIGKILL is a crash, not a graceful leave.
+        var victim = cluster.SiloProcesses[0];
         var survivor = cluster.Silos[0].Services.GetRequiredService<PartitionMapManager>();
         var (victimAddress, partition, key) = await LedByVictimAsync(survivor, victim);
 
-        await using var client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions
-        {
-            Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString()), victim.GatewayEndPoint.ToString()],
-            MinReconnectDelay = TimeSpan.FromMilliseconds(100),
-            MaxReconnectDelay = TimeSpan.FromSeconds(30),
-            RequestTimeout = Deadline,
-        });
+        var options = cluster.ClientOptionsFor([.. cluster.Silos.Select(s => s.GatewayEndPoint), victim.GatewayEndPoint]);
+        options.MinReconnectDelay = TimeSpan.FromMilliseconds(100);
+        options.MaxReconnectDelay = TimeSpan.FromSeconds(30);
+        options.RequestTimeout = Deadline;
+        await using var client = await ReplicationClient.ConnectAsync(options);
         var replicator = client.GetReplicator<int>(Component);
         await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 1)], new WriteOptions { Safety = SafetyLevel.Applied });
 
@@ -65,17 +58,15 @@ public sealed class ClientFailoverRetryTests
     {
         // Nothing answers a call forwarded to a silo that died: the client finds out by asking
         // the partition's grain how long it has served (StalledAttempts), not at the attempt's 5 s timeout.
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 2);
-        await using var victim = await SiloProcess.StartAsync(new SiloLaunchOptions { DataDir = cluster.DataDir, Arguments = ["--partitions", "16"] });
+        await using var cluster = await ReplicationCluster.StartAsync(2, siloProcesses: 1);
+        var victim = cluster.SiloProcesses[0];
         var survivor = cluster.Silos[0].Services.GetRequiredService<PartitionMapManager>();
         var (victimAddress, partition, key) = await LedByVictimAsync(survivor, victim);
 
-        // The client's gateways are the survivors: they forward the write to the victim.
-        await using var client = await ReplicationClient.ConnectAsync(new ReplicationClientOptions
-        {
-            Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString())],
-            RequestTimeout = Deadline,
-        });
+        // The client's gateways are the survivors (the test cluster's silos): they forward the write to the victim.
+        var options = cluster.ClientOptionsFor();
+        options.RequestTimeout = Deadline;
+        await using var client = await ReplicationClient.ConnectAsync(options);
         var replicator = client.GetReplicator<int>(Component);
         await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, int>(key, 1)], new WriteOptions { Safety = SafetyLevel.Applied });
 

@@ -36,14 +36,11 @@ public sealed class ClusterEndpointsTests
     [Fact]
     public async Task ClusterEndpoints_SecondSiloJoinsSharedStore_ReplicasSpreadOverBoth()
     {
-        using var dir = new TempDirectory("or-cluster2-");
-        var settings = new Dictionary<string, string?> { ["Silo:PartitionCount"] = "8", ["Silo:SiloId"] = "first" };
-        await using var first = await InProcessSilo.StartAsync(dir.Path, settings);
-        settings["Silo:SiloId"] = "second";
-        await using var second = await InProcessSilo.StartAsync(dir.Path, settings);
-        var secondId = (await second.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString();
-
-        var firstId = (await first.Http.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString();
+        await using var cluster = await ReplicationCluster.StartAsync(1);
+        var first = cluster.Silos[0];
+        var second = await cluster.StartAdditionalSiloAsync();
+        var firstId = ReplicationCluster.IdOf(first);
+        var secondId = ReplicationCluster.IdOf(second);
         await Wait.UntilAsync(
             async () =>
             {
@@ -66,7 +63,7 @@ public sealed class ClusterEndpointsTests
         // Each silo reports the other's Orleans address (membership is Orleans').
         Assert.Contains(silos, s => s.GetProperty("id").GetString() == firstId && s.GetProperty("orleansAddress").GetString() is { Length: > 0 });
 
-        await second.StopAsync();
+        await cluster.StopSiloAsync(second);
         await Wait.UntilAsync(
             async () => (await first.Http.GetFromJsonAsync<JsonElement>("v1/cluster/silos")).GetProperty("silos").EnumerateArray()
                 .Any(s => s.GetProperty("id").GetString() == secondId && s.GetProperty("status").GetString() == "dead"),

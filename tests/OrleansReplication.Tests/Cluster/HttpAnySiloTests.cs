@@ -11,18 +11,15 @@ namespace OrleansReplication.Tests.Cluster;
 /// silo serve every item, a batch over every primary applies in one call, the listing pages over
 /// every partition, and every silo reports every partition's progress.
 /// </summary>
-[Collection(SerialClusterCollection.Name)]
-public sealed class HttpAnySiloTests
+[Collection(SharedClusterCollection.Name)]
+public sealed class HttpAnySiloTests(OrleansClusterFixture fixture)
 {
-    private const int Partitions = 16;
-    private static readonly TimeSpan Stabilize = TimeSpan.FromSeconds(90);
+    private const int Partitions = ReplicationCluster.PartitionCount;
 
     [Fact]
     public async Task AnySilo_ServesEveryItem_BatchListingAndPartitionProgress_NoRedirects()
     {
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
-        var clients = cluster.Silos.Select(s => new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = s.Http.BaseAddress }).ToList();
+        var clients = fixture.Cluster.Silos.Select(s => new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = s.Http.BaseAddress }).ToList();
         try
         {
             var keys = Enumerable.Range(0, 30).Select(i => $"k{i:00}").ToList();

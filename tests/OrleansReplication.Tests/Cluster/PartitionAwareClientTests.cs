@@ -5,30 +5,24 @@ namespace OrleansReplication.Tests.Cluster;
 
 /// <summary>
 /// The client routes each item to its partition's primary from its cached map: batches over
-/// several primaries go through in one call, stale maps are corrected, and a primary's crash is
-/// ridden out within the request's deadline.
+/// several primaries go through in one call, and errors come back typed.
 /// </summary>
-[Collection(SerialClusterCollection.Name)]
-public sealed class PartitionAwareClientTests
+[Collection(SharedClusterCollection.Name)]
+public sealed class PartitionAwareClientTests(OrleansClusterFixture fixture)
 {
-    private const int Partitions = 16;
+    private const int Partitions = ReplicationCluster.PartitionCount;
 
-    // Generous: the machine running the tests may be loaded well beyond its cores.
-    private static readonly TimeSpan Stabilize = TimeSpan.FromSeconds(90);
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+    private ReplicationCluster Cluster => fixture.Cluster;
 
     [Fact]
     public async Task BatchAcrossPrimaries_SucceedsInOneCall_OnePartitionGrainCallEach()
     {
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
-        await using var client = await ConnectAsync(cluster);
-        var replicator = client.GetReplicator<int>("routed");
+        var replicator = Cluster.Client.GetReplicator<int>("routed");
         var keys = Enumerable.Range(0, 64).Select(i => "k" + i).ToList();
-        var primaries = new HashSet<InProcessSilo>();
+        var primaries = new HashSet<ClusterSilo>();
         foreach (var partition in keys.Select(k => PartitionHasher.GetPartition("routed", k, Partitions)).Distinct())
         {
-            primaries.Add((await cluster.ReplicasOfAsync(partition)).Primary);
+            primaries.Add((await Cluster.ReplicasOfAsync(partition)).Primary);
         }
 
         Assert.True(primaries.Count == 3, $"The batch should span all 3 primaries; it spans {primaries.Count}.");
@@ -57,34 +51,9 @@ public sealed class PartitionAwareClientTests
     }
 
     [Fact]
-    public async Task PrimaryKilled_BatchOverEveryPartition_GoesThroughInOneCall()
-    {
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
-        await using var client = await ConnectAsync(cluster, requestTimeout: Deadline);
-        var replicator = client.GetReplicator<int>("reroute");
-        var keys = Enumerable.Range(0, 64).Select(i => "k" + i).ToList();
-        var before = await replicator.SetStateItemsAsync(keys.Select(k => KeyValuePair.Create<ItemKey, int>(k, 1)), new WriteOptions { Safety = SafetyLevel.Applied });
-
-        var (victim, _) = await cluster.ReplicasOfAsync(PartitionHasher.GetPartition("reroute", keys[0], Partitions));
-        await cluster.KillSiloAsync(victim);
-
-        // No retry loop here: the client refreshes its map, waits out the promotion and sends again.
-        var after = await replicator.SetStateItemsAsync(keys.Select(k => KeyValuePair.Create<ItemKey, int>(k, 2)), new WriteOptions { Safety = SafetyLevel.Applied });
-
-        Assert.All(keys.Zip(before, after), t => Assert.True(t.Third.Version > t.Second.Version, $"{t.First}: version {t.Third.Version} after failover is not above {t.Second.Version}."));
-        var read = await replicator.GetStateItemsAsync(keys.Select(k => new ItemKey(k)));
-        Assert.Equal(keys, read.Select(r => r.Key.Id));
-        Assert.All(read, r => Assert.Equal(2, r.Value));
-    }
-
-    [Fact]
     public async Task BadInputAndConflicts_AcrossPrimaries_GetTypedErrors()
     {
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
-        await using var client = await ConnectAsync(cluster);
-        var replicator = client.GetReplicator<string>("typed");
+        var replicator = Cluster.Client.GetReplicator<string>("typed");
         var keys = Enumerable.Range(0, 32).Select(i => "k" + i).ToList();
         var set = await replicator.SetStateItemsAsync(keys.Select(k => KeyValuePair.Create<ItemKey, string>(k, "v")));
         var current = set[5].Version;
@@ -103,11 +72,4 @@ public sealed class PartitionAwareClientTests
         await Assert.ThrowsAsync<InvalidRequestException>(() => replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, string>(new ItemKey("bad\nid"), "v")]));
         await Assert.ThrowsAsync<ItemTooLargeException>(() => replicator.SetStateItemsAsync(keys.Take(3).Select(k => KeyValuePair.Create<ItemKey, string>(k, new string('x', 1536 * 1024)))));
     }
-
-    private static Task<ReplicationClient> ConnectAsync(TestCluster cluster, TimeSpan? requestTimeout = null) =>
-        ReplicationClient.ConnectAsync(new ReplicationClientOptions
-        {
-            Gateways = [.. cluster.Silos.Select(s => s.GatewayEndPoint.ToString())],
-            RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30),
-        });
 }

@@ -1,18 +1,24 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using OrleansReplication.Client;
 using OrleansReplication.Silo.Diagnostics;
+using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Cluster;
 
-public sealed class ReplicationMetricsTests
+/// <summary>What the silos report of replication: standbys in sync and their lag (metrics), and the partitions each carries.</summary>
+[Collection(SharedClusterCollection.Name)]
+public sealed class ReplicationMetricsTests(OrleansClusterFixture fixture)
 {
+    // 16 partitions, one primary and one standby each (replication factor 2).
+    private const int Partitions = ReplicationCluster.PartitionCount;
+
     [Fact]
-    public async Task Metrics_TwoSilosAfterWrites_EveryStandbyInSyncAndLagZero()
+    public async Task Metrics_AfterWrites_EveryStandbyInSyncAndLagZero()
     {
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 2);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        var cluster = fixture.Cluster;
         var replicator = cluster.Client.GetReplicator<int>("metrics");
         for (var i = 0; i < 50; i++)
         {
@@ -26,33 +32,36 @@ public sealed class ReplicationMetricsTests
             () =>
             {
                 var (inSync, maxLag) = Observe(meters);
-                return Task.FromResult(inSync == 16 && maxLag == 0);
+                return Task.FromResult(inSync == Partitions && maxLag == 0);
             },
             TimeSpan.FromSeconds(30),
-            "the metrics to show 16 in-sync standbys (one per partition) and no lag");
+            $"the metrics to show {Partitions} in-sync standbys (one per partition) and no lag");
     }
 
     [Fact]
-    public async Task Membership_TwoSilosRf2_ReportPartitionsActuallyCarried()
+    public async Task Membership_Rf2_ReportPartitionsActuallyCarried()
     {
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 2);
-        await cluster.WaitForReplicationToStabilizeAsync();
+        var cluster = fixture.Cluster;
 
-        // 16 partitions, one primary and one standby each: 32 copies over the two silos, shared evenly.
+        // One primary and one standby per partition: 32 copies over the silos, each silo reporting
+        // the partitions the map has it lead or stand by for.
         var seen = "nothing";
         try
         {
             await Wait.UntilAsync(
                 async () =>
                 {
+                    var map = await PartitionViews.PartitionsAsync(cluster.Silos[0].Http);
                     seen = await cluster.Silos[0].Http.GetStringAsync("v1/cluster/silos");
                     var carried = JsonDocument.Parse(seen).RootElement.GetProperty("silos").EnumerateArray()
                         .Where(s => s.GetProperty("status").GetString() == "active")
-                        .Select(s => s.GetProperty("partitions").GetInt32()).ToList();
-                    return carried.Count == 2 && carried.Sum() == 32 && carried.All(c => c == 16);
+                        .ToDictionary(s => s.GetProperty("id").GetString()!, s => s.GetProperty("partitions").GetInt32());
+                    return carried.Count == cluster.Silos.Count
+                        && carried.Values.Sum() == 2 * Partitions
+                        && carried.All(c => c.Value == map.Count(p => p.GetProperty("primary").GetString() == c.Key || PartitionViews.Standbys(p).Select(PartitionViews.SiloOf).Contains(c.Key)));
                 },
                 TimeSpan.FromSeconds(30),
-                "each silo to report the 16 partitions it carries (8 led, 8 standby copies)");
+                $"each silo to report the partitions it carries, led or standby ({2 * Partitions} copies in all)");
         }
         catch (TimeoutException ex)
         {

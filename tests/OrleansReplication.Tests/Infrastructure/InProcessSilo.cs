@@ -6,8 +6,10 @@ using Microsoft.AspNetCore.Builder;
 namespace OrleansReplication.Tests.Infrastructure;
 
 /// <summary>
-/// A whole silo (<see cref="OrleansReplication.Silo.Hosting.SiloApplication"/>) running in the test
-/// process on free loopback ports, with an <see cref="HttpClient"/> on its HTTP endpoint.
+/// A whole silo (<see cref="OrleansReplication.Silo.Hosting.SiloApplication"/>, the executable's web
+/// application) running in the test process on free loopback ports, with an <see cref="HttpClient"/>
+/// on its HTTP endpoint: for tests of one silo. Tests of several use <see cref="ReplicationCluster"/>
+/// (Orleans' test cluster), and a crash needs a real process.
 /// </summary>
 /// <remarks>
 /// Logs below Warning are filtered out (pass <c>Logging:LogLevel:Default</c> in the settings to
@@ -124,42 +126,6 @@ public sealed class InProcessSilo : IAsyncDisposable
             await App.DisposeAsync();
         }
     }
-
-    /// <summary>
-    /// Ends the silo the way a crash does, as far as a process can do that to itself: no graceful
-    /// stop, no flush, no leaving the membership table (peers must detect the death), listeners and
-    /// connections closed. Real SIGKILL is what <see cref="OrleansReplication.Testing.Processes.SiloProcess"/> does.
-    /// </summary>
-    public async Task KillAsync()
-    {
-        if (_stopped)
-        {
-            return;
-        }
-
-        _stopped = true;
-        Http.Dispose();
-
-        // A stop whose token is already cancelled: no drain, no flush, Orleans' ungraceful shutdown
-        // (a disposal alone left the Orleans runtime of a "killed" silo running in the test process).
-        using var aborted = new CancellationTokenSource();
-        await aborted.CancelAsync();
-        try
-        {
-            await App.StopAsync(aborted.Token);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or AggregateException)
-        {
-            // Services that were cut short say so; that is the point of an aborted stop.
-        }
-        finally
-        {
-            await App.DisposeAsync();
-        }
-    }
-
-    /// <summary>Whether the silo was stopped or killed.</summary>
-    public bool IsStopped => _stopped;
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await StopAsync();

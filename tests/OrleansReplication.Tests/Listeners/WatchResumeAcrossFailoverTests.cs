@@ -6,36 +6,27 @@ namespace OrleansReplication.Tests.Listeners;
 /// <summary>
 /// A watcher that resumes from its cursor after a primary crashed sees every change since the
 /// cursor exactly once, removals included: the promoted standby's log continues the history its
-/// standby copy applied.
+/// standby copy applied. The primary is a real silo process, killed with SIGKILL.
 /// </summary>
 [Collection(SerialClusterCollection.Name)]
 public sealed class WatchResumeAcrossFailoverTests
 {
-    private const int Keys = 48;
+    private const int Keys = ClusterWatchRounds.Keys;
     private static readonly TimeSpan Stabilize = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task Sse_ResumeFromCursorAfterPrimaryKilled_SeesEverySetAndRemovalOnceInPerKeyOrder()
     {
-        const string component = "resume-kill";
-        await using var cluster = await TestCluster.StartAsync(initialSilos: 3);
-        await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
-        await using var client = await ClusterWatchTests.ConnectAsync(cluster);
-        var replicator = client.GetReplicator<int>(component);
+        await using var cluster = await ReplicationCluster.StartWithSiloProcessAsync();
+        var victim = cluster.SiloProcesses[0];
+        var component = cluster.ComponentWithKeyLedBy("resume-kill", "k0", victim.SiloId);
+        var replicator = cluster.Client.GetReplicator<int>(component);
         var applied = new WriteOptions { Safety = SafetyLevel.Applied };
         var keys = Enumerable.Range(0, Keys).Select(i => "k" + i).ToList();
         await replicator.SetStateItemsAsync(keys.Select(k => KeyValuePair.Create<ItemKey, int>(k, 0)), applied);
 
-        var (victim, _) = await cluster.ReplicasOfAsync(ClusterWatchTests.PartitionOf(component, "k0"));
-        var watched = cluster.Silos.First(s => s != victim);
-        var onVictim = new List<string>();
-        foreach (var key in keys)
-        {
-            if ((await cluster.ReplicasOfAsync(ClusterWatchTests.PartitionOf(component, key))).Primary == victim)
-            {
-                onVictim.Add(key);
-            }
-        }
+        var watched = cluster.Silos[0];
+        var onVictim = keys.Where(k => cluster.PrimaryOf(ClusterWatchRounds.PartitionOf(component, k)) == victim.SiloId).ToList();
 
         string cursor;
         await using (var stream = await SseStream.OpenAsync(watched.Http, $"v1/components/{component}/watch"))
@@ -58,7 +49,7 @@ public sealed class WatchResumeAcrossFailoverTests
         even.ForEach(k => expected[k].Add("remove"));
         expected["k0"].Add("set 2");
         expected["k1"].Add("set 2");
-        await cluster.KillSiloAsync(victim);
+        await victim.KillAsync();
         await cluster.WaitForReplicationToStabilizeAsync(Stabilize);
 
         var seen = keys.ToDictionary(k => k, _ => new List<string>());
