@@ -89,6 +89,16 @@ public sealed class ReplicationOptions
     /// <value>Defaults to 5 s: the longest a silently stalled standby can hold writes, about a failure detector's probe period.</value>
     public TimeSpan MaxAckDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a replication call to a standby may stay unanswered before the standby's silo port
+    /// is checked: a refused connection means its process is gone, and it is declared dead through
+    /// Orleans at once (Orleans does not fail calls sent over a connection that closed, and its
+    /// probes take about a second). A live or paused silo accepts the connection and nothing
+    /// happens. <see cref="Timeout.InfiniteTimeSpan"/> leaves detection to Orleans' probes alone.
+    /// </summary>
+    /// <value>Defaults to 100 ms: far beyond a replication batch's round trip.</value>
+    public TimeSpan UnansweredCallCheckDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Most changes in one catch-up batch read from the log.</summary>
     /// <value>Defaults to 1,024 changes.</value>
     public int CatchUpBatchChanges { get; set; } = 1024;
@@ -156,6 +166,11 @@ internal sealed class ReplicationOptionsValidator : IValidateOptions<Replication
         if (options.MaxAckDelay <= TimeSpan.Zero && options.MaxAckDelay != Timeout.InfiniteTimeSpan)
         {
             failures.Add($"Replication:MaxAckDelay is {options.MaxAckDelay}; use a positive time, or -00:00:00.001 (infinite) to turn the check off.");
+        }
+
+        if (options.UnansweredCallCheckDelay <= TimeSpan.Zero && options.UnansweredCallCheckDelay != Timeout.InfiniteTimeSpan)
+        {
+            failures.Add($"Replication:UnansweredCallCheckDelay is {options.UnansweredCallCheckDelay}; use a positive time, or -00:00:00.001 (infinite) to leave failure detection to Orleans' probes.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -30,6 +30,7 @@ internal sealed partial class StandbySender : IAsyncDisposable
     private readonly long _maxQueuedBytes;
     private readonly Action<string> _onUnavailable;
     private readonly Action _onUnanswered;
+    private readonly TimeSpan _unansweredAfter;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly AsyncSignal _wake = new();
@@ -53,15 +54,12 @@ internal sealed partial class StandbySender : IAsyncDisposable
     // Written under _gate by the first link that finds the sender broken; others await the same probe.
     private Task? _probe;
 
-    /// <summary>How long a replication call runs before its standby's silo port is checked (far beyond a batch's usual round trip).</summary>
-    public static readonly TimeSpan UnansweredAfter = TimeSpan.FromMilliseconds(100);
-
     /// <param name="service">The standby silo's replica service.</param>
     /// <param name="standby">The standby silo incarnation, for logs.</param>
     /// <param name="primary">This silo, as the standby knows it.</param>
     /// <param name="options">The replication options.</param>
     /// <param name="onUnavailable">Called with the reason when a call fails because the standby's silo is unreachable.</param>
-    /// <param name="onUnanswered">Called when a call is unanswered after <see cref="UnansweredAfter"/>: Orleans does not fail calls sent over a connection that closed.</param>
+    /// <param name="onUnanswered">Called when a call is unanswered after <see cref="ReplicationOptions.UnansweredCallCheckDelay"/>: Orleans does not fail calls sent over a connection that closed.</param>
     /// <param name="logger">The logger.</param>
     public StandbySender(IReplicaService service, string standby, string primary, ReplicationOptions options, Action<string> onUnavailable, Action onUnanswered, ILogger logger)
     {
@@ -73,6 +71,7 @@ internal sealed partial class StandbySender : IAsyncDisposable
         _maxQueuedBytes = options.LinkQueueBytes;
         _onUnavailable = onUnavailable;
         _onUnanswered = onUnanswered;
+        _unansweredAfter = options.UnansweredCallCheckDelay;
         _logger = logger;
 
         // One loop per standby silo for the sender's life: it sleeps while the queue is empty.
@@ -286,11 +285,11 @@ internal sealed partial class StandbySender : IAsyncDisposable
 
     private async Task<ReplicationAck[]> AnswerOfAsync(Task<ReplicationAck[]> call, CancellationToken token)
     {
-        if (!call.IsCompleted)
+        if (!call.IsCompleted && _unansweredAfter != Timeout.InfiniteTimeSpan)
         {
             try
             {
-                return await call.WaitAsync(UnansweredAfter, token).ConfigureAwait(false);
+                return await call.WaitAsync(_unansweredAfter, token).ConfigureAwait(false);
             }
             catch (TimeoutException) when (!call.IsCompleted)
             {

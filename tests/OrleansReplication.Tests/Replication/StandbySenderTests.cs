@@ -191,6 +191,34 @@ public sealed class StandbySenderTests : ReplicationHarness
         Assert.Equal(1, _host.Find(0)!.AppliedSequence);
     }
 
+    [Fact]
+    public async Task Send_CallUnanswered_CheckOff_NothingReported()
+    {
+        var service = new FakeReplicaService(_host);
+        await using var sender = NewSender(service, new ReplicationOptions { UnansweredCallCheckDelay = Timeout.InfiniteTimeSpan });
+        var (p0, l0, _, _) = await StartTwoPartitionsAsync(sender);
+
+        service.Hold();
+        await WriteAsync(p0, SafetyLevel.Local, Set("slow", "1"));
+        await Task.Delay(TimeSpan.FromMilliseconds(300)); // three check delays; nothing may happen
+        service.Release();
+
+        await Wait.UntilAsync(() => l0.AppliedSequence == p0.LastSequence, Deadline, "the slow call's ack");
+        Assert.Equal(0, Volatile.Read(ref _unanswered));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    public void Validate_UnansweredCallCheckDelayNotPositive_NamesTheSetting(int milliseconds)
+    {
+        var result = new ReplicationOptionsValidator().Validate(null, new ReplicationOptions { UnansweredCallCheckDelay = TimeSpan.FromMilliseconds(milliseconds) });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Replication:UnansweredCallCheckDelay", result.FailureMessage, StringComparison.Ordinal);
+        Assert.False(new ReplicationOptionsValidator().Validate(null, new ReplicationOptions { UnansweredCallCheckDelay = Timeout.InfiniteTimeSpan }).Failed);
+    }
+
     private StandbySender NewSender(IReplicaService service, ReplicationOptions? options = null) =>
         new(service, "standby@1", "primary@1", options ?? new ReplicationOptions(), reason =>
         {
