@@ -9,7 +9,7 @@ namespace OrleansReplication.Silo.Placement;
 /// coordinator): each computes the same deterministic plan from the same snapshot, and the
 /// store's compare-and-swap lets exactly one writer win each row; the others re-read.
 /// </summary>
-internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOptions<PlacementOptions> options, ILogger<PartitionMapManager> logger, ClusterEventChannel? events = null)
+internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOptions<PlacementOptions> options, ILogger<PartitionMapManager> logger, ClusterEventChannel? events = null, MembershipService? membership = null)
 {
     // Standby moves per reconciliation: a joining silo takes on its share gradually, so catch-up
     // traffic never floods it or the primaries.
@@ -54,6 +54,9 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
         return map;
     }
 
+    private bool IsDraining(SiloIncarnation silo) =>
+        membership?.Current.Silos.Any(s => s.Address == silo && s.Status == SiloStatus.ShuttingDown) == true;
+
     private static bool Older(PartitionMap map, PartitionMap than)
     {
         for (var p = 0; p < map.Assignments.Count; p++)
@@ -83,7 +86,8 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
 
             // "Promote the buddy, demote the primary": the old primary is still in the group (balancing)
             // or was a standby of it and is alive (drain); a death leaves it out of the group.
-            var handedOff = was.Standbys.Contains(now) && (row.Standbys.Contains(old) || _handoffs.TryRemove(p, out _));
+            // The silo that handed off knows it did; a peer knows the old primary is draining.
+            var handedOff = was.Standbys.Contains(now) && (row.Standbys.Contains(old) || _handoffs.TryRemove(p, out _) || IsDraining(old));
             if (handedOff)
             {
                 events.Publish(ClusterEventKinds.PartitionHandedOff, now.ToString(), p, row.Epoch, $"Partition {p} handed off from {old} to its in-sync standby {now}.");
