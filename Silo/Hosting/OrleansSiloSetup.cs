@@ -5,7 +5,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Hosting;
-using Orleans.Runtime.MembershipService.SiloMetadata;
 using OrleansReplication.Clustering;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Storage;
@@ -15,24 +14,15 @@ namespace OrleansReplication.Silo.Hosting;
 /// <summary>
 /// Turns the silo's settings (<c>Silo</c> section, command line) into Orleans' options: cluster and
 /// service id, endpoints, silo name, clustering (SQLite file or PostgreSQL), tuned membership
-/// timings, and this silo's placement attributes as Orleans silo metadata.
+/// timings, and the endpoints it serves (published by <see cref="ReplicationSiloMetadata"/>).
 /// </summary>
 internal static class OrleansSiloSetup
 {
-    /// <summary>Metadata keys under which a silo publishes its placement attributes and endpoints.</summary>
-    public const string ZoneKey = "replication.zone";
-    public const string HostKey = "replication.host";
-    public const string RackKey = "replication.rack";
-    public const string HttpKey = "replication.http";
-    public const string GatewayKey = "replication.gateway";
-    public const string MemoryKey = "replication.memory";
-
     public static ISiloBuilder ConfigureFromSiloOptions(this ISiloBuilder silo, IConfiguration configuration)
     {
         // Read here only to choose providers and publish metadata; the bound, validated options
         // (ValidateOnStart) configure everything else below.
         var settings = configuration.GetSection(SiloOptions.SectionName).Get<SiloOptions>() ?? new SiloOptions();
-        var membership = configuration.GetSection(SiloOptions.SectionName + ":Membership").Get<MembershipOptions>() ?? new MembershipOptions();
         var services = silo.Services;
 
         // Post-configured: a clustering provider's own defaults (UseLocalhostClustering sets "dev"
@@ -66,15 +56,10 @@ internal static class OrleansSiloSetup
             m.DefunctSiloExpiration = TimeSpan.FromDays(1);
         });
 
-        silo.UseSiloMetadata(new Dictionary<string, string>
-        {
-            [ZoneKey] = membership.Zone,
-            [HostKey] = membership.Host,
-            [RackKey] = membership.Rack,
-            [HttpKey] = $"http://{settings.EffectiveAdvertisedAddress}:{settings.EffectiveHttpPort}",
-            [GatewayKey] = $"{settings.EffectiveAdvertisedAddress}:{settings.EffectiveGatewayPort}",
-            [MemoryKey] = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        // Published by AddStateReplication with the silo's metadata: the executable serves both.
+        services.AddSingleton(new ReplicationSiloMetadata.PublishedEndpoints(
+            $"http://{settings.EffectiveAdvertisedAddress}:{settings.EffectiveHttpPort}",
+            $"{settings.EffectiveAdvertisedAddress}:{settings.EffectiveGatewayPort}"));
 
         if (settings.Storage == "postgres")
         {

@@ -10,14 +10,15 @@ internal sealed class SiloIdentity
     public SiloIdentity(IOptions<SiloOptions> options, ILocalSiloDetails local, TimeProvider time)
     {
         var o = options.Value;
-        SiloId = o.EffectiveSiloId;
+        // Orleans' silo name is how peers name this silo (the executable sets it from Silo:SiloId).
+        SiloId = local.Name;
         StartedAt = time.GetUtcNow();
 
         // Orleans' generation tells a restarted silo from the one that held the data before.
         Address = new(SiloId, local.SiloAddress.Generation);
         OrleansAddress = local.SiloAddress;
         SiloEndpoint = local.SiloAddress.Endpoint.ToString();
-        GatewayEndpoint = $"{o.EffectiveAdvertisedAddress}:{o.EffectiveGatewayPort}";
+        GatewayEndpoint = local.GatewayAddress?.Endpoint.ToString() ?? string.Empty;
         HttpEndpoint = $"http://{o.EffectiveAdvertisedAddress}:{o.EffectiveHttpPort}";
     }
 

@@ -19,13 +19,17 @@ public static class StateReplicationSiloBuilderExtensions
     /// <summary>
     /// Adds the replication services: the store, the partition map and its placement, partition
     /// replicas with their commit loops, replication to standbys and promotion on failure, the item
-    /// and partition grains with their placement director. Settings
-    /// come from the <c>Silo</c> configuration section (validated at start).
+    /// and partition grains with their placement director, and this silo's placement attributes as
+    /// Orleans silo metadata (<see cref="ReplicationSiloMetadata"/>). Settings come from the
+    /// <c>Silo</c> configuration section (validated at start); the silo's name, endpoints and
+    /// clustering are Orleans' own, so it works in any Orleans silo.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The silo called <c>UseSiloMetadata</c> itself (put that metadata under <c>Orleans:Metadata</c> instead).</exception>
     public static ISiloBuilder AddStateReplication(this ISiloBuilder silo)
     {
         ArgumentNullException.ThrowIfNull(silo);
         var services = silo.Services;
+        silo.AddReplicationMetadata();
         services.AddOptions<SiloOptions>().BindConfiguration(SiloOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiloOptions>, SiloOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);

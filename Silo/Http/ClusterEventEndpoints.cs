@@ -39,9 +39,10 @@ internal static class ClusterEventEndpoints
         response.Headers["X-Accel-Buffering"] = "no";
         await response.StartAsync(aborted).ConfigureAwait(false);
         await using var stream = events.FollowAsync(aborted).GetAsyncEnumerator(aborted);
+        var next = Task.FromResult(true);
         try
         {
-            var next = stream.MoveNextAsync().AsTask();
+            next = stream.MoveNextAsync().AsTask();
             while (true)
             {
                 using var keepAlive = CancellationTokenSource.CreateLinkedTokenSource(aborted);
@@ -67,6 +68,12 @@ internal static class ClusterEventEndpoints
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
             // The follower went away.
+        }
+        finally
+        {
+            // An async iterator cannot be disposed while a MoveNextAsync is pending (it throws
+            // NotSupportedException): let the pending one end (the abort cancels it) first.
+            await ((Task)next).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

@@ -4,7 +4,7 @@ using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using OrleansReplication.Silo.Hosting;
 using OrleansReplication.Silo.Placement;
-using static OrleansReplication.Silo.Hosting.OrleansSiloSetup;
+using static OrleansReplication.Silo.Hosting.ReplicationSiloMetadata;
 
 namespace OrleansReplication.Silo.Membership;
 
@@ -259,7 +259,7 @@ internal sealed partial class MembershipService(
         var address = new SiloIncarnation(member.Name, member.SiloAddress.Generation);
         // This silo's own metadata is known here at once; peers' arrive through Orleans' cache.
         var data = member.SiloAddress.Equals(identity.OrleansAddress) ? ownMetadata.Value.Metadata : metadata.GetSiloMetadata(member.SiloAddress).Metadata;
-        var known = data.ContainsKey(HttpKey);
+        var known = data.ContainsKey(MemberKey);
         var status = member.Status switch
         {
             Orleans.Runtime.SiloStatus.Dead => SiloStatus.Dead,
