@@ -106,6 +106,13 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
     public async Task<PartitionMap> ReconcileAsync(int partitionCount, MembershipSnapshot membership, CancellationToken cancellationToken)
     {
         var active = membership.Active;
+        if (active.Count == 0)
+        {
+            // Every live silo is draining (the last other one was stopped after a drain): a
+            // draining silo leading is better than partitions with no primary at all.
+            active = [.. membership.Silos.Where(s => s.Status == SiloStatus.ShuttingDown)];
+        }
+
         var map = await RefreshAsync(partitionCount, cancellationToken).ConfigureAwait(false);
         if (active.Count == 0)
         {

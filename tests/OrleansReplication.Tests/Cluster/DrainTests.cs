@@ -84,6 +84,26 @@ public sealed class DrainTests
         }
     }
 
+    [Fact]
+    public async Task Drained_ThenTheLastOtherSiloStops_TheDrainedSiloLeadsEveryPartitionRatherThanNone()
+    {
+        await using var cluster = await ReplicationCluster.StartAsync(2);
+        await cluster.WaitForReplicationToStabilizeAsync();
+        var (drained, last) = (cluster.Silos[0], cluster.Silos[1]);
+        var drainedId = ReplicationCluster.IdOf(drained);
+        using var accepted = await drained.Http.PostAsync($"v1/cluster/silos/{drainedId}/drain", null);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        await Wait.UntilAsync(async () => await LeadsAsync(drained, drainedId) == 0, Deadline, "the drained silo to lead nothing");
+        var partitions = (await drained.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").GetArrayLength();
+
+        await cluster.StopSiloAsync(last);
+
+        // The drained silo is the only one left: better it leads than no one does.
+        await Wait.UntilAsync(async () => await LeadsAsync(drained, drainedId) == partitions, Deadline, "the drained silo, the only one left, to lead every partition");
+        using var put = await drained.Http.PutAsync("v1/components/last-one/items/a?safety=applied", new StringContent("{\"n\":1}", Encoding.UTF8, "application/json"));
+        Assert.True(put.IsSuccessStatusCode, $"{(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+    }
+
     private static async Task<int> LeadsAsync(ClusterSilo asked, string silo) =>
         (await asked.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").EnumerateArray().Count(p => p.GetProperty("primary").GetString() == silo);
 
