@@ -19,9 +19,7 @@ public static class GrainFactoryReplicationExtensions
     public static IStateReplicator<TItem> GetReplicator<TItem>(this IClusterClient client, string component, Func<TItem, ItemKey>? keySelector = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var options = client.ServiceProvider.GetService<IOptions<ReplicationClientOptions>>()?.Value ?? new ReplicationClientOptions();
-        var context = Contexts.GetValue(client, _ => new ReplicationContext(client, options, client.ServiceProvider.GetService<ConnectionLosses>()));
-        return Replicator(context, component, keySelector);
+        return GetReplicator(client, component, keySelector, client.ServiceProvider.GetService<IOptions<ReplicationClientOptions>>()?.Value);
     }
 
     /// <summary>The State Replicator of <paramref name="component"/> over the partition grains of <paramref name="grains"/> (a silo's factory too).</summary>
@@ -29,20 +27,15 @@ public static class GrainFactoryReplicationExtensions
     public static IStateReplicator<TItem> GetReplicator<TItem>(this IGrainFactory grains, string component, Func<TItem, ItemKey>? keySelector = null, ReplicationClientOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(grains);
-        var losses = (grains as IClusterClient)?.ServiceProvider.GetService<ConnectionLosses>();
-        return Replicator(Contexts.GetValue(grains, g => new ReplicationContext(g, options ?? new ReplicationClientOptions(), losses)), component, keySelector);
-    }
-
-    internal static ReplicationContext ContextOf(IClusterClient client, ReplicationClientOptions options) =>
-        Contexts.GetValue(client, _ => new ReplicationContext(client, options, client.ServiceProvider.GetService<ConnectionLosses>()));
-
-    private static StateReplicator<TItem> Replicator<TItem>(ReplicationContext context, string component, Func<TItem, ItemKey>? keySelector)
-    {
         if (StateNames.ValidateComponent(component) is { } error)
         {
             throw new InvalidRequestException(error);
         }
 
-        return new StateReplicator<TItem>(context, component, keySelector ?? StateKeyAccessor<TItem>.Selector);
+        return new StateReplicator<TItem>(ContextOf(grains, options ?? new ReplicationClientOptions()), component, keySelector ?? StateKeyAccessor<TItem>.Selector);
     }
+
+    // An Orleans client's context watches the gateway connections its AddStateReplication registered.
+    internal static ReplicationContext ContextOf(IGrainFactory grains, ReplicationClientOptions options) =>
+        Contexts.GetValue(grains, g => new ReplicationContext(g, options, (g as IClusterClient)?.ServiceProvider.GetService<ConnectionLosses>()));
 }

@@ -181,12 +181,13 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
                         ex);
                 }
 
-                var delay = TimeSpan.FromTicks(Math.Min(policy.MinDelay.Ticks << Math.Min(attempt, 16), policy.MaxDelay.Ticks));
                 if (ex is AttemptLostException)
                 {
                     // The partition is served again (its grain answered), or the answer's way back is gone: go at once.
                     continue;
                 }
+
+                var delay = TimeSpan.FromTicks(Math.Min(policy.MinDelay.Ticks << Math.Min(attempt, 16), policy.MaxDelay.Ticks));
 
                 if (ex is PartitionMovedException or OrleansMessageRejectionException && delay > FailoverRetryDelay)
                 {

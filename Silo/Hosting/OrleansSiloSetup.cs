@@ -63,7 +63,7 @@ internal static class OrleansSiloSetup
 
         // Published by AddStateReplication with the silo's metadata: the executable serves both.
         services.AddSingleton(new ReplicationSiloMetadata.PublishedEndpoints(
-            $"http://{settings.EffectiveAdvertisedAddress}:{settings.EffectiveHttpPort}",
+            settings.EffectiveHttpEndpoint,
             $"{settings.EffectiveAdvertisedAddress}:{settings.EffectiveGatewayPort}"));
 
         if (settings.Storage == "postgres")

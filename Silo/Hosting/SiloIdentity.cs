@@ -19,7 +19,7 @@ internal sealed class SiloIdentity
         OrleansAddress = local.SiloAddress;
         SiloEndpoint = local.SiloAddress.Endpoint.ToString();
         GatewayEndpoint = local.GatewayAddress?.Endpoint.ToString() ?? string.Empty;
-        HttpEndpoint = $"http://{o.EffectiveAdvertisedAddress}:{o.EffectiveHttpPort}";
+        HttpEndpoint = o.EffectiveHttpEndpoint;
     }
 
     public string SiloId { get; }

@@ -84,5 +84,8 @@ public sealed class SiloOptions
         ? (ListenAddress is "0.0.0.0" or "::" ? Environment.MachineName : ListenAddress)
         : AdvertisedAddress;
 
+    /// <summary>The HTTP API's address as peers and clients use it.</summary>
+    internal string EffectiveHttpEndpoint => $"http://{EffectiveAdvertisedAddress}:{EffectiveHttpPort}";
+
     internal string EffectiveSiloId => string.IsNullOrEmpty(SiloId) ? $"silo-{EffectiveAdvertisedAddress}-{EffectiveSiloPort}" : SiloId;
 }

@@ -60,7 +60,7 @@ internal sealed partial class MembershipService(
     /// </summary>
     public void Suspect(SiloIncarnation peer, string reason)
     {
-        if (_current.Silos.FirstOrDefault(s => s.Address == peer && s.Status != SiloStatus.Dead) is not { Silo: { } silo })
+        if (LiveSilo(peer) is not { } silo)
         {
             return;
         }
@@ -78,11 +78,15 @@ internal sealed partial class MembershipService(
     /// </summary>
     public void CheckSiloPort(SiloIncarnation peer)
     {
-        if (_current.Silos.FirstOrDefault(s => s.Address == peer && s.Status != SiloStatus.Dead) is { Silo: { } silo })
+        if (LiveSilo(peer) is { } silo)
         {
             _ = ConfirmAsync(peer, silo);
         }
     }
+
+    // The Orleans address of a peer this silo does not yet know to be dead.
+    private SiloAddress? LiveSilo(SiloIncarnation peer) =>
+        _current.Silos.FirstOrDefault(s => s.Address == peer && s.Status != SiloStatus.Dead)?.Silo;
 
     private async Task ConfirmAsync(SiloIncarnation peer, SiloAddress silo)
     {

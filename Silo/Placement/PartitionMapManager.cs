@@ -9,7 +9,7 @@ namespace OrleansReplication.Silo.Placement;
 /// coordinator): each computes the same deterministic plan from the same snapshot, and the
 /// store's compare-and-swap lets exactly one writer win each row; the others re-read.
 /// </summary>
-internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOptions<PlacementOptions> options, ILogger<PartitionMapManager> logger, ClusterEventChannel? events = null, MembershipService? membership = null)
+internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOptions<PlacementOptions> options, ILogger<PartitionMapManager> logger, ClusterEventChannel? events = null, MembershipService? membershipService = null)
 {
     // Standby moves per reconciliation: a joining silo takes on its share gradually, so catch-up
     // traffic never floods it or the primaries.
@@ -55,7 +55,7 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
     }
 
     private bool IsDraining(SiloIncarnation silo) =>
-        membership?.Current.Silos.Any(s => s.Address == silo && s.Status == SiloStatus.ShuttingDown) == true;
+        membershipService?.Current.Silos.Any(s => s.Address == silo && s.Status == SiloStatus.ShuttingDown) == true;
 
     private static bool Older(PartitionMap map, PartitionMap than)
     {
