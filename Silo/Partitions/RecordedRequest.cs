@@ -1,5 +1,5 @@
 using OrleansReplication.Grains.State;
-using OrleansReplication.Protocol;
+using OrleansReplication.Silo.Storage.Stored;
 using OrleansReplication.Silo.Api;
 using OrleansReplication.Silo.Replication;
 
@@ -131,7 +131,15 @@ internal sealed class RecordedRequest(RequestKey key, long lastSequence, long re
         var stored = new StoredRequest { RequestId = Key.ToWire(), LastSequence = LastSequence, RecordedAtMs = RecordedAtMs };
         foreach (var result in Results)
         {
-            stored.Results.Add(ErrorTranslator.ToProto(result));
+            stored.Results.Add(new ItemResult
+            {
+                Id = result.Key.Id,
+                PartitionKey = result.Key.PartitionKey ?? string.Empty,
+                Version = result.Version,
+                Removed = result.Removed,
+                Changed = result.Changed,
+                Created = result.Created,
+            });
         }
 
         return stored;

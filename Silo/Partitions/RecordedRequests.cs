@@ -1,5 +1,5 @@
 using Google.Protobuf;
-using OrleansReplication.Protocol;
+using OrleansReplication.Silo.Storage.Stored;
 using OrleansReplication.Silo.Storage;
 
 namespace OrleansReplication.Silo.Partitions;
