@@ -25,6 +25,9 @@ internal sealed class BenchSettings
 
     public int Concurrency { get; set; } = 16;
 
+    /// <summary>Orleans clients the workers share (worker w uses client w mod N); null: one per worker.</summary>
+    public int? Clients { get; set; }
+
     public int Keys { get; set; } = 100_000;
 
     /// <summary>Silos of W1 (default 2: primary + standby for every partition, like Redis' primary + replica).</summary>
@@ -51,6 +54,7 @@ internal sealed class BenchSettings
           --runs N                                  runs per measurement; the median is quoted (default 3)
           --warmup S  --duration S                  W1 warm-up and measured seconds (default 3 and 15)
           --concurrency N                           closed-loop clients (default 16)
+          --clients N                               Orleans clients those workers share (default: one per worker)
           --w1-silos N                              silos of W1 (default 2; 1 = no standby, no redirects, for profiling)
           --w3-items N  --w5-items N                item counts of W3 (1,000,000) and W5 (100,000)
           --silo-env NAME=VALUE                     environment of every silo process (repeatable), e.g. DOTNET_PerfMapEnabled=1
@@ -105,6 +109,9 @@ internal sealed class BenchSettings
                     break;
                 case "--concurrency":
                     settings.Concurrency = Number();
+                    break;
+                case "--clients":
+                    settings.Clients = Number();
                     break;
                 case "--w1-silos":
                     settings.W1Silos = Number();

@@ -22,7 +22,11 @@ internal static class SqliteConnections
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
 
             // Per connection, not per file: wait this long for another process's lock before SQLITE_BUSY.
-            await using var pragma = Command(connection, null, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}");
+            // Temporary files (the statement journals of a group commit's savepoints) in memory:
+            // on disk, each savepoint created, wrote and unlinked a file under /var/tmp.
+            // Every commit synced unless its caller says otherwise (a pooled connection keeps what
+            // the last user set: the state store's write-behind lowers it for its own transactions).
+            await using var pragma = Command(connection, null, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; PRAGMA temp_store = MEMORY; PRAGMA synchronous = FULL");
             await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }

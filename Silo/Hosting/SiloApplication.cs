@@ -54,6 +54,9 @@ public static class SiloApplication
         builder.Logging.AddFilter("Orleans.", LogLevel.Warning);
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
 
+        // Orleans' placement retries run through Polly, which logs every attempt at Information.
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
+
         // Orleans' GrainService base narrates its start and ring ranges under our grain service's category.
         builder.Logging.AddFilter("OrleansReplication.Silo.Replication.ReplicaService", LogLevel.Warning);
         builder.Logging.AddSimpleConsole(o =>

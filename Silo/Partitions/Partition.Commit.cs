@@ -94,6 +94,7 @@ internal sealed partial class Partition
         }
 
         _batch.RemoveRange(accepted, _batch.Count - accepted);
+        OweSyncForDurableWrites();
         if (_changes.Count > 0)
         {
             // Log first: a catch-up worker that sees the log end here knows Send will bring the rest.
@@ -230,6 +231,24 @@ internal sealed partial class Partition
         }
     }
 
+    /// <summary>
+    /// Before the batch is logged (so that no flush of it can miss this): the store owes a sync up
+    /// to the batch's last Durable write, replayed ones included.
+    /// </summary>
+    private void OweSyncForDurableWrites()
+    {
+        var needed = _syncNeededUpTo;
+        foreach (var request in _batch)
+        {
+            if (request.EffectiveSafety == SafetyLevel.Durable && request.LastSequence > needed)
+            {
+                needed = request.LastSequence;
+            }
+        }
+
+        Volatile.Write(ref _syncNeededUpTo, needed);
+    }
+
     /// <summary>Completes a Local write now; hands any other to the waiters of its safety level.</summary>
     private void Acknowledge(CommitRequest request)
     {
@@ -244,6 +263,7 @@ internal sealed partial class Partition
             case SafetyLevel.Durable:
                 _durableWaiters.Add(request.LastSequence, request);
                 _persistNow.Set();
+                _persistWork.Set(); // a replayed write may find nothing to flush, only a sync owed
                 break;
             default:
                 _appliedWaiters.Add(request.LastSequence, request);

@@ -29,6 +29,14 @@ internal sealed partial class Partition
     private readonly List<StoredWrite> _storedWrites = [];
     private readonly List<RecordedRequest> _flushRequests = [];
 
+    // Written by the commit loop before it logs a Durable write (or answers a replayed one): the
+    // store must have everything up to here on disk, not only in the OS's cache, before Durable
+    // waiters are answered.
+    private long _syncNeededUpTo;
+
+    // Persister only: everything up to here is on disk (a CommitSync.Disk commit or a sync).
+    private long _syncedUpTo;
+
     // Persister only: the store has forgotten recorded requests up to here.
     private long _requestsForgottenUpTo;
 
@@ -44,7 +52,7 @@ internal sealed partial class Partition
             while (_status != PartitionStatus.Fenced)
             {
                 var durable = _log.DurableSequence;
-                if (durable >= _log.LastSequence)
+                if (durable >= _log.LastSequence && (_syncedUpTo >= durable || !SyncOwed()))
                 {
                     if (_commitLoopEnded)
                     {
@@ -55,20 +63,30 @@ internal sealed partial class Partition
                     continue;
                 }
 
-                if (!NeedsStoreNow())
+                if (durable < _log.LastSequence && !NeedsStoreNow())
                 {
                     await _persistNow.WaitAsync(_options.PersistGatherDelay, _time, token).ConfigureAwait(false);
                 }
 
                 long last;
                 var forget = Volatile.Read(ref _requestsEvictedUpTo);
+                var sync = SyncOwed() ? CommitSync.Disk : CommitSync.Process;
                 try
                 {
-                    last = BuildFlush(durable + 1, forget);
-                    var requests = _flushRequests.Count == 0 && forget <= _requestsForgottenUpTo
-                        ? RequestRecords.None
-                        : new RequestRecords(RecordedRequests.ToStored(_flushRequests), forget > _requestsForgottenUpTo ? forget : 0);
-                    await _store.CommitAsync(Id, Epoch, last, _storedWrites, requests, token).ConfigureAwait(false);
+                    if (durable >= _log.LastSequence)
+                    {
+                        // Everything is in the store, some of it not yet on disk, and a Durable write waits for it.
+                        await _store.SyncAsync(token).ConfigureAwait(false);
+                        last = durable;
+                    }
+                    else
+                    {
+                        last = BuildFlush(durable + 1, forget);
+                        var requests = _flushRequests.Count == 0 && forget <= _requestsForgottenUpTo
+                            ? RequestRecords.None
+                            : new RequestRecords(RecordedRequests.ToStored(_flushRequests), forget > _requestsForgottenUpTo ? forget : 0);
+                        await _store.CommitAsync(Id, Epoch, last, _storedWrites, requests, sync, token).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception ex) when (ex is StaleEpochException or StoreConflictException)
                 {
@@ -88,7 +106,12 @@ internal sealed partial class Partition
                 delay = _options.PersistRetryInitialDelay;
                 _requestsForgottenUpTo = Math.Max(_requestsForgottenUpTo, forget);
                 _log.MarkDurable(last);
-                _durableWaiters.Advance(last);
+                if (sync == CommitSync.Disk)
+                {
+                    _syncedUpTo = last;
+                    _durableWaiters.Advance(last);
+                }
+
                 UpdateReplicaWatermarks();
                 _persisted.Set();
             }
@@ -107,6 +130,14 @@ internal sealed partial class Partition
             _persisted.Set();
         }
     }
+
+    /// <summary>
+    /// Whether the next commit must be on disk: a Durable write waits (its sequence is at or below
+    /// <see cref="_syncNeededUpTo"/>, set before it was logged), or the partition stops. Write-behind
+    /// otherwise leaves its commits in the OS's cache (<see cref="CommitSync.Process"/>): the
+    /// standbys carry them meanwhile, and a crash of this process loses nothing the OS holds.
+    /// </summary>
+    private bool SyncOwed() => _commitLoopEnded || Volatile.Read(ref _syncNeededUpTo) > _syncedUpTo;
 
     /// <summary>Whether the persister must flush without gathering: a write or a stop waits for the store, or the backlog fills a flush.</summary>
     private bool NeedsStoreNow() =>

@@ -265,6 +265,8 @@ internal sealed partial class Partition : IReplicationSource
         _receivedWaiters = new SequenceWaiters(lastSequence);
         _appliedWaiters = new SequenceWaiters(lastSequence);
         _durableWaiters = new SequenceWaiters(lastSequence);
+        _syncedUpTo = _log.DurableSequence;
+        _syncNeededUpTo = _log.DurableSequence;
         _status = PartitionStatus.Serving;
     }
 

@@ -39,17 +39,13 @@ internal sealed class AsyncSignal
         }
 
         // A timed-out wait must not stay registered on the channel: cancel it with the timeout.
+        // Awaited without throwing: the persister times out here every few milliseconds, and an
+        // exception per gather cost more than the gather saved.
         using var timer = new CancellationTokenSource(timeout, timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
-        try
-        {
-            await _channel.Reader.WaitToReadAsync(linked.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (timer.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            return false;
-        }
-
+        Task waited = _channel.Reader.WaitToReadAsync(linked.Token).AsTask();
+        await waited.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        cancellationToken.ThrowIfCancellationRequested();
         return _channel.Reader.TryRead(out _);
     }
 }

@@ -48,7 +48,32 @@ internal interface IStateStore : IAsyncDisposable
     /// holds and forgets the partition's recorded requests up to
     /// <see cref="RequestRecords.ForgetUpTo"/>.
     /// </summary>
-    Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken);
+    Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken) =>
+        CommitAsync(partitionId, epoch, lastSequence, writes, requests, CommitSync.Disk, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="CommitAsync(int, long, long, IReadOnlyList{StoredWrite}, RequestRecords, CancellationToken)"/>,
+    /// holding as hard as <paramref name="sync"/> asks before it returns.
+    /// </summary>
+    Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CommitSync sync, CancellationToken cancellationToken);
+
+    /// <summary>Puts on disk every commit made so far, the <see cref="CommitSync.Process"/> ones included.</summary>
+    Task SyncAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>How hard a commit must hold when it returns.</summary>
+internal enum CommitSync
+{
+    /// <summary>On disk (fsync): it survives a power loss. For what a write waits on: <c>Durable</c>, a stop, a promotion's merge.</summary>
+    Disk,
+
+    /// <summary>
+    /// Handed to the operating system: it survives a crash of the silo process, and the next
+    /// <see cref="Disk"/> commit puts it on disk too. For write-behind while in-sync standbys
+    /// carry the writes: a sync per flush would cost most of a silo's store time for nothing the
+    /// writers wait on. A store that cannot tell the two apart syncs every commit.
+    /// </summary>
+    Process,
 }
 
 /// <summary>

@@ -154,7 +154,16 @@ internal sealed class PostgresStateStore : IStateStore
     }
 
     /// <inheritdoc />
-    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
+    /// <remarks>Nothing to do: every commit is synced.</remarks>
+    public Task SyncAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Every commit is synced, <see cref="CommitSync.Process"/> too: a PostgreSQL server that
+    /// crashes loses unsynced commits (synchronous_commit = off), and a primary that believed them
+    /// persisted would no longer match the store.
+    /// </remarks>
+    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CommitSync sync, CancellationToken cancellationToken)
     {
         StoredWriteRules.ValidateCommit(partitionId, writes);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using static OrleansReplication.Silo.Storage.SqliteConnections;
 
 namespace OrleansReplication.Silo.Storage;
 
@@ -42,11 +43,17 @@ internal sealed partial class SqliteStateStore
     internal int LargestGroup { get; private set; }
 
     /// <inheritdoc />
-    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A group is synced (<c>synchronous = FULL</c>) when any commit in it asks for
+    /// <see cref="CommitSync.Disk"/>; otherwise its WAL frames are written but not synced
+    /// (<c>NORMAL</c>): a crash of the process keeps them (they are in the OS's cache), a power
+    /// loss may not, and the next synced commit syncs every frame before it (one WAL file).
+    /// </remarks>
+    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CommitSync sync, CancellationToken cancellationToken)
     {
         StoredWriteRules.ValidateCommit(partitionId, writes);
         cancellationToken.ThrowIfCancellationRequested();
-        var commit = new PendingCommit(partitionId, epoch, lastSequence, writes, requests, cancellationToken);
+        var commit = new PendingCommit(partitionId, epoch, lastSequence, writes, requests, sync, cancellationToken);
         bool lead;
         lock (_groupLock)
         {
@@ -95,6 +102,12 @@ internal sealed partial class SqliteStateStore
         try
         {
             await using var connection = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+            if (!group.Exists(c => c.Sync == CommitSync.Disk))
+            {
+                // Opened at FULL (SqliteConnections): lowered for this group only.
+                await using var pragma = Command(connection, null, "PRAGMA synchronous = NORMAL");
+                await pragma.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            }
 
             // Disposing the transaction without a commit rolls it back: a throw below persists nothing.
             await using var transaction = connection.BeginTransaction(deferred: false);
@@ -170,7 +183,7 @@ internal sealed partial class SqliteStateStore
     }
 
     /// <summary>One partition's flush, waiting for its group.</summary>
-    private sealed class PendingCommit(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
+    private sealed class PendingCommit(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CommitSync sync, CancellationToken cancellationToken)
     {
         public int PartitionId { get; } = partitionId;
 
@@ -181,6 +194,8 @@ internal sealed partial class SqliteStateStore
         public IReadOnlyList<StoredWrite> Writes { get; } = writes;
 
         public RequestRecords Requests { get; } = requests;
+
+        public CommitSync Sync { get; } = sync;
 
         public CancellationToken CancellationToken { get; } = cancellationToken;
 

@@ -182,6 +182,23 @@ internal sealed partial class SqliteStateStore : IStateStore
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// One synced transaction that rewrites a row in place: its WAL frame is synced at FULL, and
+    /// a sync of the WAL file takes every frame before it (the Process commits') along.
+    /// </remarks>
+    public async Task SyncAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using (var touch = Command(connection, transaction, "UPDATE or_cluster SET value = value WHERE key = 'partition_count'"))
+        {
+            await touch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     private static void AddKey(SqliteCommand command, StoredWrite write)
     {
         command.Parameters.AddWithValue("$component", write.Component);

@@ -18,12 +18,13 @@ internal static class W1ReplicatedWrites
         var levels = settings.Safety ?? (settings.Command == "all" ? [SafetyLevel.Local, SafetyLevel.Applied, SafetyLevel.Durable] : [SafetyLevel.Local, SafetyLevel.Applied]);
         var keys = Keys(settings.Keys);
         var ours = levels.ToDictionary(l => l, _ => new List<RunFigures>());
+        var ceiling = new List<RunFigures>();
         // set-wait1-aof: the same pair with the append-only file (fsync every second), for
         // reference: the silos persist every write to their store, Redis by default nothing.
         var redis = new Dictionary<string, List<RunFigures>> { ["set"] = [], ["set-wait1"] = [], ["set-wait1-aof"] = [] };
 
         await using var cluster = await SiloCluster.StartAsync(settings, silos: settings.W1Silos);
-        await using var clients = await ClientPool.ConnectAsync(cluster, settings.Concurrency);
+        await using var clients = await ClientPool.ConnectAsync(cluster, settings);
         RedisCluster? peer = null;
         try
         {
@@ -34,6 +35,7 @@ internal static class W1ReplicatedWrites
 
             for (var run = 0; run < settings.Runs; run++)
             {
+                ceiling.Add(Record(results, "orleans-call", "echo", run, await clients.EchoLoopAsync(settings, settings.Warmup, settings.Duration)));
                 foreach (var level in levels)
                 {
                     var result = await clients.WriteLoopAsync(settings, Component, level, settings.Warmup, settings.Duration);
@@ -65,9 +67,11 @@ internal static class W1ReplicatedWrites
             }
         }
 
+        results.Summarize(ceiling[0] with { Kind = "median", Figures = Results.Median(ceiling) });
         foreach (var (level, runs) in ours)
         {
             results.Summarize(runs[0] with { Kind = "median", Figures = Results.Median(runs) });
+            CompareWithCall(results, runs, ceiling, level);
         }
 
         if (peer is null)
@@ -149,6 +153,18 @@ internal static class W1ReplicatedWrites
         results.AddRun(measurement);
         Console.Error.WriteLine("  run " + (run + 1) + ": " + measurement.Line);
         return measurement;
+    }
+
+    // What the replication costs over the engine: each level's throughput as a fraction of the bare call's.
+    private static void CompareWithCall(Results results, List<RunFigures> mine, List<RunFigures> ceiling, SafetyLevel level)
+    {
+        var a = Results.Median(mine);
+        var b = Results.Median(ceiling);
+        results.Summarize(new RunFigures("orleans-replication/orleans-call", "w1", level.ToString().ToLowerInvariant() + "/echo", "ratio", new Dictionary<string, double>
+        {
+            ["ratio_to_orleans_call"] = Math.Round(a["ops_per_s"] / Math.Max(1, b["ops_per_s"]), 3),
+            ["p99_ratio"] = Math.Round(a["p99_us"] / Math.Max(1, b["p99_us"]), 3),
+        }));
     }
 
     private static void Compare(Results results, Dictionary<SafetyLevel, List<RunFigures>> ours, Dictionary<string, List<RunFigures>> redis, SafetyLevel level, string mode)

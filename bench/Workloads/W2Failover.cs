@@ -43,8 +43,8 @@ internal static class W2Failover
     private static async Task<Dictionary<string, double>> RunOnceAsync(BenchSettings settings)
     {
         await using var cluster = await SiloCluster.StartAsync(settings, silos: 3);
-        await using var clients = await ClientPool.ConnectAsync(cluster, settings.Concurrency, TimeSpan.FromSeconds(10));
-        var replicators = clients.Clients.Select(c => c.GetReplicator<string>(Component)).ToArray();
+        await using var clients = await ClientPool.ConnectAsync(cluster, settings, TimeSpan.FromSeconds(10));
+        var replicators = Enumerable.Range(0, clients.Workers).Select(w => clients.For(w).GetReplicator<string>(Component)).ToArray();
         var history = new HistoryRecorder();
         var options = new WriteOptions { Safety = SafetyLevel.Applied };
         var unavailableMs = await W2WriteLoop.RunAsync(

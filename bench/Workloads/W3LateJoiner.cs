@@ -18,7 +18,7 @@ internal static class W3LateJoiner
         await Loading.LoadAsync(cluster, "w3", settings.W3Items, SafetyLevel.Local);
         Console.Error.WriteLine($"  loaded {settings.W3Items:N0} items in {load.Elapsed.TotalSeconds:0.0} s");
 
-        await using var clients = await ClientPool.ConnectAsync(cluster, settings.Concurrency);
+        await using var clients = await ClientPool.ConnectAsync(cluster, settings);
         using var stop = new CancellationTokenSource();
         var clock = Stopwatch.StartNew();
         var writes = clients.WriteLoopAsync(settings, "w3-writes", SafetyLevel.Applied, TimeSpan.Zero, TimeSpan.FromMinutes(10), stop.Token);

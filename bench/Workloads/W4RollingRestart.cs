@@ -15,7 +15,7 @@ internal static class W4RollingRestart
     public static async Task RunAsync(BenchSettings settings, Results results)
     {
         await using var cluster = await SiloCluster.StartAsync(settings, silos: 3);
-        await using var clients = await ClientPool.ConnectAsync(cluster, settings.Concurrency);
+        await using var clients = await ClientPool.ConnectAsync(cluster, settings);
         using var stop = new CancellationTokenSource();
         var clock = Stopwatch.StartNew();
         var writes = clients.WriteLoopAsync(settings, "w4", SafetyLevel.Applied, TimeSpan.Zero, TimeSpan.FromMinutes(10), stop.Token);

@@ -97,4 +97,55 @@ public sealed class PartitionWriteBehindTests : IAsyncLifetime
             await manager.StopAsync();
         }
     }
+
+    [Fact]
+    public async Task WriteBehind_LeavesCommitsUnsynced_ADurableWriteIsAnsweredOnlyAfterADiskCommitCoveringIt()
+    {
+        var gated = new GatedStateStore(_sqlite);
+        var manager = new PartitionManager(gated, NullLoggerFactory.Instance);
+        await manager.StartAsync(PartitionCount, default);
+        try
+        {
+            var local = (await manager.ApplyAsync("c", [Set("a", "1")], SafetyLevel.Local, default).WaitAsync(Deadline))[0];
+            var partition = manager.Partitions[manager.GetPartitionId("c", new ItemKey("a"))];
+            await Wait.UntilAsync(() => partition.DurableSequence >= local.Version, Deadline, "the local write to reach the store");
+            Assert.All(gated.Persisted, p => Assert.Equal(CommitSync.Process, p.Sync));
+
+            var durable = (await manager.ApplyAsync("c", [Set("a", "2")], SafetyLevel.Durable, default).WaitAsync(Deadline))[0];
+            Assert.Contains(gated.Persisted, p => p.Partition == partition.Id && p.LastSequence >= durable.Version && p.Sync == CommitSync.Disk);
+        }
+        finally
+        {
+            await manager.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task DurableRetry_OfAWritePersistedUnsynced_IsAnsweredAfterAStoreSync_NotAppliedAgain()
+    {
+        var gated = new GatedStateStore(_sqlite);
+        var manager = new PartitionManager(gated, NullLoggerFactory.Instance);
+        await manager.StartAsync(PartitionCount, default);
+        try
+        {
+            var key = new RequestKey("client-1", 1);
+            var first = (await manager.ApplyAsync("c", [Set("b", "1")], SafetyLevel.Local, key, default).WaitAsync(Deadline))[0];
+            var partition = manager.Partitions[manager.GetPartitionId("c", new ItemKey("b"))];
+            await Wait.UntilAsync(() => partition.DurableSequence >= first.Version, Deadline, "the write to reach the store");
+            Assert.DoesNotContain(gated.Persisted, p => p.Sync == CommitSync.Disk);
+
+            // The same request again (a retry) at Durable: nothing new to persist, but the store
+            // holds it only in the OS's cache, so it is synced before the answer.
+            var retried = (await manager.ApplyAsync("c", [Set("b", "1")], SafetyLevel.Durable, key, default).WaitAsync(Deadline))[0];
+            Assert.Equal(first.Version, retried.Version);
+            Assert.Contains(gated.Persisted, p => p.Partition == -1);
+            Assert.Equal(first.Version, partition.LastSequence);
+        }
+        finally
+        {
+            await manager.StopAsync();
+        }
+    }
+
+    private static ItemWriteData Set(string id, string json) => new(new ItemKey(id), Encoding.UTF8.GetBytes(json), Expect.Any);
 }

@@ -29,6 +29,9 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
     /// <summary>Loads that read every item of a partition (not just its head).</summary>
     public int FullLoads => Volatile.Read(ref _fullLoads);
 
+    /// <summary>Every commit that reached the store, with how hard it was asked to hold, and every sync (partition -1), in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(int Partition, long LastSequence, CommitSync Sync)> Persisted { get; } = new();
+
     /// <summary>When set, every commit throws (a store outage).</summary>
     public bool Failing { get; set; }
 
@@ -51,7 +54,10 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
     public Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken) =>
         CommitAsync(partitionId, epoch, lastSequence, writes, RequestRecords.None, cancellationToken);
 
-    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken)
+    public Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CancellationToken cancellationToken) =>
+        CommitAsync(partitionId, epoch, lastSequence, writes, requests, CommitSync.Disk, cancellationToken);
+
+    public async Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CommitSync sync, CancellationToken cancellationToken)
     {
         var gate = _gate;
         if (!gate.Task.IsCompleted)
@@ -73,8 +79,15 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
             throw new InvalidOperationException("Injected store failure.");
         }
 
-        await inner.CommitAsync(partitionId, epoch, lastSequence, writes, requests, cancellationToken);
+        await inner.CommitAsync(partitionId, epoch, lastSequence, writes, requests, sync, cancellationToken);
+        Persisted.Enqueue((partitionId, lastSequence, sync));
         Interlocked.Increment(ref _commits);
+    }
+
+    public async Task SyncAsync(CancellationToken cancellationToken)
+    {
+        await inner.SyncAsync(cancellationToken);
+        Persisted.Enqueue((-1, 0, CommitSync.Disk));
     }
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();

@@ -25,9 +25,9 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
         var locker = new SqliteConnection(ConnectionString);
         await locker.OpenAsync();
         var held = locker.BeginTransaction(deferred: false);
-        var first = Task.Run(() => store.CommitAsync(1, 1, 1, [Write(1)], RequestRecords.None, CancellationToken.None));
+        var first = Task.Run(() => store.CommitAsync(1, 1, 1, [Write(1)], RequestRecords.None, CommitSync.Disk, CancellationToken.None));
         await Wait.UntilAsync(() => store.GroupRunning, TimeSpan.FromSeconds(30), "the first flush to start its group");
-        var queued = Enumerable.Range(2, 63).Select(p => store.CommitAsync(p, 1, 1, [Write(p)], RequestRecords.None, CancellationToken.None)).ToArray();
+        var queued = Enumerable.Range(2, 63).Select(p => store.CommitAsync(p, 1, 1, [Write(p)], RequestRecords.None, CommitSync.Disk, CancellationToken.None)).ToArray();
         Assert.Equal(63, store.QueuedCommits);
         held.Commit();
         await locker.DisposeAsync();
@@ -40,6 +40,22 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
             var data = await store.LoadPartitionAsync(p, CancellationToken.None);
             Assert.Equal((1L, 1L, $"item-{p}"), (data.Epoch, data.LastSequence, Assert.Single(data.Items).Id));
         }
+    }
+
+    [Fact]
+    public async Task WriteBehindGroup_LowersSyncForItselfOnly_EveryOpenedConnectionSyncsAndKeepsTempFilesInMemory()
+    {
+        await using var store = new SqliteStateStore(ConnectionString);
+        await store.InitializeAsync(CancellationToken.None);
+        await store.CommitAsync(1, 1, 1, [Write(1)], RequestRecords.None, CommitSync.Process, CancellationToken.None);
+
+        // The pool hands back the connection the group used: it is at FULL again, temp files in memory.
+        await using var connection = await SqliteConnections.OpenAsync(ConnectionString, CancellationToken.None);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous";
+        Assert.Equal(2L, await command.ExecuteScalarAsync()); // FULL
+        command.CommandText = "PRAGMA temp_store";
+        Assert.Equal(2L, await command.ExecuteScalarAsync()); // MEMORY
     }
 
     private static StoredWrite Write(int partition) => new("orders", string.Empty, $"item-{partition}", 0, 1, [1, 2, 3]);

@@ -46,6 +46,20 @@ public abstract partial class StateStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CommitAsync_WriteBehindWithoutSync_IsStoredAndFencedAlike_AndSyncAsyncSucceeds()
+    {
+        var store = await OpenAsync();
+
+        await store.CommitAsync(4, 1, 1, [Insert("a", 1, "{}")], RequestRecords.None, CommitSync.Process, CancellationToken.None);
+        await store.SyncAsync(CancellationToken.None);
+        await Assert.ThrowsAsync<StaleEpochException>(() => store.CommitAsync(4, 1, 1, [Insert("b", 1, "{}")], RequestRecords.None, CommitSync.Process, CancellationToken.None));
+
+        var data = await store.LoadPartitionAsync(4, CancellationToken.None);
+        Assert.Equal("a", Assert.Single(data.Items).Id);
+        Assert.Equal(1, data.LastSequence);
+    }
+
+    [Fact]
     public async Task InitializeAsync_FourConcurrentSilos_AllSucceed()
     {
         var stores = new List<IStateStore>();
