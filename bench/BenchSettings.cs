@@ -25,6 +25,9 @@ internal sealed class BenchSettings
 
     public int Concurrency { get; set; } = 16;
 
+    /// <summary>Whether W1 also measures the bare Orleans call (the ceiling line); off for profiling scripts that sample the replicated writes.</summary>
+    public bool Ceiling { get; set; } = true;
+
     /// <summary>Orleans clients the workers share (worker w uses client w mod N); null: one per worker.</summary>
     public int? Clients { get; set; }
 
@@ -55,6 +58,7 @@ internal sealed class BenchSettings
           --warmup S  --duration S                  W1 warm-up and measured seconds (default 3 and 15)
           --concurrency N                           closed-loop clients (default 16)
           --clients N                               Orleans clients those workers share (default: one per worker)
+          --no-ceiling                              W1 without the bare Orleans call line (for the profiling scripts)
           --w1-silos N                              silos of W1 (default 2; 1 = no standby, no redirects, for profiling)
           --w3-items N  --w5-items N                item counts of W3 (1,000,000) and W5 (100,000)
           --silo-env NAME=VALUE                     environment of every silo process (repeatable), e.g. DOTNET_PerfMapEnabled=1
@@ -109,6 +113,9 @@ internal sealed class BenchSettings
                     break;
                 case "--concurrency":
                     settings.Concurrency = Number();
+                    break;
+                case "--no-ceiling":
+                    settings.Ceiling = false;
                     break;
                 case "--clients":
                     settings.Clients = Number();

@@ -6,16 +6,12 @@
 set -euo pipefail
 safety=${1:-applied}
 out=$(mktemp -d)
-dotnet bench/bin/Release/net10.0/OrleansReplication.Bench.dll w1 --safety "$safety" --runs 1 --warmup 3 --duration 20 "${@:2}" > "$out/bench.out" 2>&1 &
+dotnet bench/bin/Release/net10.0/OrleansReplication.Bench.dll w1 --safety "$safety" --no-ceiling --runs 1 --warmup 3 --duration 20 "${@:2}" > "$out/bench.out" 2>&1 &
 bench=$!
 sleep 16   # silos up, clients connected, inside the measured phase
 silos=$(pgrep -P "$bench" -f OrleansReplication.Silo.dll)
 . "$(dirname "$0")/silo-writes.sh"
-writes() {
-  local total=0 pid
-  for pid in $silos; do total=$((total + $(silo_writes "$pid"))); done
-  echo "$total"
-}
+writes() { silo_writes "$(echo $silos | cut -d' ' -f1)"; }
 kinds=sched_yield,pwrite64,pread64,sendto,recvfrom,epoll_wait,futex,fsync,fcntl
 events=context-switches,task-clock,raw_syscalls:sys_enter$(printf ',syscalls:sys_enter_%s' ${kinds//,/ })
 before=$(writes)

@@ -8,7 +8,7 @@ set -euo pipefail
 out=${1:-bench/results/profile-$(date -u +%Y%m%d-%H%M%S)}
 counters=${DOTNET_COUNTERS:-/tmp/dntools/dotnet-counters}
 mkdir -p "$out"
-dotnet bench/bin/Release/net10.0/OrleansReplication.Bench.dll w1 --safety applied --runs 1 --warmup 5 --duration 150 \
+dotnet bench/bin/Release/net10.0/OrleansReplication.Bench.dll w1 --safety applied --no-ceiling --runs 1 --warmup 5 --duration 150 \
   --silo-env DOTNET_PerfMapEnabled=1 --silo-env DOTNET_EnableWriteXorExecute=0 --out "$out/w1.json" > "$out/bench.out" 2> "$out/bench.err" &
 bench=$!
 sleep 25   # silos started, clients connected, warm-up over

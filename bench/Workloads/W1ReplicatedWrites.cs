@@ -35,7 +35,11 @@ internal static class W1ReplicatedWrites
 
             for (var run = 0; run < settings.Runs; run++)
             {
-                ceiling.Add(Record(results, "orleans-call", "echo", run, await clients.EchoLoopAsync(settings, settings.Warmup, settings.Duration)));
+                if (settings.Ceiling)
+                {
+                    ceiling.Add(Record(results, "orleans-call", "echo", run, await clients.EchoLoopAsync(settings, settings.Warmup, settings.Duration)));
+                }
+
                 foreach (var level in levels)
                 {
                     var result = await clients.WriteLoopAsync(settings, Component, level, settings.Warmup, settings.Duration);
@@ -67,11 +71,18 @@ internal static class W1ReplicatedWrites
             }
         }
 
-        results.Summarize(ceiling[0] with { Kind = "median", Figures = Results.Median(ceiling) });
+        if (ceiling.Count > 0)
+        {
+            results.Summarize(ceiling[0] with { Kind = "median", Figures = Results.Median(ceiling) });
+        }
+
         foreach (var (level, runs) in ours)
         {
             results.Summarize(runs[0] with { Kind = "median", Figures = Results.Median(runs) });
-            CompareWithCall(results, runs, ceiling, level);
+            if (ceiling.Count > 0)
+            {
+                CompareWithCall(results, runs, ceiling, level);
+            }
         }
 
         if (peer is null)

@@ -82,28 +82,38 @@ internal static class W2WriteLoop
 
         await stop.CancelAsync();
         await Task.WhenAll(workers);
-        return acks.Max(a => LongestGapMs(a, killedAt));
+        var gaps = acks.Select(a => LongestGap(a, killedAt)).ToArray();
+        var slowest = gaps.MaxBy(g => g.Ms);
+        Console.Error.WriteLine($"  longest wait after the kill: {slowest.Ms:0} ms, from {slowest.StartMs:0} ms after it; per worker: {string.Join(" ", gaps.Select(g => $"{g.Ms:0}@{g.StartMs:0}"))}");
+        return slowest.Ms;
     }
 
-    /// <summary>The longest time after <paramref name="killedAt"/> one worker waited for its next acknowledgement.</summary>
-    private static double LongestGapMs(List<long> ackTimes, long killedAt)
+    /// <summary>The longest time after <paramref name="killedAt"/> one worker waited for its next acknowledgement, and when (after the kill) that wait began.</summary>
+    private static (double Ms, double StartMs) LongestGap(List<long> ackTimes, long killedAt)
     {
         lock (ackTimes)
         {
             var previous = killedAt;
             long longest = 0;
+            var start = killedAt;
             foreach (var t in ackTimes.Where(t => t > killedAt))
             {
-                longest = Math.Max(longest, t - previous);
+                if (t - previous > longest)
+                {
+                    longest = t - previous;
+                    start = previous;
+                }
+
                 previous = t;
             }
 
             if (ackTimes.Count == 0 || ackTimes[^1] <= killedAt)
             {
                 longest = Stopwatch.GetTimestamp() - killedAt;
+                start = killedAt;
             }
 
-            return longest * 1000.0 / Stopwatch.Frequency;
+            return (longest * 1000.0 / Stopwatch.Frequency, (start - killedAt) * 1000.0 / Stopwatch.Frequency);
         }
     }
 }

@@ -75,4 +75,23 @@ public sealed class PartitionedCallsRetryTests
 
         Assert.Equal(1, attempts);
     }
+
+    [Fact]
+    public async Task CancelledWhileThePartitionMoves_ThrowsCancellation_NotTheRetriedFailure()
+    {
+        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), Policy);
+        using var cancel = new CancellationTokenSource();
+
+        var error = await Assert.ThrowsAsync<OperationCanceledException>(() => calls.RetryAsync<int>(
+            () =>
+            {
+                // The caller gives up just as its attempt fails with a retryable error.
+                cancel.Cancel();
+                return Task.FromException<int>(new PartitionMovedException(3, "Partition 3 is moving.", TimeSpan.FromMilliseconds(100)));
+            },
+            cancel.Token));
+
+        Assert.Equal(cancel.Token, error.CancellationToken);
+        Assert.IsType<PartitionMovedException>(error.InnerException);
+    }
 }
