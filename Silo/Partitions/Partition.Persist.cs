@@ -25,7 +25,7 @@ internal sealed partial class Partition
 
     // Reused by the persister only (single reader).
     private readonly List<LogEntry> _flushEntries = [];
-    private readonly Dictionary<ItemAddress, FlushItem> _flushItems = [];
+    private readonly Dictionary<ItemAddress, StoreFlush.Item> _flushItems = [];
     private readonly List<StoredWrite> _storedWrites = [];
     private readonly List<RecordedRequest> _flushRequests = [];
 
@@ -161,26 +161,13 @@ internal sealed partial class Partition
 
         // The store holds each item as of the change before this flush, so an item's expected
         // version is the version before its first change in the flush; its new state is its last.
+        StoreFlush.Coalesce(CollectionsMarshal.AsSpan(_flushEntries), _flushItems, _storedWrites);
         foreach (var entry in CollectionsMarshal.AsSpan(_flushEntries))
         {
-            ref var item = ref CollectionsMarshal.GetValueRefOrAddDefault(_flushItems, entry.Address, out var seen);
-            item = seen
-                ? item with { Version = entry.Sequence, Value = entry.Value }
-                : new FlushItem(entry.PreviousVersion, entry.Sequence, entry.Value);
             if (entry.Request is { } request && request.LastSequence > requestsForgottenUpTo)
             {
                 _flushRequests.Add(request);
             }
-        }
-
-        foreach (var (address, item) in _flushItems)
-        {
-            if (item.Value is null && item.Expected == 0)
-            {
-                continue; // created and removed within the flush: the store never saw it
-            }
-
-            _storedWrites.Add(new StoredWrite(address.Component, address.PartitionKey, address.Id, item.Expected, item.Version, item.Value));
         }
 
         return _flushEntries[^1].Sequence;
@@ -205,8 +192,6 @@ internal sealed partial class Partition
         _receivedWaiters.FailAll(error);
         _persisted.Set();
     }
-
-    private readonly record struct FlushItem(long Expected, long Version, byte[]? Value);
 
     [LoggerMessage(EventId = ReplicationLogEvents.PersistFailed, Level = LogLevel.Warning, Message = "Partition {Partition}: persisting changes {From}..{To} failed; retrying in {DelayMs} ms. Writes waiting for Durable (and for Applied with no in-sync standby) wait meanwhile. Check the store's health.")]
     private partial void LogPersistFailed(int partition, long from, long to, double delayMs, Exception exception);

@@ -177,17 +177,28 @@ internal sealed partial class Partition : IReplicationSource
     /// the copy follows the epoch just before <paramref name="epoch"/> and has applied exactly the
     /// stored sequence. Only that epoch's primary wrote the store since its own start (the map's
     /// CAS raised the fence), in sequence order, and the copy applied the same stream: copy and
-    /// store hold the same changes, so the copy is the merge. A store ahead of or behind the copy
-    /// needs every row: the store keeps no tombstones, so a removal on one side shows only as a
-    /// row missing there. Returns whether the rows were read. The log continues the copy's tail
+    /// store hold the same changes, so the copy is the merge. Just as common after a crash, the
+    /// store is behind (write-behind had not caught up) and the copy's tail holds every change
+    /// since the stored sequence: persisting those brings the store to the copy. Otherwise (the
+    /// store ahead, or behind by more than the tail) the merge needs every row: the store keeps no
+    /// tombstones, so a removal on one side shows only as a row missing there. Returns which of the
+    /// three it was. The log continues the copy's tail
     /// (<see cref="WarmCopy.Tail"/>) when the partition starts at the copy's state, so listeners
     /// resume across the promotion exactly; when the store was ahead, the log starts empty and a
     /// listener positioned before it is told the history restarted.
     /// </remarks>
-    public async Task<bool> StartFromWarmCopyAsync(WarmCopy copy, long epoch, CancellationToken cancellationToken)
+    public async Task<WarmStart> StartFromWarmCopyAsync(WarmCopy copy, long epoch, CancellationToken cancellationToken)
     {
         var head = await _store.LoadPartitionHeadAsync(Id, cancellationToken).ConfigureAwait(false);
-        if (head.LastSequence == copy.Applied && copy.Epoch == epoch - 1 && head.Epoch <= epoch)
+        var follows = copy.Epoch == epoch - 1 && head.Epoch <= epoch;
+        var start = WarmStart.StoreAtCopy;
+        if (follows && head.LastSequence < copy.Applied && await TryPersistTailAsync(copy, head, epoch, cancellationToken).ConfigureAwait(false))
+        {
+            head = head with { LastSequence = copy.Applied };
+            start = WarmStart.TailPersisted;
+        }
+
+        if (head.LastSequence == copy.Applied && follows)
         {
             if (copy.Adopt?.Invoke(epoch) is { } table)
             {
@@ -205,7 +216,7 @@ internal sealed partial class Partition : IReplicationSource
             }
 
             StartLoops();
-            return false;
+            return start;
         }
 
         var data = await _store.LoadPartitionAsync(Id, cancellationToken).ConfigureAwait(false);
@@ -222,7 +233,37 @@ internal sealed partial class Partition : IReplicationSource
         // The store now holds the merge; when that is the copy, the copy's history leads to it.
         Initialize(merge.Items, merge.LastSequence, epoch, requests, tail: merge.IsCopy ? copy.Tail : null);
         StartLoops();
-        return true;
+        return WarmStart.Merged;
+    }
+
+    /// <summary>
+    /// The store behind the copy (the old primary's write-behind had not caught up), with the copy's
+    /// tail holding every change since the store's sequence: those changes are the whole difference,
+    /// so they are persisted (fenced by <paramref name="epoch"/>) instead of reading every row to
+    /// merge. False when the tail does not reach back that far, or the store moved meanwhile.
+    /// </summary>
+    private async Task<bool> TryPersistTailAsync(WarmCopy copy, PartitionData head, long epoch, CancellationToken cancellationToken)
+    {
+        if (copy.Tail is not { Entries: { Length: > 0 } entries } || entries[0].Sequence > head.LastSequence + 1 || entries[^1].Sequence != copy.Applied)
+        {
+            return false;
+        }
+
+        var from = Array.FindIndex(entries, e => e.Sequence > head.LastSequence);
+        var unpersisted = entries.AsSpan(from);
+        var writes = new List<StoredWrite>();
+        StoreFlush.Coalesce(unpersisted, new Dictionary<ItemAddress, StoreFlush.Item>(), writes);
+        var requests = RecordedRequests.ToStored([.. copy.Requests.Where(r => r.LastSequence > head.LastSequence)]);
+        try
+        {
+            await _store.CommitAsync(Id, epoch, copy.Applied, writes, new RequestRecords(requests, 0), cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is StaleEpochException or StoreConflictException)
+        {
+            // The old primary persisted more after the head was read: merge with every row instead.
+            return false;
+        }
     }
 
     private void StartLoops()

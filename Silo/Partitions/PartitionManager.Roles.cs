@@ -112,8 +112,13 @@ internal sealed partial class PartitionManager
         var next = new Partition(p, store, loggerFactory.CreateLogger<Partition>(), _replication);
         if (warmCopy(p) is { Epoch: > 0 } copy)
         {
-            var readRows = await next.StartFromWarmCopyAsync(copy, epoch, cancellationToken).ConfigureAwait(false);
-            LogPromoted(p, epoch, copy.Applied, next.LastSequence, readRows ? "merged with every stored row (the store was at another sequence)" : "the store at the same sequence, no row read");
+            var start = await next.StartFromWarmCopyAsync(copy, epoch, cancellationToken).ConfigureAwait(false);
+            LogPromoted(p, epoch, copy.Applied, next.LastSequence, start switch
+            {
+                WarmStart.StoreAtCopy => "the store at the same sequence, no row read",
+                WarmStart.TailPersisted => "the store was behind: the changes it lacked persisted from the copy's tail, no row read",
+                _ => "merged with every stored row (the store was ahead, or behind by more than the copy's tail)",
+            });
         }
         else
         {

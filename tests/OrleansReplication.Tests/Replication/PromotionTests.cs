@@ -176,7 +176,7 @@ public sealed class PromotionTests : ReplicationHarness
         var promoted = new Partition(0, Sqlite, NullLogger.Instance);
         try
         {
-            Assert.True(await promoted.StartFromWarmCopyAsync(WarmCopyOf(link), primary.Epoch + 1, default));
+            Assert.Equal(WarmStart.TailPersisted, await promoted.StartFromWarmCopyAsync(WarmCopyOf(link), primary.Epoch + 1, default));
 
             // The old primary's history, as its standby applied it, then the new primary's changes.
             Assert.Equal(1, promoted.Log.StartSequence);
@@ -189,6 +189,33 @@ public sealed class PromotionTests : ReplicationHarness
             var stored = await Sqlite.LoadPartitionAsync(0, default);
             Assert.Equal(["b"], stored.Items.Select(i => i.Id));
             Assert.Equal(next[0].Version, stored.LastSequence);
+        }
+        finally
+        {
+            await promoted.StopAsync().WaitAsync(Deadline);
+        }
+    }
+
+    [Fact]
+    public async Task StartFromWarmCopy_StoreBehindByMoreThanTheTail_MergesEveryRow_LosesNothing()
+    {
+        var primary = await StartPartitionAsync();
+        var link = await AddStandbyAsync(primary, "standby");
+        await WriteAsync(primary, SafetyLevel.Durable, Set("a", "1"), Set("b", "2")).WaitAsync(Deadline);
+        Store.Close(); // from here on only the standby has the changes
+        await WriteAsync(primary, SafetyLevel.Applied, Remove("a")).WaitAsync(Deadline);
+        await WriteAsync(primary, SafetyLevel.Applied, Set("c", "3")).WaitAsync(Deadline);
+
+        // A tail that kept only the last change: the removal of "a" is not in it.
+        var copy = WarmCopyOf(link);
+        copy = copy with { Tail = new LogTail(copy.Tail!.Entries[^1].Sequence, copy.Tail.Entries[^1..]) };
+        var promoted = new Partition(0, Sqlite, NullLogger.Instance);
+        try
+        {
+            Assert.Equal(WarmStart.Merged, await promoted.StartFromWarmCopyAsync(copy, primary.Epoch + 1, default));
+            var stored = await Sqlite.LoadPartitionAsync(0, default);
+            Assert.Equal(["b", "c"], stored.Items.Select(i => i.Id).Order());
+            Assert.Equal(["b", "c"], Contents(promoted.Items).Select(i => i.Address.Id).Order());
         }
         finally
         {
@@ -238,7 +265,11 @@ public sealed class PromotionTests : ReplicationHarness
         await primary.StopAsync().WaitAsync(Deadline);
         await link.DisposeAsync();
         var promoted = new Partition(0, Store, NullLogger.Instance);
-        Assert.Equal(epochsSkipped > 0 || copy.Applied != (await Sqlite.LoadPartitionHeadAsync(0, default)).LastSequence, await promoted.StartFromWarmCopyAsync(copy, primary.Epoch + 1 + epochsSkipped, default));
+        var stored = (await Sqlite.LoadPartitionHeadAsync(0, default)).LastSequence;
+        var expected = epochsSkipped > 0 || copy.Applied < stored || (copy.Applied > stored && copy.Tail is null) ? WarmStart.Merged
+            : copy.Applied == stored ? WarmStart.StoreAtCopy
+            : WarmStart.TailPersisted;
+        Assert.Equal(expected, await promoted.StartFromWarmCopyAsync(copy, primary.Epoch + 1 + epochsSkipped, default));
         return promoted;
     }
 }
