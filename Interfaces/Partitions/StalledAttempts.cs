@@ -19,8 +19,12 @@ internal static class StalledAttempts
     /// <summary>How long an attempt runs before its partition is first asked (far beyond a write's usual latency).</summary>
     public static readonly TimeSpan ProbeAfter = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>How often the partition is asked again while the attempt is unanswered (a question to a dead silo is not answered either).</summary>
-    public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// How often the partition is asked again while the attempt is unanswered (a question to a dead
+    /// silo is not answered either, and one that reaches the new primary before it serves is refused):
+    /// the lost attempt is found within this of the partition serving again.
+    /// </summary>
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Waits for <paramref name="attempt"/> up to <paramref name="limit"/>, probing its partition once it is slow.</summary>
     /// <param name="attempt">The attempt, already sent.</param>
