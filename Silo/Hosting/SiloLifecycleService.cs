@@ -41,13 +41,16 @@ internal sealed partial class SiloLifecycleService(
     private Task? _mapLoop;
 
     /// <summary>
-    /// Partitions load while Orleans still shows this silo Joining, so no peer hands it a partition
-    /// (or makes it a standby) before it can take one up from its warm copy; the map is followed
-    /// once it is Active.
+    /// Partitions load from the store before the silo joins Orleans' membership: no peer hands it
+    /// a partition (or makes it a standby) before it can take one up, and no peer probes it while
+    /// the load runs (loading a million items on a busy two-core host starved the answers to
+    /// probes, and a silo still joining was declared dead). Membership is followed once the silo
+    /// is Joining, the map once it is Active.
     /// </summary>
     public void Participate(Orleans.Runtime.ISiloLifecycle lifecycle)
     {
-        lifecycle.Subscribe(nameof(SiloLifecycleService), Orleans.ServiceLifecycleStage.ApplicationServices, LoadAsync, _ => Task.CompletedTask);
+        lifecycle.Subscribe(nameof(SiloLifecycleService), Orleans.ServiceLifecycleStage.RuntimeServices, LoadAsync, _ => Task.CompletedTask);
+        lifecycle.Subscribe(nameof(SiloLifecycleService), Orleans.ServiceLifecycleStage.ApplicationServices, JoinAsync, _ => Task.CompletedTask);
         lifecycle.Subscribe(nameof(SiloLifecycleService), Orleans.ServiceLifecycleStage.Active, FollowAsync, _ => Task.CompletedTask);
     }
 
@@ -57,10 +60,11 @@ internal sealed partial class SiloLifecycleService(
         // Resolved here so the meter exists from the start; it is observed, never called.
         GC.KeepAlive(metrics);
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
-        await membership.StartAsync(cancellationToken).ConfigureAwait(false);
         await partitions.StartAsync(o.PartitionCount, cancellationToken).ConfigureAwait(false);
         identity.PartitionCount = partitions.PartitionCount;
     }
+
+    private Task JoinAsync(CancellationToken cancellationToken) => membership.StartAsync(cancellationToken);
 
     private async Task FollowAsync(CancellationToken cancellationToken)
     {
