@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 
 namespace OrleansReplication;
@@ -219,36 +220,12 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
     /// <summary>
     /// The partition's grain reference, made once: Orleans' GetGrain resolves the interface's grain
     /// type through reflection on every call, which cost a seventh of the client's CPU per write.
-    /// Races only make the same reference twice.
+    /// Partition ids are below the cluster's partition count, so the cache stays that small.
     /// </summary>
-    private IPartitionGrain Grain(int partition)
-    {
-        var cache = Volatile.Read(ref _grains);
-        if ((uint)partition < (uint)cache.Length && cache[partition] is { } known)
-        {
-            return known;
-        }
+    private IPartitionGrain Grain(int partition) =>
+        _grains.GetOrAdd(partition, static (p, factory) => factory.GetGrain<IPartitionGrain>(p), grains);
 
-        var grain = grains.GetGrain<IPartitionGrain>(partition);
-        if (partition >= 0 && partition < MaxCachedPartitions)
-        {
-            var grown = cache.Length > partition ? cache : new IPartitionGrain?[Math.Max(partition + 1, cache.Length * 2)];
-            if (!ReferenceEquals(grown, cache))
-            {
-                Array.Copy(cache, grown, cache.Length);
-            }
-
-            grown[partition] = grain;
-            Volatile.Write(ref _grains, grown);
-        }
-
-        return grain;
-    }
-
-    // Partition ids come from the cluster's partition count (tens to thousands); a bound keeps a bad id from growing the cache.
-    private const int MaxCachedPartitions = 1 << 16;
-
-    private IPartitionGrain?[] _grains = [];
+    private readonly ConcurrentDictionary<int, IPartitionGrain> _grains = new();
 
     private Func<Task<TimeSpan>> ServingFor(int partition) => () => Grain(partition).GetServingForAsync();
 

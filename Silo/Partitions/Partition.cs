@@ -226,8 +226,7 @@ internal sealed partial class Partition : IReplicationSource
         // changes that netted out (created and removed after S) could be handed out again.
         if (merge.StoreWrites.Count > 0 || merge.LastSequence > data.LastSequence)
         {
-            var missing = RecordedRequests.ToStored([.. copy.Requests.Where(r => r.LastSequence > data.LastSequence)]);
-            await _store.CommitAsync(Id, epoch, merge.LastSequence, merge.StoreWrites, new RequestRecords(missing, 0), cancellationToken).ConfigureAwait(false);
+            await _store.CommitAsync(Id, epoch, merge.LastSequence, merge.StoreWrites, RequestsAfter(copy, data.LastSequence), cancellationToken).ConfigureAwait(false);
         }
 
         // The store now holds the merge; when that is the copy, the copy's history leads to it.
@@ -253,10 +252,9 @@ internal sealed partial class Partition : IReplicationSource
         var unpersisted = entries.AsSpan(from);
         var writes = new List<StoredWrite>();
         StoreFlush.Coalesce(unpersisted, new Dictionary<ItemAddress, StoreFlush.Item>(), writes);
-        var requests = RecordedRequests.ToStored([.. copy.Requests.Where(r => r.LastSequence > head.LastSequence)]);
         try
         {
-            await _store.CommitAsync(Id, epoch, copy.Applied, writes, new RequestRecords(requests, 0), cancellationToken).ConfigureAwait(false);
+            await _store.CommitAsync(Id, epoch, copy.Applied, writes, RequestsAfter(copy, head.LastSequence), cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (Exception ex) when (ex is StaleEpochException or StoreConflictException)
@@ -265,6 +263,10 @@ internal sealed partial class Partition : IReplicationSource
             return false;
         }
     }
+
+    // The copy's recorded requests newer than the store's sequence: the store lacks them.
+    private static RequestRecords RequestsAfter(WarmCopy copy, long storedSequence) =>
+        new(RecordedRequests.ToStored([.. copy.Requests.Where(r => r.LastSequence > storedSequence)]), 0);
 
     private void StartLoops()
     {

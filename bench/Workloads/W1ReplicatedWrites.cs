@@ -167,29 +167,25 @@ internal static class W1ReplicatedWrites
     }
 
     // What the replication costs over the engine: each level's throughput as a fraction of the bare call's.
-    private static void CompareWithCall(Results results, List<RunFigures> mine, List<RunFigures> ceiling, SafetyLevel level)
-    {
-        var a = Results.Median(mine);
-        var b = Results.Median(ceiling);
-        results.Summarize(new RunFigures("orleans-replication/orleans-call", "w1", level.ToString().ToLowerInvariant() + "/echo", "ratio", new Dictionary<string, double>
-        {
-            ["ratio_to_orleans_call"] = Math.Round(a["ops_per_s"] / Math.Max(1, b["ops_per_s"]), 3),
-            ["p99_ratio"] = Math.Round(a["p99_us"] / Math.Max(1, b["p99_us"]), 3),
-        }));
-    }
+    private static void CompareWithCall(Results results, List<RunFigures> mine, List<RunFigures> ceiling, SafetyLevel level) =>
+        SummarizeRatio(results, "orleans-replication/orleans-call", level.ToString().ToLowerInvariant() + "/echo", "ratio_to_orleans_call", mine, ceiling);
 
     private static void Compare(Results results, Dictionary<SafetyLevel, List<RunFigures>> ours, Dictionary<string, List<RunFigures>> redis, SafetyLevel level, string mode)
     {
-        if (!ours.TryGetValue(level, out var mine))
+        if (ours.TryGetValue(level, out var mine))
         {
-            return;
+            SummarizeRatio(results, "orleans-replication/redis", level.ToString().ToLowerInvariant() + "/" + mode, "ratio", mine, redis[mode]);
         }
+    }
 
+    // One "ours / theirs" line: the medians' throughput ratio (under ratioName) and p99 ratio.
+    private static void SummarizeRatio(Results results, string systems, string safety, string ratioName, List<RunFigures> mine, List<RunFigures> theirs)
+    {
         var a = Results.Median(mine);
-        var b = Results.Median(redis[mode]);
-        results.Summarize(new RunFigures("orleans-replication/redis", "w1", level.ToString().ToLowerInvariant() + "/" + mode, "ratio", new Dictionary<string, double>
+        var b = Results.Median(theirs);
+        results.Summarize(new RunFigures(systems, "w1", safety, "ratio", new Dictionary<string, double>
         {
-            ["ratio"] = Math.Round(a["ops_per_s"] / Math.Max(1, b["ops_per_s"]), 3),
+            [ratioName] = Math.Round(a["ops_per_s"] / Math.Max(1, b["ops_per_s"]), 3),
             ["p99_ratio"] = Math.Round(a["p99_us"] / Math.Max(1, b["p99_us"]), 3),
         }));
     }
