@@ -62,7 +62,10 @@ public sealed class SiloOptions
     /// <value>Defaults to 1 MiB.</value>
     public int MaxItemBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>The largest gateway frame body and HTTP batch body, in bytes.</summary>
+    /// <summary>
+    /// The largest HTTP batch body, in bytes (named for the frames of the silo transport that Orleans
+    /// replaced; the name stays so that existing configuration keeps working).
+    /// </summary>
     /// <value>Defaults to 16 MiB.</value>
     public int MaxFrameBytes { get; set; } = 16 * 1024 * 1024;
 
