@@ -214,6 +214,12 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
         ReplicaUnavailableException => true,
         OrleansMessageRejectionException => true,
         TimeoutException => true,
+
+        // Orleans' plain OrleansException is what its directory and placement throw while
+        // membership changes under them ("Current directory ... is not stable ... Retry later.",
+        // "hop limit is reached"): the message never reached the grain. Its subclasses say more
+        // and are judged by type.
+        _ when exception.GetType() == typeof(OrleansException) => true,
         _ => exception.GetType().Name is "ConnectionFailedException" or "ConnectionAbortedException" or "GatewayTooBusyException",
     };
 

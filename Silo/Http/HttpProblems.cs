@@ -1,16 +1,31 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace OrleansReplication.Silo.Http;
 
 /// <summary>Maps typed errors to <c>application/problem+json</c> responses with the right status.</summary>
-internal static class HttpProblems
+internal static partial class HttpProblems
 {
     private const string TypeBase = "https://github.com/orleans-replication/errors#";
 
     /// <summary>The problem type a cluster watch's fan-in recognizes (<see cref="Listeners.PartitionHistoryRestartedException"/>).</summary>
     public const string HistoryRestartedType = "history-restarted";
 
-    public static IResult From(Exception exception) => exception switch
+    /// <summary>The answer to a failed request; an error no case expects is logged with the request (the answer says it was).</summary>
+    public static IResult From(Exception exception, HttpContext context)
+    {
+        var result = Known(exception);
+        if (result is null)
+        {
+            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansReplication.Silo.Http");
+            LogUnexpected(logger, exception, context.Request.Method, context.Request.Path, exception.GetType().FullName);
+        }
+
+        return result ?? Problem(StatusCodes.Status500InternalServerError, "internal", "Internal error", "The silo hit an internal error; it was logged. Retry, and report it if it persists.");
+    }
+
+    private static IResult? Known(Exception exception) => exception switch
     {
         InvalidRequestException e => Problem(StatusCodes.Status400BadRequest, "invalid-request", "Invalid request", e.Message),
         CursorExpiredException e => Problem(StatusCodes.Status410Gone, "cursor-expired", "Cursor too old, restart from a snapshot", e.Message),
@@ -22,8 +37,11 @@ internal static class HttpProblems
         ReplicaUnavailableException e => Unavailable(e),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } e => Problem(StatusCodes.Status413PayloadTooLarge, "too-large", "Payload too large", e.Message),
         BadHttpRequestException e => Problem(e.StatusCode, "invalid-request", "Invalid request", e.Message),
-        _ => Problem(StatusCodes.Status500InternalServerError, "internal", "Internal error", "The silo hit an internal error; it was logged. Retry, and report it if it persists."),
+        _ => null,
     };
+
+    [LoggerMessage(EventId = LogEvents.HttpRequestFailed, Level = LogLevel.Error, Message = "{Method} {Path} failed with an unexpected {ExceptionType}; it was answered 500. Report it with this log.")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string method, string path, string? exceptionType);
 
     public static IResult NotFound(string component, ItemKey key) =>
         Problem(StatusCodes.Status404NotFound, "not-found", "Item not found", $"Component '{component}' has no item '{key}'.");

@@ -46,7 +46,7 @@ internal static class StateEndpoints
         }
         catch (Exception ex)
         {
-            return HttpProblems.From(ex);
+            return HttpProblems.From(ex, request.HttpContext);
         }
     }
 
@@ -69,7 +69,7 @@ internal static class StateEndpoints
         }
         catch (Exception ex)
         {
-            return HttpProblems.From(ex);
+            return HttpProblems.From(ex, request.HttpContext);
         }
     }
 
@@ -87,13 +87,13 @@ internal static class StateEndpoints
         }
         catch (Exception ex)
         {
-            return HttpProblems.From(ex);
+            return HttpProblems.From(ex, request.HttpContext);
         }
     }
 
     // limit is bound as text: an int? parameter makes `?limit=abc` a bodiless framework 400
     // instead of the problem+json every other bad input gets.
-    private static async Task<IResult> ListAsync(string component, string? after, string? limit, ItemCalls items, IOptions<SiloOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(string component, string? after, string? limit, HttpRequest request, ItemCalls items, IOptions<SiloOptions> options, CancellationToken cancellationToken)
     {
         try
         {
@@ -111,7 +111,7 @@ internal static class StateEndpoints
         }
         catch (Exception ex)
         {
-            return HttpProblems.From(ex);
+            return HttpProblems.From(ex, request.HttpContext);
         }
     }
 
@@ -133,7 +133,7 @@ internal static class StateEndpoints
         }
         catch (Exception ex)
         {
-            return HttpProblems.From(ex);
+            return HttpProblems.From(ex, request.HttpContext);
         }
     }
 

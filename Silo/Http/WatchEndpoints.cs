@@ -82,7 +82,7 @@ internal static class WatchEndpoints
         }
         catch (Exception ex)
         {
-            await HttpProblems.From(ex).ExecuteAsync(context).ConfigureAwait(false);
+            await HttpProblems.From(ex, context).ExecuteAsync(context).ConfigureAwait(false);
             return;
         }
 

@@ -72,9 +72,35 @@ public static class ProcessCluster
         }
     }
 
-    /// <summary>The end of every silo's log, for an assertion message.</summary>
+    /// <summary>Every silo's errors (first: a tail may have dropped them) and the end of its log, for an assertion message.</summary>
     public static string Logs(Dictionary<string, SiloProcess> silos) =>
+        string.Concat(silos.Select(s => Errors(s.Key, s.Value.StandardOutput))) +
         string.Concat(silos.Select(s => $"{Environment.NewLine}=== {s.Key} ==={Environment.NewLine}{Tail(s.Value.StandardOutput)}"));
+
+    // A silo's "fail:" and "crit:" entries with the lines of their exceptions, at most a few.
+    private static string Errors(string silo, string log)
+    {
+        var found = new System.Text.StringBuilder();
+        var lines = log.Split('\n');
+        for (var i = 0; i < lines.Length && found.Length < 4000; i++)
+        {
+            if (!lines[i].Contains(" fail: ", StringComparison.Ordinal) && !lines[i].Contains(" crit: ", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            found.Append(Environment.NewLine).Append("ERROR in ").Append(silo).Append(": ").Append(lines[i].TrimEnd());
+            for (var j = i + 1; j < lines.Length && j <= i + 8 && !IsEntry(lines[j]); j++)
+            {
+                found.Append(Environment.NewLine).Append("    ").Append(lines[j].Trim());
+            }
+        }
+
+        return found.ToString();
+    }
+
+    // A log entry starts with its time of day ("14:55:40.557 info: ..."); an exception's lines do not.
+    private static bool IsEntry(string line) => line.Length > 13 && char.IsAsciiDigit(line[0]) && line[2] == ':' && line[12] == ' ';
 
     // The end of a silo's log: what it did last is what explains a wait that timed out.
     private static string Tail(string log) => log.Length <= 6000 ? log : log[^6000..];

@@ -107,4 +107,39 @@ public sealed class PartitionedCallsRetryTests
         Assert.Equal(cancel.Token, error.CancellationToken);
         Assert.IsType<PartitionMovedException>(error.InnerException);
     }
+
+    [Fact]
+    public async Task OrleansDirectoryNotStable_WhileMembershipChanges_Retried()
+    {
+        // What Orleans' grain directory throws on the caller's silo while a silo leaves (seen as an
+        // HTTP 500 during a rolling restart on CI): the call never reached the grain, so it is retried.
+        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), Policy);
+        var attempts = 0;
+
+        var result = await calls.RetryAsync(
+            () => ++attempts < 3
+                ? Task.FromException<int>(new Orleans.Runtime.OrleansException("Current directory at S127.0.0.1:11111:1 is not stable to perform the lookup for grainId replication.partition/3 (it maps to S127.0.0.1:11112:2, which is not a valid silo). Retry later."))
+                : Task.FromResult(7),
+            default);
+
+        Assert.Equal(7, result);
+        Assert.Equal(3, attempts);
+    }
+
+    [Fact]
+    public async Task OrleansExceptionSubclassNotKnownTransient_ThrownAtOnce()
+    {
+        var calls = new PartitionedCalls(null!, _ => Task.FromResult(1), Policy);
+        var attempts = 0;
+
+        await Assert.ThrowsAsync<Orleans.Runtime.GrainExtensionNotInstalledException>(() => calls.RetryAsync<int>(
+            () =>
+            {
+                attempts++;
+                return Task.FromException<int>(new Orleans.Runtime.GrainExtensionNotInstalledException("No such extension."));
+            },
+            default));
+
+        Assert.Equal(1, attempts);
+    }
 }
