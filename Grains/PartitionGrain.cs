@@ -37,6 +37,7 @@ internal sealed class PartitionGrain(IPartitionAccess access, PartitionActivatio
 
     public async Task<WriteResult[]> ApplyAsync(string component, ItemWriteData[] writes, SafetyLevel safety, IdempotencyId? id, CancellationToken cancellationToken = default)
     {
+        PublicComponent(component);
         var partition = Lead();
         try
         {
@@ -50,10 +51,10 @@ internal sealed class PartitionGrain(IPartitionAccess access, PartitionActivatio
     }
 
     public Task<JsonItem[]> GetAsync(string component, ItemKey[] keys) =>
-        Task.FromResult(access.Get(Lead(), component, keys));
+        Task.FromResult(access.Get(Lead(), PublicComponent(component), keys));
 
     public Task<PartitionPage> ListAsync(string component, string? after, int limit) =>
-        Task.FromResult(access.List(Lead(), component, after, limit));
+        Task.FromResult(access.List(Lead(), PublicComponent(component), after, limit));
 
     public Task<TimeSpan> GetServingForAsync()
     {
@@ -73,6 +74,10 @@ internal sealed class PartitionGrain(IPartitionAccess access, PartitionActivatio
 
         return Task.CompletedTask;
     }
+
+    // Components only: a grain's [ReplicatedState] (GrainStateNames) is its own to read and write.
+    private static string PublicComponent(string component) =>
+        StateNames.ValidateComponent(component) is { } error ? throw new InvalidRequestException(error) : component;
 
     private int Lead()
     {

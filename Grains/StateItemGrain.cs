@@ -15,7 +15,7 @@ internal sealed class StateItemGrain : Grain, IStateItemGrain
 
     public StateItemGrain(ReplicatedStateFactory states)
     {
-        _state = states.Create<byte[]>(GrainContext);
+        _state = states.CreateItem(GrainContext);
     }
 
     public Task<JsonItem?> GetAsync(CancellationToken cancellationToken = default) =>
@@ -24,9 +24,9 @@ internal sealed class StateItemGrain : Grain, IStateItemGrain
     public Task<WriteResult> SetAsync(byte[] json, Expect expect = default, SafetyLevel safety = SafetyLevel.Default, CancellationToken cancellationToken = default)
     {
         _state.State = json;
-        return _state.WriteStateAsync(expect, safety, cancellationToken);
+        return _state.WriteAsync(expect, safety, cancellationToken);
     }
 
     public Task<WriteResult> RemoveAsync(Expect expect = default, SafetyLevel safety = SafetyLevel.Default, CancellationToken cancellationToken = default) =>
-        _state.ClearStateAsync(expect, safety, cancellationToken);
+        _state.ClearAsync(expect, safety, cancellationToken);
 }

@@ -1,41 +1,40 @@
-using System.Text.Json;
-
 namespace OrleansReplication.Grains.State;
 
 /// <summary>
-/// <see cref="IReplicatedState{TState}"/> over the local partition: the state is JSON (a
-/// <c>byte[]</c> state is the JSON itself), read from the warm copy and written through the
-/// partition's commit loop. A call that finds this silo no longer leading the partition
-/// deactivates the grain and rethrows, so the caller's retry is placed on the new primary.
+/// <see cref="IReplicatedState{TState}"/> over this silo's copy of a partition: read from the warm
+/// copy, written through the partition's commit loop. A call that finds this silo no longer
+/// leading the partition moves the grain to the silo that does and rethrows, so the next call
+/// lands there. Used by user grains (<see cref="ReplicatedStateAttribute"/>: read at activation,
+/// Orleans-serialized, named by the grain id) and by <c>StateItemGrain</c> (raw JSON, named by its key).
 /// </summary>
 internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
 {
     private readonly IGrainContext _context;
     private readonly IPartitionAccess _access;
     private readonly PartitionActivations _activations;
-    private readonly JsonSerializerOptions _json;
-    private readonly string _grainKey;
+    private readonly StateCodec<TState> _codec;
+    private readonly Func<(string Component, ItemKey Key)> _name;
 
-    // Parsed from the grain key on the first call (a malformed key fails that call with a typed
-    // error, not the activation); the activation's own turns only.
+    // Named on the first call (a malformed key fails that call with a typed error, not the
+    // activation); the activation's own turns only (a grain's turns never interleave here: a
+    // reentrant grain's concurrent writes are ordered by the partition and conflict by version).
     private string _component = string.Empty;
     private ItemKey _key;
-
-    // The activation's own turns only (the grain is not reentrant), so no synchronisation.
     private int _partition = -1;
     private bool _registered;
 
-    public ReplicatedState(IGrainContext context, IPartitionAccess access, PartitionActivations activations, string grainKey, JsonSerializerOptions json)
+    public ReplicatedState(IGrainContext context, IPartitionAccess access, PartitionActivations activations, StateCodec<TState> codec, Func<(string Component, ItemKey Key)> name, bool readOnActivation)
     {
         _context = context;
         _access = access;
         _activations = activations;
-        _grainKey = grainKey;
-        _json = json;
+        _codec = codec;
+        _name = name;
+        State = codec.Empty();
         context.ObservableLifecycle.Subscribe(
             nameof(ReplicatedState<TState>),
             GrainLifecycleStage.SetupState,
-            static _ => Task.CompletedTask,
+            _ => readOnActivation ? ReadOnActivation() : Task.CompletedTask,
             _ =>
             {
                 if (_registered)
@@ -47,50 +46,62 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
             });
     }
 
-    public TState State { get; set; } = default!;
+    public TState State { get; set; }
 
     public long Version { get; private set; }
 
+    public string? ETag => RecordExists ? "\"" + Version.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\"" : null;
+
     public bool RecordExists { get; private set; }
 
-    public Task ReadStateAsync(CancellationToken cancellationToken = default)
+    // A silo that does not lead the partition fails the activation (the caller hears
+    // PartitionMovedException and calls again, placed anew) rather than moving a grain that is not active yet.
+    private Task ReadOnActivation()
     {
-        var partition = Lead();
-        var found = _access.Get(partition, _component, [_key]);
-        if (found.Length == 0)
-        {
-            (State, Version, RecordExists) = (default!, 0, false);
-        }
-        else
-        {
-            (State, Version, RecordExists) = (Deserialize(found[0].Json), found[0].Version, true);
-        }
-
+        Load(ReadStored(leaveOnMove: false));
         return Task.CompletedTask;
     }
 
-    /// <summary>The state's JSON as stored (no copy), or null when it does not exist; reads the partition.</summary>
-    public JsonItem? ReadStored()
+    public Task ReadStateAsync(CancellationToken cancellationToken = default)
     {
-        var found = _access.Get(Lead(), _component, [_key]);
+        Load(ReadStored());
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The state's bytes as stored (no copy), or null when it does not exist; reads the partition.</summary>
+    public JsonItem? ReadStored(bool leaveOnMove = true)
+    {
+        var partition = Lead(leaveOnMove);
+        var found = _access.Get(partition, _component, [_key]);
         return found.Length == 0 ? null : found[0];
     }
 
-    public async Task<WriteResult> WriteStateAsync(Expect expect = default, SafetyLevel safety = SafetyLevel.Default, CancellationToken cancellationToken = default)
+    public Task WriteStateAsync(SafetyLevel? safety = null, CancellationToken cancellationToken = default) =>
+        WriteAsync(Expected(), safety ?? SafetyLevel.Default, cancellationToken);
+
+    public Task ClearStateAsync(SafetyLevel? safety = null, CancellationToken cancellationToken = default) =>
+        ClearAsync(Expected(), safety ?? SafetyLevel.Default, cancellationToken);
+
+    /// <summary>Writes <see cref="State"/> if the item is at <paramref name="expect"/>.</summary>
+    public async Task<WriteResult> WriteAsync(Expect expect, SafetyLevel safety, CancellationToken cancellationToken)
     {
-        Lead(); // parses the key on the first call
-        var result = await CommitAsync(new ItemWriteData(_key, Serialize(State), expect), safety, cancellationToken);
+        Lead(); // names the state on the first call
+        var result = await CommitAsync(new ItemWriteData(_key, _codec.Serialize(State), expect), safety, cancellationToken);
         (Version, RecordExists) = (result.Version, true);
         return result;
     }
 
-    public async Task<WriteResult> ClearStateAsync(Expect expect = default, SafetyLevel safety = SafetyLevel.Default, CancellationToken cancellationToken = default)
+    /// <summary>Removes the state if the item is at <paramref name="expect"/>.</summary>
+    public async Task<WriteResult> ClearAsync(Expect expect, SafetyLevel safety, CancellationToken cancellationToken)
     {
-        Lead(); // parses the key on the first call
+        Lead(); // names the state on the first call
         var result = await CommitAsync(new ItemWriteData(_key, null, expect), safety, cancellationToken);
-        (State, Version, RecordExists) = (default!, 0, false);
+        (State, Version, RecordExists) = (_codec.Empty(), 0, false);
         return result;
     }
+
+    // Optimistic, as Orleans' ETags: the write holds only if nobody wrote since this copy was read.
+    private Expect Expected() => RecordExists ? Expect.Version(Version) : Expect.Absent;
 
     private async Task<WriteResult> CommitAsync(ItemWriteData write, SafetyLevel safety, CancellationToken cancellationToken)
     {
@@ -102,16 +113,38 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
         }
         catch (PartitionMovedException)
         {
-            Deactivate();
+            Leave();
+            throw;
+        }
+        catch (Exception) when (!_codec.Raw)
+        {
+            // The grain may go on serving: State becomes what the partition holds (the caller
+            // may have changed it in place), not what failed to be written.
+            Reload();
             throw;
         }
     }
 
-    private int Lead()
+    private void Reload()
+    {
+        try
+        {
+            Load(ReadStored());
+        }
+        catch (PartitionMovedException)
+        {
+            // Moving away: the next activation reads it on the primary.
+        }
+    }
+
+    private void Load(JsonItem? stored) =>
+        (State, Version, RecordExists) = stored is null ? (_codec.Empty(), 0, false) : (_codec.Deserialize(stored.Json), stored.Version, true);
+
+    private int Lead(bool leaveOnMove = true)
     {
         if (_partition < 0)
         {
-            (_component, _key) = StateItemGrainKey.Parse(_grainKey);
+            (_component, _key) = _name();
             _partition = _access.GetPartition(_component, _key);
         }
 
@@ -119,9 +152,9 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
         {
             _access.EnsureLeads(_partition);
         }
-        catch (PartitionMovedException)
+        catch (PartitionMovedException) when (leaveOnMove)
         {
-            Deactivate();
+            Leave();
             throw;
         }
 
@@ -134,28 +167,8 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
         return _partition;
     }
 
-    private void Deactivate() => PartitionMoves.Leave(_context, _access, _partition);
+    private void Leave() => PartitionMoves.Leave(_context, _access, _partition);
 
     private static IdempotencyId? IdFromRequestContext() =>
         RequestContext.Get(IdempotencyId.RequestContextKey) is IdempotencyId id ? id : null;
-
-    private byte[] Serialize(TState state) =>
-        typeof(TState) == typeof(byte[]) ? (byte[])(object)state! : JsonSerializer.SerializeToUtf8Bytes(state, _json);
-
-    private TState Deserialize(byte[] json) =>
-        typeof(TState) == typeof(byte[]) ? (TState)(object)json : JsonSerializer.Deserialize<TState>(json, _json)!;
-}
-
-/// <summary>
-/// Makes a grain's <see cref="IReplicatedState{TState}"/>: the item is named by the grain's string
-/// key (<see cref="StateItemGrainKey"/>). The shape of the facet factory a <c>[ReplicatedState]</c>
-/// attribute will use.
-/// </summary>
-internal sealed class ReplicatedStateFactory(IPartitionAccess access, PartitionActivations activations)
-{
-    public ReplicatedState<TState> Create<TState>(IGrainContext context, JsonSerializerOptions? json = null)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        return new ReplicatedState<TState>(context, access, activations, context.GrainId.Key.ToString()!, json ?? JsonSerializerOptions.Web);
-    }
 }

@@ -14,12 +14,20 @@ public static class PartitionHasher
     private const uint FnvPrime = 16777619;
     private const int StackLimit = 512;
 
-    /// <summary>The partition of an item of <paramref name="component"/> with <paramref name="partitionKey"/> among <paramref name="partitionCount"/>.</summary>
+    /// <summary>
+    /// The partition of an item of <paramref name="component"/> with <paramref name="partitionKey"/>
+    /// among <paramref name="partitionCount"/>. Grain state (<see cref="GrainStateNames"/>) hashes
+    /// by its prefix instead of its component, so all of one grain's states share a partition.
+    /// </summary>
     public static int GetPartition(string component, string partitionKey, int partitionCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(partitionCount);
-        return (int)(Hash(component, partitionKey) % (uint)partitionCount);
+        var domain = GrainStateNames.IsGrainState(component) ? GrainStateNames.ComponentPrefix : component;
+        return (int)(Hash(domain, partitionKey) % (uint)partitionCount);
     }
+
+    /// <summary>The partition of a grain's replicated state: that of its grain id (<c>type/key</c>).</summary>
+    public static int GetGrainPartition(string grainId, int partitionCount) => GetPartition(GrainStateNames.ComponentPrefix, grainId, partitionCount);
 
     /// <summary>FNV-1a over the UTF-8 of component, a 0 byte, and partition key, finished with murmur3's fmix32 for avalanche.</summary>
     public static uint Hash(string component, string partitionKey)

@@ -17,6 +17,25 @@ internal static class RequestValidator
         }
     }
 
+    /// <summary>A public component or a grain's state (<see cref="GrainStateNames"/>): what grains may address in a partition.</summary>
+    public static void StoredComponent(string? component)
+    {
+        if (GrainStateNames.ValidateStoredComponent(component) is { } error)
+        {
+            throw new InvalidRequestException(error);
+        }
+    }
+
+    /// <summary>Checks a grain state write: its key, and a value within the limit (Orleans-serialized, so not JSON).</summary>
+    public static void GrainStateWrite(in ItemWriteData write, int maxItemBytes)
+    {
+        Key(write.Key);
+        if (write.Json is { Length: var length } && length > maxItemBytes)
+        {
+            throw new ItemTooLargeException($"The state of grain '{write.Key.Id}' serializes to {length} bytes; the limit is {maxItemBytes} bytes (Silo:MaxItemBytes). Keep less in one state, or split it across several [ReplicatedState] facets.");
+        }
+    }
+
     public static void Key(ItemKey key)
     {
         if (StateNames.Validate(key) is { } error)

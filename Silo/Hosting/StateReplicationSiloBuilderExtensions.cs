@@ -48,6 +48,11 @@ public static class StateReplicationSiloBuilderExtensions
         // Grains: state in the partition replicas, placed on their partition's primary.
         services.TryAddSingleton<IPartitionAccess, PartitionAccess>();
         services.TryAddSingleton<ReplicatedStateFactory>();
+
+        // [ReplicatedState] facets of user grains, as Orleans supplies [PersistentState] ones; their
+        // grain classes placed on their partition's primary without an attribute of their own.
+        services.TryAddSingleton<Orleans.Runtime.IAttributeToFactoryMapper<ReplicatedStateAttribute>, ReplicatedStateAttributeMapper>();
+        services.AddSingleton<Orleans.Metadata.IGrainPropertiesProvider, ReplicatedGrainPlacement>();
         services.TryAddSingleton<Http.ItemCalls>();
         silo.AddPlacementDirector<PartitionPlacement, PartitionPlacementDirector>();
         services.TryAddSingleton(sp => new ChangeFeed(

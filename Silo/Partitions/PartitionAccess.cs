@@ -21,7 +21,7 @@ internal sealed class PartitionAccess(PartitionManager partitions, Placement.Par
 
     public int GetPartition(string component, ItemKey key)
     {
-        RequestValidator.Component(component);
+        RequestValidator.StoredComponent(component);
         RequestValidator.Key(key);
         return PartitionHasher.GetPartition(component, key.EffectivePartitionKey, PartitionCount);
     }
@@ -59,7 +59,14 @@ internal sealed class PartitionAccess(PartitionManager partitions, Placement.Par
         foreach (var write in writes)
         {
             Check(partition, component, write.Key);
-            RequestValidator.Write(write, _options.MaxItemBytes);
+            if (GrainStateNames.IsGrainState(component))
+            {
+                RequestValidator.GrainStateWrite(write, _options.MaxItemBytes);
+            }
+            else
+            {
+                RequestValidator.Write(write, _options.MaxItemBytes);
+            }
         }
 
         var level = safety == SafetyLevel.Default ? _options.DefaultSafety : safety;
@@ -69,7 +76,7 @@ internal sealed class PartitionAccess(PartitionManager partitions, Placement.Par
 
     public PartitionPage List(int partition, string component, string? after, int limit)
     {
-        RequestValidator.Component(component);
+        RequestValidator.StoredComponent(component);
         return partitions.List(partition, component, after, RequestValidator.Limit(limit, _options.MaxListLimit));
     }
 

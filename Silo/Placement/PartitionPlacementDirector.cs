@@ -16,6 +16,10 @@ namespace OrleansReplication.Silo.Placement;
 /// </summary>
 internal sealed class PartitionPlacementDirector(PartitionManager partitions, PartitionMapManager map, MembershipService membership) : IPlacementDirector
 {
+    // A failover names the new primary within about a second; beyond this, place it as if none were known.
+    private static readonly TimeSpan PrimaryWait = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan PrimaryPoll = TimeSpan.FromMilliseconds(20);
+
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         var compatible = context.GetCompatibleSilos(target);
@@ -26,11 +30,40 @@ internal sealed class PartitionPlacementDirector(PartitionManager partitions, Pa
             return Task.FromResult(hint);
         }
 
-        if (PartitionOf(target.GrainIdentity) is { } partition && PrimaryOf(map, membership, partition) is { } primary && compatible.Contains(primary))
+        var partition = PartitionOf(target.GrainIdentity);
+        if (partition is { } p && PrimaryOf(map, membership, p) is { } primary && compatible.Contains(primary))
         {
             return Task.FromResult(primary);
         }
 
+        // A user grain's caller is plain Orleans code that does not retry a refused call: during a
+        // failover, wait (bounded) for the new primary rather than place it where it is refused.
+        if (partition is { } q && IsUserGrain(target.GrainIdentity))
+        {
+            return WaitForPrimaryAsync(q, target, context);
+        }
+
+        return Fallback(target, context, compatible);
+    }
+
+    private async Task<SiloAddress> WaitForPrimaryAsync(int partition, PlacementTarget target, IPlacementContext context)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (System.Diagnostics.Stopwatch.GetElapsedTime(started) < PrimaryWait)
+        {
+            await Task.Delay(PrimaryPoll).ConfigureAwait(false);
+            var compatible = context.GetCompatibleSilos(target);
+            if (PrimaryOf(map, membership, partition) is { } primary && compatible.Contains(primary))
+            {
+                return primary;
+            }
+        }
+
+        return await Fallback(target, context, context.GetCompatibleSilos(target)).ConfigureAwait(false);
+    }
+
+    private Task<SiloAddress> Fallback(PlacementTarget target, IPlacementContext context, SiloAddress[] compatible)
+    {
         // No primary known: here, unless this silo has not followed a map yet (it is starting and
         // would refuse the calls), then any other compatible silo.
         if (partitions.FollowsMap && compatible.Contains(context.LocalSilo))
@@ -73,7 +106,14 @@ internal sealed class PartitionPlacementDirector(PartitionManager partitions, Pa
             }
         }
 
-        return null;
+        // A user grain with [ReplicatedState]: the partition of its grain id, where its facets are.
+        return PartitionHasher.GetGrainPartition(grain.ToString(), count);
+    }
+
+    private static bool IsUserGrain(GrainId grain)
+    {
+        var type = grain.Type.ToString();
+        return type != PartitionGrain.GrainTypeName && type != StateItemGrain.GrainTypeName;
     }
 
     /// <summary>The Orleans address of the live primary of <paramref name="partition"/> per this silo's map and membership.</summary>

@@ -28,6 +28,7 @@ public sealed class ReplicationSiloConfigurator : IHostConfigurator
     public void Configure(IHostBuilder hostBuilder)
     {
         hostBuilder.ConfigureAppConfiguration((context, configuration) => configuration.AddInMemoryCollection(SiloSettings(context.Configuration)));
+        hostBuilder.ConfigureServices(ReadCountingStateStore.AddTo);
         hostBuilder.UseOrleans((context, silo) => silo.ConfigureFromSiloOptions(context.Configuration).AddStateReplication());
         hostBuilder.ConfigureWebHost(web => web
             .UseKestrel()

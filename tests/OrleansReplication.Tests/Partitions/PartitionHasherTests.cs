@@ -69,4 +69,16 @@ public sealed class PartitionHasherTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => PartitionHasher.GetPartition("c", "k", 0));
     }
+
+    [Fact]
+    public void GrainStates_OfOneGrain_ShareItsPartition_WhateverTheirNames()
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            var grain = $"shoppingcart/user-{i}";
+            var partition = PartitionHasher.GetGrainPartition(grain, 64);
+            Assert.Equal(partition, PartitionHasher.GetPartition(GrainStateNames.Component("cart"), grain, 64));
+            Assert.Equal(partition, PartitionHasher.GetPartition(GrainStateNames.Component("wishes"), grain, 64));
+        }
+    }
 }

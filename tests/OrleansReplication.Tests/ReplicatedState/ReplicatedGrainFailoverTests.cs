@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans;
+using Orleans.Runtime;
+using OrleansReplication.Examples;
+using OrleansReplication.Silo.Membership;
+using OrleansReplication.Silo.Placement;
+using OrleansReplication.Silo.Storage;
+using OrleansReplication.Tests.Infrastructure;
+
+namespace OrleansReplication.Tests.ReplicatedState;
+
+/// <summary>
+/// An Orleans user's grain with a <c>[ReplicatedState]</c> facet (the README's shopping cart),
+/// called through plain Orleans grain references while the silo hosting it is SIGKILLed (a real
+/// silo process beside two test-cluster silos, RF=2): it answers again on its partition's former
+/// standby, from the warm copy, with every acknowledged change, and no storage read.
+/// </summary>
+[Collection(SerialClusterCollection.Name)]
+public sealed class ReplicatedGrainFailoverTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task UserGrainsSiloKilled_ReactivatedOnFormerStandby_EveryAcknowledgedChangeThere_NoStoreRead()
+    {
+        await using var cluster = await ReplicationCluster.StartWithSiloProcessAsync();
+        var victim = cluster.SiloProcesses[0];
+        var observer = cluster.Silos[0].Services;
+        var map = observer.GetRequiredService<PartitionMapManager>().Current;
+
+        // Carts whose partition the process leads, each with the silo that holds its standby.
+        var carts = Enumerable.Range(0, 2000)
+            .Select(i => cluster.Client.GetGrain<IShoppingCartGrain>("user-" + i))
+            .Select(g => (Grain: g, Partition: PartitionHasher.GetGrainPartition(g.GetGrainId().ToString(), ReplicationCluster.PartitionCount)))
+            .Where(c => map[c.Partition]?.Primary?.ToString() == victim.SiloId)
+            .Take(6)
+            .ToList();
+        Assert.Equal(6, carts.Count);
+        var standbyOf = carts.ToDictionary(c => c.Grain, c => Assert.Single(map[c.Partition]!.Standbys));
+
+        var acked = new ConcurrentDictionary<IShoppingCartGrain, ConcurrentQueue<string>>();
+        var failures = new ConcurrentQueue<string>();
+        var ackedAfterKill = 0;
+        var killed = false;
+        using var stop = new CancellationTokenSource();
+        var writers = carts.Select(c => Task.Run(async () =>
+        {
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                var sku = $"sku-{n}";
+                try
+                {
+                    await c.Grain.AddAsync(sku, 1);
+                    acked.GetOrAdd(c.Grain, _ => new()).Enqueue(sku);
+                    if (Volatile.Read(ref killed))
+                    {
+                        Interlocked.Increment(ref ackedAfterKill);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    // What an Orleans caller sees while a silo dies (rejections, the partition moving): it calls again.
+                    failures.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {sku}: {ex.GetType().Name}: {ex.Message}");
+                    await Task.Delay(20);
+                }
+            }
+        })).ToList();
+
+        await Wait.UntilAsync(() => acked.Values.Sum(q => q.Count) >= 120, Deadline, "120 acknowledged cart changes before the kill");
+        var loadedBefore = StoreReads(cluster);
+        await victim.KillAsync();
+        Volatile.Write(ref killed, true);
+        await Wait.UntilAsync(() => Volatile.Read(ref ackedAfterKill) >= 120, Deadline, $"120 acknowledged cart changes after the kill ({failures.Count} calls failed meanwhile: {string.Join(" | ", failures.TakeLast(3))})");
+        await stop.CancelAsync();
+        await Task.WhenAll(writers);
+
+        var silos = observer.GetRequiredService<MembershipService>().Current.Silos.ToDictionary(s => s.Address, s => s.Silo?.ToString());
+        foreach (var (grain, partition) in carts)
+        {
+            var view = await grain.GetAsync();
+            var missing = acked[grain].Where(sku => !view.Lines.ContainsKey(sku)).ToList();
+            Assert.True(missing.Count == 0, $"{grain.GetPrimaryKeyString()} (partition {partition}) lost {missing.Count} acknowledged changes after its silo was killed: {string.Join(", ", missing.Take(10))}.");
+            Assert.Equal(silos[standbyOf[grain]], view.Silo);
+        }
+
+        // The promoted standbys served the carts from their warm copies: not one item read from the store.
+        var loaded = StoreReads(cluster).Skip(loadedBefore.Count).Where(p => carts.Any(c => c.Partition == p.Partition)).ToList();
+        Assert.True(loaded.Count == 0, $"Partitions of the carts were read from the store after the kill: {string.Join(", ", loaded)}.");
+    }
+
+    private static List<(string Silo, int Partition)> StoreReads(ReplicationCluster cluster) =>
+        [.. cluster.Silos.SelectMany(s => ((ReadCountingStateStore)s.Services.GetRequiredService<IStateStore>()).LoadedPartitions.Select(p => (s.Name, p)))];
+}
