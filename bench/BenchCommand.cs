@@ -46,7 +46,7 @@ internal static class BenchCommand
                 settings.Postgres = await PostgresServer.StartAsync();
             }
 
-            var workloads = settings.Command == "all" ? ["w1", "w2", "w3", "w4", "w5"] : new[] { settings.Command };
+            var workloads = settings.Command == "all" ? ["w1", "w2", "w3", "w4", "w5", "w6"] : new[] { settings.Command };
             foreach (var workload in workloads)
             {
                 Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] {workload}...");
@@ -56,7 +56,8 @@ internal static class BenchCommand
                     "w2" => RunW2Async(settings, results),
                     "w3" => W3LateJoiner.RunAsync(settings, results),
                     "w4" => W4RollingRestart.RunAsync(settings, results),
-                    _ => W5WarmTakeover.RunAsync(settings, results),
+                    "w5" => W5WarmTakeover.RunAsync(settings, results),
+                    _ => W6UserGrainTakeover.RunAsync(settings, results),
                 });
                 results.Save();
             }

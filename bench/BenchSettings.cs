@@ -40,6 +40,8 @@ internal sealed class BenchSettings
 
     public int W5Items { get; set; } = 100_000;
 
+    public int W6Grains { get; set; } = 100_000;
+
     /// <summary>The JSON file of every run; by default under bench/results (git-ignored).</summary>
     public string Output { get; set; } = Path.Combine(SiloBuild.RepoRoot, "bench", "results", $"bench-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
 
@@ -50,7 +52,7 @@ internal sealed class BenchSettings
 
     public static string Usage => """
         usage: dotnet run -c Release --project bench -- <command> [options]
-          commands: w1 | w2 | w3 | w4 | w5 | all | micro [BenchmarkDotNet arguments]
+          commands: w1 | w2 | w3 | w4 | w5 | w6 | all | micro [BenchmarkDotNet arguments]
           --safety local|received|applied|durable   W1 safety level (repeatable; default local and applied)
           --peer redis                              also run Redis (W1: primary + replica; W2: + 3 sentinels)
           --storage sqlite|postgres                 the silos' store (postgres: a PostgreSQL 15 server is started)
@@ -61,6 +63,7 @@ internal sealed class BenchSettings
           --no-ceiling                              W1 without the bare Orleans call line (for the profiling scripts)
           --w1-silos N                              silos of W1 (default 2; 1 = no standby, no redirects, for profiling)
           --w3-items N  --w5-items N                item counts of W3 (1,000,000) and W5 (100,000)
+          --w6-grains N                             user grains of W6 (100,000; it starts PostgreSQL unless --storage postgres)
           --silo-env NAME=VALUE                     environment of every silo process (repeatable), e.g. DOTNET_PerfMapEnabled=1
           --out FILE                                the JSON file of every run (default bench/results/bench-<time>.json)
         """;
@@ -79,7 +82,7 @@ internal sealed class BenchSettings
             return settings;
         }
 
-        if (settings.Command is not ("w1" or "w2" or "w3" or "w4" or "w5" or "all"))
+        if (settings.Command is not ("w1" or "w2" or "w3" or "w4" or "w5" or "w6" or "all"))
         {
             throw new ArgumentException($"Unknown command '{args[0]}'.\n{Usage}");
         }
@@ -128,6 +131,9 @@ internal sealed class BenchSettings
                     break;
                 case "--w5-items":
                     settings.W5Items = Number();
+                    break;
+                case "--w6-grains":
+                    settings.W6Grains = Number();
                     break;
                 case "--silo-env":
                     var pair = Value().Split('=', 2);

@@ -25,3 +25,20 @@ public interface IShoppingCartGrain : IGrainWithStringKey
 [Immutable]
 [Alias("OrleansReplication.Examples.CartView")]
 public sealed record CartView([property: Id(0)] IReadOnlyDictionary<string, int> Lines, [property: Id(1)] long Version, [property: Id(2)] string Silo);
+
+/// <summary>
+/// The same cart as an Orleans application keeps it today, with <c>[PersistentState("cart", "store")]</c>
+/// on Orleans' ADO.NET grain storage (silos on PostgreSQL): the cold baseline the replicated cart is
+/// measured against (after its silo dies it reactivates elsewhere and reads its row back).
+/// </summary>
+[Alias("OrleansReplication.Examples.IStoredShoppingCartGrain")]
+public interface IStoredShoppingCartGrain : IGrainWithStringKey
+{
+    /// <summary>Adds <paramref name="quantity"/> of <paramref name="sku"/>; answers once the row is written.</summary>
+    [Alias("Add")]
+    Task<CartView> AddAsync(string sku, int quantity);
+
+    /// <summary>The cart as its state holds it.</summary>
+    [Alias("Get")]
+    Task<CartView> GetAsync();
+}

@@ -69,6 +69,7 @@ internal static class OrleansSiloSetup
         if (settings.Storage == "postgres")
         {
             silo.UsePostgresClustering(settings.ConnectionString);
+            silo.AddPostgresGrainStorage(settings.ConnectionString);
         }
         else
         {

@@ -9,6 +9,9 @@ internal static class SchemaScripts
     /// <summary>The PostgreSQL schema.</summary>
     public const string Postgres = "postgres.sql";
 
+    /// <summary>The PostgreSQL table and OrleansQuery rows of Orleans' ADO.NET grain storage (<see cref="PostgresGrainStorage"/>).</summary>
+    public const string PostgresGrainStorage = "postgres-grain-storage.sql";
+
     /// <summary>Returns the text of one script, e.g. <see cref="Sqlite"/>.</summary>
     public static string Load(string fileName)
     {
