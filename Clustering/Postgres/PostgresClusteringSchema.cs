@@ -1,4 +1,3 @@
-using Npgsql;
 using OrleansReplication.Clustering.Schema;
 
 namespace OrleansReplication.Clustering.Postgres;
@@ -25,24 +24,6 @@ public static class PostgresClusteringSchema
     /// <param name="connectionString">An Npgsql connection string of a role that may create tables in the database.</param>
     /// <param name="cancellationToken">Cancels the connection and the script; the transaction then rolls back.</param>
     /// <returns>A task that completes once the schema is committed.</returns>
-    public static async Task ApplyAsync(string connectionString, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-
-        await using (var takeLock = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", connection, transaction))
-        {
-            takeLock.Parameters.AddWithValue("key", AdvisoryLockKey);
-            await takeLock.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await using (var script = new NpgsqlCommand(SchemaScripts.Load(SchemaScripts.Postgres), connection, transaction))
-        {
-            await script.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public static Task ApplyAsync(string connectionString, CancellationToken cancellationToken = default) =>
+        PostgresSchemaRunner.ApplyAsync(connectionString, AdvisoryLockKey, SchemaScripts.Load(SchemaScripts.Postgres), cancellationToken);
 }

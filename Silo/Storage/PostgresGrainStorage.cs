@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using Orleans;
 using Orleans.Hosting;
 using Orleans.Runtime;
@@ -34,24 +33,8 @@ internal static partial class PostgresGrainStorage
     }
 
     /// <summary>Creates what is missing of the schema and stores the current query texts; idempotent, one run at a time.</summary>
-    public static async Task ApplySchemaAsync(string connectionString, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using (var takeLock = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", connection, transaction))
-        {
-            takeLock.Parameters.AddWithValue("key", AdvisoryLockKey);
-            await takeLock.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await using (var script = new NpgsqlCommand(SchemaScripts.Load(SchemaScripts.PostgresGrainStorage), connection, transaction))
-        {
-            await script.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public static Task ApplySchemaAsync(string connectionString, CancellationToken cancellationToken) =>
+        Clustering.Postgres.PostgresSchemaRunner.ApplyAsync(connectionString, AdvisoryLockKey, SchemaScripts.Load(SchemaScripts.PostgresGrainStorage), cancellationToken);
 
     /// <summary>
     /// Applies the schema in <see cref="ServiceLifecycleStage.RuntimeServices"/>: after the clustering
