@@ -52,9 +52,9 @@ internal static class ReplicatedGrainClass
             throw new InvalidOperationException($"{where}: {error}");
         }
 
-        if (attribute.StorageName is not null)
+        if (attribute.StorageName is { Length: 0 })
         {
-            throw new InvalidOperationException($"{where}: storageName '{attribute.StorageName}' is not supported yet; the state is persisted in the replication's own store (Silo:Storage, SQLite or PostgreSQL). Remove the storageName argument.");
+            throw new InvalidOperationException($"{where}: storageName is empty; name a grain storage of the silo, or leave it out.");
         }
     }
 }

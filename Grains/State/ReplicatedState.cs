@@ -14,6 +14,7 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
     private readonly PartitionActivations _activations;
     private readonly StateCodec<TState> _codec;
     private readonly Func<(string Component, ItemKey Key)> _name;
+    private readonly StorageMirror<TState>? _mirror;
 
     // Named on the first call (a malformed key fails that call with a typed error, not the
     // activation); the activation's own turns only (a grain's turns never interleave here: a
@@ -23,28 +24,35 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
     private int _partition = -1;
     private bool _registered;
 
-    public ReplicatedState(IGrainContext context, IPartitionAccess access, PartitionActivations activations, StateCodec<TState> codec, Func<(string Component, ItemKey Key)> name, bool readOnActivation)
+    public ReplicatedState(IGrainContext context, IPartitionAccess access, PartitionActivations activations, StateCodec<TState> codec, Func<(string Component, ItemKey Key)> name, bool readOnActivation, StorageMirror<TState>? mirror = null)
     {
         _context = context;
         _access = access;
         _activations = activations;
         _codec = codec;
         _name = name;
+        _mirror = mirror;
         State = codec.Empty();
         context.ObservableLifecycle.Subscribe(
             nameof(ReplicatedState<TState>),
             GrainLifecycleStage.SetupState,
-            _ => readOnActivation ? ReadOnActivation() : Task.CompletedTask,
-            _ =>
+            _ => readOnActivation ? ReadOnActivationAsync() : Task.CompletedTask,
+            async _ =>
             {
                 if (_registered)
                 {
                     _activations.Remove(_partition, _context);
                 }
 
-                return Task.CompletedTask;
+                if (_mirror is not null)
+                {
+                    // What the storage still lacks goes out before the activation does (bounded: the replicas hold it anyway).
+                    await _mirror.FlushAsync(MirrorFlushTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
             });
     }
+
+    private static readonly TimeSpan MirrorFlushTimeout = TimeSpan.FromSeconds(5);
 
     public TState State { get; set; }
 
@@ -56,10 +64,25 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
 
     // A silo that does not lead the partition fails the activation (the caller hears
     // PartitionMovedException and calls again, placed anew) rather than moving a grain that is not active yet.
-    private Task ReadOnActivation()
+    // With a grain storage, a state the partition lacks is read from it and taken into the
+    // partition (the adoption of state an Orleans application persisted before it took the facet).
+    private async Task ReadOnActivationAsync()
     {
         Load(ReadStored(leaveOnMove: false));
-        return Task.CompletedTask;
+        if (RecordExists || _mirror is null || await _mirror.ReadAsync() is not { } stored)
+        {
+            return;
+        }
+
+        try
+        {
+            var result = (await _access.ApplyAsync(_partition, _component, [new ItemWriteData(_key, _codec.Serialize(stored), Expect.Absent)], SafetyLevel.Default, null, CancellationToken.None))[0];
+            (State, Version, RecordExists) = (stored, result.Version, true);
+        }
+        catch (VersionConflictException)
+        {
+            Load(ReadStored(leaveOnMove: false)); // taken in meanwhile by another activation's read
+        }
     }
 
     public Task ReadStateAsync(CancellationToken cancellationToken = default)
@@ -86,8 +109,14 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
     public async Task<WriteResult> WriteAsync(Expect expect, SafetyLevel safety, CancellationToken cancellationToken)
     {
         Lead(); // names the state on the first call
-        var result = await CommitAsync(new ItemWriteData(_key, _codec.Serialize(State), expect), safety, cancellationToken);
+        var bytes = _codec.Serialize(State);
+        var result = await CommitAsync(new ItemWriteData(_key, bytes, expect), safety, cancellationToken);
         (Version, RecordExists) = (result.Version, true);
+        if (_mirror is not null)
+        {
+            await _mirror.WriteAsync(bytes, wait: safety == SafetyLevel.Durable);
+        }
+
         return result;
     }
 
@@ -97,6 +126,11 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
         Lead(); // names the state on the first call
         var result = await CommitAsync(new ItemWriteData(_key, null, expect), safety, cancellationToken);
         (State, Version, RecordExists) = (_codec.Empty(), 0, false);
+        if (_mirror is not null)
+        {
+            await _mirror.WriteAsync(null, wait: safety == SafetyLevel.Durable);
+        }
+
         return result;
     }
 

@@ -8,9 +8,11 @@ namespace OrleansReplication.Grains.State;
 /// </summary>
 /// <param name="stateName">The state's name, unique within the grain class (letters, digits, '.', '_', '-'; at most 58 characters).</param>
 /// <param name="storageName">
-/// Reserved for an Orleans <c>IGrainStorage</c> as the durable tier; the state is persisted today in
-/// the replication's own store (<c>Silo:Storage</c>: SQLite or PostgreSQL), and a name here is refused
-/// at the grain's first activation rather than silently ignored.
+/// Optionally, an Orleans grain storage of the silo (as <c>[PersistentState]</c> names one): a state the
+/// partition lacks is read from it at activation and taken in (the state an Orleans application
+/// persisted before it took this facet), and every acknowledged change is written back to it behind
+/// the replicas (a <c>Durable</c> write waits for it). The replicas and the replication's store stay the
+/// state's truth; the grain storage is a copy that follows.
 /// </param>
 [AttributeUsage(AttributeTargets.Parameter)]
 public sealed class ReplicatedStateAttribute(string stateName, string? storageName = null) : Attribute, IFacetMetadata

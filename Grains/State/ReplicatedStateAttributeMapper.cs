@@ -15,8 +15,8 @@ internal sealed class ReplicatedStateAttributeMapper : IAttributeToFactoryMapper
     {
         ReplicatedGrainClass.Check(parameter, attribute);
         var create = CreateFacet.MakeGenericMethod(parameter.ParameterType.GetGenericArguments())
-            .CreateDelegate<Func<ReplicatedStateFactory, IGrainContext, string, object>>();
-        var stateName = attribute.StateName;
-        return context => create(context.ActivationServices.GetRequiredService<ReplicatedStateFactory>(), context, stateName);
+            .CreateDelegate<Func<ReplicatedStateFactory, IGrainContext, string, string?, object>>();
+        var (stateName, storageName) = (attribute.StateName, attribute.StorageName);
+        return context => create(context.ActivationServices.GetRequiredService<ReplicatedStateFactory>(), context, stateName, storageName);
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
+using Orleans.Storage;
 
 namespace OrleansReplication.Grains.State;
 
@@ -7,12 +8,19 @@ namespace OrleansReplication.Grains.State;
 internal sealed class ReplicatedStateFactory(IPartitionAccess access, PartitionActivations activations)
 {
     /// <summary>A <c>[ReplicatedState(stateName)]</c> facet: named by the grain id, Orleans-serialized, read when the grain activates.</summary>
-    public ReplicatedState<TState> CreateFacet<TState>(IGrainContext context, string stateName)
+    /// <exception cref="InvalidOperationException"><paramref name="storageName"/> names no grain storage of this silo.</exception>
+    public ReplicatedState<TState> CreateFacet<TState>(IGrainContext context, string stateName, string? storageName)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var serializer = context.ActivationServices.GetRequiredService<Serializer<TState>>();
+        var codec = StateCodec<TState>.Orleans(context.ActivationServices.GetRequiredService<Serializer<TState>>());
         var name = (GrainStateNames.Component(stateName), new ItemKey(context.GrainId.ToString()));
-        return new ReplicatedState<TState>(context, access, activations, StateCodec<TState>.Orleans(serializer), () => name, readOnActivation: true);
+        var mirror = storageName is null ? null : new StorageMirror<TState>(
+            context.ActivationServices.GetKeyedService<IGrainStorage>(storageName)
+                ?? throw new InvalidOperationException($"[ReplicatedState(\"{stateName}\", storageName: \"{storageName}\")] on {context.GrainId.Type}: this silo has no grain storage named '{storageName}'. Add it to the silo (e.g. siloBuilder.AddAdoNetGrainStorage(\"{storageName}\", ...)), or remove storageName."),
+            stateName,
+            context.GrainId,
+            codec);
+        return new ReplicatedState<TState>(context, access, activations, codec, () => name, readOnActivation: true, mirror);
     }
 
     /// <summary>An item grain's state: its JSON as stored, named by the grain's key (<see cref="StateItemGrainKey"/>), read per call.</summary>

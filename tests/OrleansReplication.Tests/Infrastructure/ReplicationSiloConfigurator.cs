@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
+using Orleans.Hosting;
 using Orleans.TestingHost;
 using OrleansReplication.Silo.Hosting;
 using OrleansReplication.Silo.Http;
@@ -24,12 +25,15 @@ namespace OrleansReplication.Tests.Infrastructure;
 /// </remarks>
 public sealed class ReplicationSiloConfigurator : IHostConfigurator
 {
+    /// <summary>The grain storage every test cluster silo has, for <c>[ReplicatedState(storageName: ...)]</c> tests.</summary>
+    public const string MirrorStorage = "mirror";
+
     /// <inheritdoc />
     public void Configure(IHostBuilder hostBuilder)
     {
         hostBuilder.ConfigureAppConfiguration((context, configuration) => configuration.AddInMemoryCollection(SiloSettings(context.Configuration)));
         hostBuilder.ConfigureServices(ReadCountingStateStore.AddTo);
-        hostBuilder.UseOrleans((context, silo) => silo.ConfigureFromSiloOptions(context.Configuration).AddStateReplication());
+        hostBuilder.UseOrleans((context, silo) => silo.ConfigureFromSiloOptions(context.Configuration).AddStateReplication().AddMemoryGrainStorage(MirrorStorage));
         hostBuilder.ConfigureWebHost(web => web
             .UseKestrel()
             .ListenOnSiloHttpPort()

@@ -31,7 +31,7 @@ public sealed class ReplicatedGrainPlacementTests
     [InlineData(typeof(SameNameTwice), "two [ReplicatedState(\"cart\")] parameters")]
     [InlineData(typeof(NotAReplicatedState), "it must be an IReplicatedState<TState>")]
     [InlineData(typeof(BadStateName), "state name")]
-    [InlineData(typeof(WithStorageName), "storageName 'store' is not supported yet")]
+    [InlineData(typeof(EmptyStorageName), "storageName is empty")]
     public void MalformedFacet_StopsTheSiloWithWhatToChange(Type shape, string expected)
     {
         var error = Assert.Throws<InvalidOperationException>(() => Populate(shape));
@@ -79,7 +79,7 @@ public sealed class ReplicatedGrainPlacementTests
         public object State => cart;
     }
 
-    private sealed class WithStorageName([ReplicatedState("cart", "store")] IReplicatedState<int> cart)
+    private sealed class EmptyStorageName([ReplicatedState("cart", "")] IReplicatedState<int> cart)
     {
         public object State => cart;
     }

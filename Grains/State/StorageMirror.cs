@@ -1,0 +1,100 @@
+using Orleans.Storage;
+
+namespace OrleansReplication.Grains.State;
+
+/// <summary>
+/// A facet's Orleans grain storage (<c>[ReplicatedState("cart", storageName: "store")]</c>): read when
+/// the partition has no copy of the state (a grain whose state an Orleans application persisted
+/// before it took the facet), and kept current behind the partition, which stays the state's truth.
+/// Every acknowledged change is written there in the background, the latest only when several are
+/// waiting; a <c>Durable</c> write waits for it (write-through). Runs on the grain's own scheduler.
+/// </summary>
+internal sealed class StorageMirror<TState>(IGrainStorage storage, string stateName, GrainId grain, StateCodec<TState> codec)
+{
+    private string? _etag;
+    private byte[]? _pending;
+    private bool _pendingClear;
+    private bool _dirty;
+    private Task? _running;
+
+    /// <summary>The state the storage holds, or null when it holds none; remembers its ETag.</summary>
+    public async Task<TState?> ReadAsync()
+    {
+        var state = new GrainState<TState>();
+        await storage.ReadStateAsync(stateName, grain, state);
+        _etag = state.ETag;
+        return state.RecordExists ? state.State : default;
+    }
+
+    /// <summary>Queues <paramref name="bytes"/> (null: cleared) for the storage; with <paramref name="wait"/>, returns once it is written.</summary>
+    /// <exception cref="ReplicaUnavailableException">(Awaited only) The storage did not take it; the next write tries again.</exception>
+    public Task WriteAsync(byte[]? bytes, bool wait)
+    {
+        (_pending, _pendingClear, _dirty) = (bytes, bytes is null, true);
+        if (_running is null)
+        {
+            _running = RunAsync();
+
+            // In the background nobody awaits it: a failure waits for the next write to be tried again.
+            _ = _running.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+
+        return wait ? _running : Task.CompletedTask;
+    }
+
+    /// <summary>Waits for what is queued (deactivation), at most <paramref name="timeout"/>.</summary>
+    public Task FlushAsync(TimeSpan timeout) => _running is { } running ? running.WaitAsync(timeout) : Task.CompletedTask;
+
+    private async Task RunAsync()
+    {
+        try
+        {
+            while (_dirty)
+            {
+                _dirty = false;
+                var (bytes, clear) = (_pending, _pendingClear);
+                try
+                {
+                    await WriteOnceAsync(bytes, clear);
+                }
+                catch (Exception ex) when (ex is not ReplicaUnavailableException)
+                {
+                    _dirty = true;
+                    throw new ReplicaUnavailableException($"State '{stateName}' of {grain} is replicated but its grain storage did not take it ({ex.GetType().Name}: {ex.Message}); the next write tries the storage again.", TimeSpan.FromSeconds(1), ex);
+                }
+            }
+        }
+        finally
+        {
+            _running = null;
+        }
+    }
+
+    // The partition is the truth: a storage row someone else moved is overwritten after reading its ETag.
+    private async Task WriteOnceAsync(byte[]? bytes, bool clear)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var state = new GrainState<TState> { ETag = _etag, RecordExists = _etag is not null };
+            try
+            {
+                if (clear)
+                {
+                    await storage.ClearStateAsync(stateName, grain, state);
+                }
+                else
+                {
+                    state.State = codec.Deserialize(bytes!);
+                    await storage.WriteStateAsync(stateName, grain, state);
+                }
+
+                _etag = state.ETag;
+                return;
+            }
+            catch (InconsistentStateException) when (attempt == 0)
+            {
+                await ReadAsync();
+            }
+        }
+    }
+}
