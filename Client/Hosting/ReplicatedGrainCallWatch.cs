@@ -102,10 +102,23 @@ internal sealed class ReplicatedGrainCallWatch(IServiceProvider services, Connec
     }
 
     // Placed by partition, and not one of the replication's own grains (their calls retry by themselves).
-    private bool IsReplicatedUserGrain(GrainType type) => _replicated.GetOrAdd(type, static (t, resolver) =>
-        resolver.TryGetGrainProperties(t, out var properties)
-        && properties.Properties.TryGetValue(WellKnownGrainTypeProperties.PlacementStrategy, out var strategy)
-        && strategy == "PartitionPlacement"
-        && t.ToString() is not ("replication.partition" or "replication.stateitem"),
-        services.GetRequiredService<GrainPropertiesResolver>());
+    // Answered from the cache on every call after a type's first: no service lookup on the hot path.
+    // A type the client's cluster manifest does not know yet is not cached (a newer silo may bring it).
+    private bool IsReplicatedUserGrain(GrainType type)
+    {
+        if (_replicated.TryGetValue(type, out var replicated))
+        {
+            return replicated;
+        }
+
+        if (!services.GetRequiredService<GrainPropertiesResolver>().TryGetGrainProperties(type, out var properties))
+        {
+            return false;
+        }
+
+        replicated = properties.Properties.TryGetValue(WellKnownGrainTypeProperties.PlacementStrategy, out var strategy)
+            && strategy == "PartitionPlacement"
+            && type.ToString() is not ("replication.partition" or "replication.stateitem");
+        return _replicated.GetOrAdd(type, replicated);
+    }
 }
