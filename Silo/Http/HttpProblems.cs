@@ -15,6 +15,12 @@ internal static partial class HttpProblems
     /// <summary>The answer to a failed request; an error no case expects is logged with the request (the answer says it was).</summary>
     public static IResult From(Exception exception, HttpContext context)
     {
+        // The caller went away: nothing to answer and nothing to report (its response is never read).
+        if (exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            return Problem(StatusCodes.Status499ClientClosedRequest, "client-closed", "Client closed the request", "The client closed the request before it was answered.");
+        }
+
         var result = Known(exception);
         if (result is null)
         {

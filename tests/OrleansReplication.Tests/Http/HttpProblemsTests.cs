@@ -40,6 +40,20 @@ public sealed class HttpProblemsTests
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning);
     }
 
+    [Fact]
+    public async Task CallerWentAway_NotLoggedAsAnError()
+    {
+        var (context, logs) = Context("PUT", "/v1/components/orders/items/o-2");
+        using var aborted = new CancellationTokenSource();
+        context.RequestAborted = aborted.Token;
+        await aborted.CancelAsync();
+
+        await HttpProblems.From(new OperationCanceledException(aborted.Token), context).ExecuteAsync(context);
+
+        Assert.Equal(StatusCodes.Status499ClientClosedRequest, context.Response.StatusCode);
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning);
+    }
+
     private static (DefaultHttpContext Context, RecordingLoggerProvider Logs) Context(string method, string path)
     {
         var logs = new RecordingLoggerProvider();
