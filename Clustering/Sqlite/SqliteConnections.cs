@@ -21,16 +21,6 @@ internal static class SqliteConnections
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
 
-            // A pooled connection must come back outside any transaction; one did not once (a
-            // silo's start failed on "cannot start a transaction within a transaction": a ROLLBACK
-            // that failed when its transaction was disposed leaves the native connection in it).
-            // End such a leftover here rather than fail the caller's BEGIN.
-            if (SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) == 0)
-            {
-                await using var rollback = Command(connection, null, "ROLLBACK");
-                await rollback.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
             // Per connection, not per file: wait this long for another process's lock before SQLITE_BUSY.
             // Temporary files (the statement journals of a group commit's savepoints) in memory:
             // on disk, each savepoint created, wrote and unlinked a file under /var/tmp.
