@@ -66,7 +66,7 @@ public sealed class DrainTests
 
         stopWriter.Cancel();
         var (written, failed) = await writer;
-        Assert.True(failed.Count == 0, $"{failed.Count} writes failed during the drain:{Environment.NewLine}{string.Join(Environment.NewLine, failed.Take(10))}");
+        Assert.True(failed.Count == 0, $"{failed.Count} writes failed during the drain:{Environment.NewLine}{string.Join(Environment.NewLine, failed.Take(10))}{Environment.NewLine}The silos' logged errors:{cluster.LoggedErrors()}");
         Assert.True(written > 0, "The writer wrote nothing during the drain.");
 
         // The drained silo stays up and leads nothing: placement gives it no primary back.

@@ -84,6 +84,10 @@ public sealed partial class ReplicationCluster
         return (byId[row.GetProperty("primary").GetString()!], standbys);
     }
 
+    /// <summary>What the running test cluster silos logged at Error or above, for an assertion message.</summary>
+    public string LoggedErrors() => string.Concat(Silos.SelectMany(s => s.Services.GetRequiredService<RecordingLoggerProvider>().Entries.Select(e =>
+        $"{Environment.NewLine}{s.Name} {e.Level} {e.Category}: {e.Message}{(e.Exception is null ? string.Empty : Environment.NewLine + "    " + e.Exception.GetType().FullName + ": " + e.Exception.Message)}")));
+
     /// <summary>The id of the silo leading <paramref name="partition"/> in the partition map, as the first running silo knows it.</summary>
     public string? PrimaryOf(int partition) => Silos[0].Services.GetRequiredService<PartitionMapManager>().Current[partition]?.Primary?.ToString();
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Hosting;
 using Orleans.TestingHost;
@@ -33,6 +34,13 @@ public sealed class ReplicationSiloConfigurator : IHostConfigurator
     {
         hostBuilder.ConfigureAppConfiguration((context, configuration) => configuration.AddInMemoryCollection(SiloSettings(context.Configuration)));
         hostBuilder.ConfigureServices(ReadCountingStateStore.AddTo);
+        hostBuilder.ConfigureServices(services =>
+        {
+            // Each silo's errors, for assertion messages (ReplicationCluster.LoggedErrors).
+            var errors = new RecordingLoggerProvider(Microsoft.Extensions.Logging.LogLevel.Error);
+            services.AddSingleton(errors);
+            services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(errors);
+        });
         hostBuilder.UseOrleans((context, silo) => silo.ConfigureFromSiloOptions(context.Configuration).AddStateReplication().AddMemoryGrainStorage(MirrorStorage));
         hostBuilder.ConfigureWebHost(web => web
             .UseKestrel()
