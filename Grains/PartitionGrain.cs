@@ -16,7 +16,7 @@ namespace OrleansReplication.Grains;
 internal sealed class PartitionGrain(IPartitionAccess access, PartitionActivations activations) : Grain, IPartitionGrain
 {
     /// <summary>The grain type (what the placement director recognises).</summary>
-    public const string GrainTypeName = "replication.partition";
+    public const string GrainTypeName = ReplicationGrainTypes.Partition;
 
     // Set in the first call that found this silo leading; read and written on the activation's turns only.
     private bool _registered;

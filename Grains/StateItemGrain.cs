@@ -9,7 +9,7 @@ namespace OrleansReplication.Grains;
 internal sealed class StateItemGrain : Grain, IStateItemGrain
 {
     /// <summary>The grain type (what the placement director recognises).</summary>
-    public const string GrainTypeName = "replication.stateitem";
+    public const string GrainTypeName = ReplicationGrainTypes.StateItem;
 
     private readonly ReplicatedState<byte[]> _state;
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Orleans.Metadata;
 
 namespace OrleansReplication.Client;
@@ -31,7 +32,6 @@ internal sealed class ReplicatedGrainCallWatch(IServiceProvider services, Connec
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
 
     private readonly ConcurrentDictionary<GrainType, bool> _replicated = new();
-    private int _partitionCount;
 
     // Every other call passes straight through: no state machine on the client's hot path.
     public Task Invoke(IOutgoingGrainCallContext context) =>
@@ -83,16 +83,12 @@ internal sealed class ReplicatedGrainCallWatch(IServiceProvider services, Connec
     {
         try
         {
-            var grains = services.GetRequiredService<IGrainFactory>();
-            var count = Volatile.Read(ref _partitionCount);
-            if (count == 0)
-            {
-                count = (await grains.GetGrain<IClusterInfoGrain>(0).GetAsync().WaitAsync(ProbeTimeout)).PartitionCount;
-                Volatile.Write(ref _partitionCount, count);
-            }
-
+            // The client's own cached partition count (the replicators' context of this client).
+            var client = services.GetRequiredService<IClusterClient>();
+            var context = GrainFactoryReplicationExtensions.ContextOf(client, services.GetRequiredService<IOptions<ReplicationClientOptions>>().Value);
+            var count = await context.GetPartitionCountAsync(CancellationToken.None).WaitAsync(ProbeTimeout);
             var asked = Stopwatch.GetTimestamp();
-            var served = await grains.GetGrain<IPartitionGrain>(PartitionHasher.GetGrainPartition(grain.ToString(), count)).GetServingForAsync().WaitAsync(ProbeTimeout);
+            var served = await client.GetGrain<IPartitionGrain>(PartitionHasher.GetGrainPartition(grain.ToString(), count)).GetServingForAsync().WaitAsync(ProbeTimeout);
             return served < Stopwatch.GetElapsedTime(sent, asked);
         }
         catch (Exception ex) when (ex is TimeoutException or ReplicationException or OrleansException)
@@ -117,8 +113,8 @@ internal sealed class ReplicatedGrainCallWatch(IServiceProvider services, Connec
         }
 
         replicated = properties.Properties.TryGetValue(WellKnownGrainTypeProperties.PlacementStrategy, out var strategy)
-            && strategy == "PartitionPlacement"
-            && type.ToString() is not ("replication.partition" or "replication.stateitem");
+            && strategy == ReplicationGrainTypes.PartitionPlacement
+            && ReplicationGrainTypes.IsUserGrain(type.ToString());
         return _replicated.GetOrAdd(type, replicated);
     }
 }

@@ -58,7 +58,7 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
 
     public long Version { get; private set; }
 
-    public string? ETag => RecordExists ? "\"" + Version.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\"" : null;
+    public string? ETag => RecordExists ? ETags.Of(Version) : null;
 
     public bool RecordExists { get; private set; }
 

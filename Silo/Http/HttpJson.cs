@@ -50,8 +50,6 @@ internal static class HttpJson
         return encoded.Length == 0 ? null : Uri.UnescapeDataString(encoded);
     }
 
-    public static string ETag(long version) => "\"" + version.ToString(CultureInfo.InvariantCulture) + "\"";
-
     /// <summary>Reads the whole body, refusing (413) more than <paramref name="maxBytes"/> before buffering it.</summary>
     public static async Task<byte[]> ReadBodyAsync(HttpRequest request, int maxBytes, string what, CancellationToken cancellationToken)
     {

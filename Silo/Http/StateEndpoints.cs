@@ -40,7 +40,7 @@ internal static class StateEndpoints
             RequestValidator.Write(write, options.Value.MaxItemBytes);
             var requestId = items.IdFor(idempotencyKey, "PUT", component, key, condition, safety, body);
             var result = (await items.Calls.ApplyAsync(component, [write], level, requestId, cancellationToken).ConfigureAwait(false))[0];
-            request.HttpContext.Response.Headers.ETag = HttpJson.ETag(result.Version);
+            request.HttpContext.Response.Headers.ETag = ETags.Of(result.Version);
             var payload = HttpJson.ResultObject(result);
             return result.Created ? Results.Created((string?)null, payload) : Results.Ok(payload);
         }
@@ -61,7 +61,7 @@ internal static class StateEndpoints
                 return HttpProblems.NotFound(component, key);
             }
 
-            var etag = HttpJson.ETag(found[0].Version);
+            var etag = ETags.Of(found[0].Version);
             request.HttpContext.Response.Headers.ETag = etag;
             return request.Headers.IfNoneMatch.ToString() == etag
                 ? Results.StatusCode(StatusCodes.Status304NotModified)

@@ -38,7 +38,7 @@ internal sealed class PartitionPlacementDirector(PartitionManager partitions, Pa
 
         // A user grain's caller is plain Orleans code that does not retry a refused call: during a
         // failover, wait (bounded) for the new primary rather than place it where it is refused.
-        if (partition is { } q && IsUserGrain(target.GrainIdentity))
+        if (partition is { } q && ReplicationGrainTypes.IsUserGrain(target.GrainIdentity.Type.ToString()))
         {
             return WaitForPrimaryAsync(q, target, context);
         }
@@ -108,12 +108,6 @@ internal sealed class PartitionPlacementDirector(PartitionManager partitions, Pa
 
         // A user grain with [ReplicatedState]: the partition of its grain id, where its facets are.
         return PartitionHasher.GetGrainPartition(grain.ToString(), count);
-    }
-
-    private static bool IsUserGrain(GrainId grain)
-    {
-        var type = grain.Type.ToString();
-        return type != PartitionGrain.GrainTypeName && type != StateItemGrain.GrainTypeName;
     }
 
     /// <summary>The Orleans address of the live primary of <paramref name="partition"/> per this silo's map and membership.</summary>

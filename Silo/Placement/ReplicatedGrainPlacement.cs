@@ -20,11 +20,11 @@ internal sealed class ReplicatedGrainPlacement : IGrainPropertiesProvider
             return;
         }
 
-        if (properties.TryGetValue(WellKnownGrainTypeProperties.PlacementStrategy, out var declared) && declared != nameof(PartitionPlacement))
+        if (properties.TryGetValue(WellKnownGrainTypeProperties.PlacementStrategy, out var declared) && declared != ReplicationGrainTypes.PartitionPlacement)
         {
             throw new InvalidOperationException($"Grain class {grainClass.FullName} takes [ReplicatedState] but declares placement {declared}. A replicated grain runs on its partition's primary, where its warm copy is: remove the placement attribute.");
         }
 
-        properties[WellKnownGrainTypeProperties.PlacementStrategy] = nameof(PartitionPlacement);
+        properties[WellKnownGrainTypeProperties.PlacementStrategy] = ReplicationGrainTypes.PartitionPlacement;
     }
 }
