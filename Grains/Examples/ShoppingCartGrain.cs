@@ -5,11 +5,13 @@ namespace OrleansReplication.Grains.Examples;
 
 /// <summary>
 /// An Orleans user's grain made replicated by one attribute: where an Orleans cart takes
-/// <c>[PersistentState("cart", "store")] IPersistentState&lt;Cart&gt;</c>, this one takes
-/// <c>[ReplicatedState("cart")] IReplicatedState&lt;Cart&gt;</c>. Nothing else changes; after its
-/// silo dies, the grain answers again from its standby's warm copy, with no storage read.
+/// <c>[PersistentState("cart", "store")] IPersistentState&lt;Cart&gt;</c> (<see cref="StoredShoppingCartGrain"/>),
+/// this one takes <c>[ReplicatedState("cart", storageName: "store")] IReplicatedState&lt;Cart&gt;</c>.
+/// Nothing else changes: a cart the storage held is taken in at its first activation and every
+/// change is written back behind the replicas; after its silo dies, the grain answers again from
+/// its standby's warm copy, with no storage read.
 /// </summary>
-internal sealed class ShoppingCartGrain([ReplicatedState("cart")] IReplicatedState<Cart> cart) : Grain, IShoppingCartGrain
+internal sealed class ShoppingCartGrain([ReplicatedState("cart", storageName: "store")] IReplicatedState<Cart> cart) : Grain, IShoppingCartGrain
 {
     public async Task<CartView> AddAsync(string sku, int quantity)
     {

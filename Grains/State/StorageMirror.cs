@@ -31,15 +31,19 @@ internal sealed class StorageMirror<TState>(IGrainStorage storage, string stateN
     public Task WriteAsync(byte[]? bytes, bool wait)
     {
         (_pending, _pendingClear, _dirty) = (bytes, bytes is null, true);
-        if (_running is null)
+        var running = _running;
+        if (running is null)
         {
-            _running = RunAsync();
+            // A storage that answers synchronously (SQLite) finishes the run before it is assigned:
+            // only a run still going is remembered, or the next write would wait on a finished one.
+            running = RunAsync();
+            _running = running.IsCompleted ? null : running;
 
             // In the background nobody awaits it: a failure waits for the next write to be tried again.
-            _ = _running.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            _ = running.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
 
-        return wait ? _running : Task.CompletedTask;
+        return wait ? running : Task.CompletedTask;
     }
 
     /// <summary>Waits for what is queued (deactivation), at most <paramref name="timeout"/>.</summary>

@@ -27,8 +27,8 @@ public interface IShoppingCartGrain : IGrainWithStringKey
 public sealed record CartView([property: Id(0)] IReadOnlyDictionary<string, int> Lines, [property: Id(1)] long Version, [property: Id(2)] string Silo);
 
 /// <summary>
-/// The same cart as an Orleans application keeps it today, with <c>[PersistentState("cart", "store")]</c>
-/// on Orleans' ADO.NET grain storage (silos on PostgreSQL): the cold baseline the replicated cart is
+/// The same cart as an Orleans application keeps it today, with <c>[PersistentState]</c>
+/// on Orleans' ADO.NET grain storage "store": the cold baseline the replicated cart is
 /// measured against (after its silo dies it reactivates elsewhere and reads its row back).
 /// </summary>
 [Alias("OrleansReplication.Examples.IStoredShoppingCartGrain")]

@@ -74,7 +74,9 @@ internal static class OrleansSiloSetup
         else
         {
             // The same SQLite file as the state: silos sharing a data directory form one cluster.
-            silo.UseSqliteClustering(o => o.ConnectionString = StateStoreFactory.SqliteConnectionStringOf(settings));
+            var file = StateStoreFactory.SqliteConnectionStringOf(settings);
+            silo.UseSqliteClustering(o => o.ConnectionString = file);
+            silo.AddSqliteGrainStorage(SqliteGrainStorage.ConnectionStringBeside(file));
         }
 
         return silo;

@@ -12,6 +12,9 @@ internal static class SchemaScripts
     /// <summary>The PostgreSQL table and OrleansQuery rows of Orleans' ADO.NET grain storage (<see cref="PostgresGrainStorage"/>).</summary>
     public const string PostgresGrainStorage = "postgres-grain-storage.sql";
 
+    /// <summary>The SQLite table and OrleansQuery rows of Orleans' ADO.NET grain storage (<see cref="SqliteGrainStorage"/>).</summary>
+    public const string SqliteGrainStorage = "sqlite-grain-storage.sql";
+
     /// <summary>Returns the text of one script, e.g. <see cref="Sqlite"/>.</summary>
     public static string Load(string fileName)
     {

@@ -4,7 +4,9 @@
 -- ReadFromStorageKey, ClearStorageKey and DeleteStorageKey with named parameters (@GrainIdN0, ...),
 -- reading result columns by name. Its ETag is the row's version: a write or clear names the
 -- version it read, and answers the new one, or NULL when the row moved (Orleans then throws
--- InconsistentStateException).
+-- InconsistentStateException). A cleared row (payload NULL, version kept) reads as no row, and a
+-- first write takes it: Orleans 10.4.2 casts a read row's missing payload to the state type, which
+-- fails for a value type (IPersistentState<int>).
 --
 -- Idempotent: PostgresGrainStorageSchema.ApplyAsync runs it at every silo start, in one transaction
 -- behind an advisory lock.
@@ -38,10 +40,11 @@ FROM orleans_grain_state
 WHERE service_id = @ServiceId AND grain_type = @GrainTypeString
   AND grain_id_n0 = @GrainIdN0 AND grain_id_n1 = @GrainIdN1
   AND grain_id_ext = COALESCE(CAST(@GrainIdExtensionString AS varchar), '')
+  AND payload IS NOT NULL
 $q$),
 
--- A first write (no ETag) inserts version 1 unless a row exists; a later one updates the row at
--- the version it read. Exactly one row comes back: the new version, or NULL on a conflict.
+-- A first write (no ETag) takes a cleared row or inserts version 1 unless a row exists; a later one
+-- updates the row at the version it read. Exactly one row comes back: the new version, or NULL on a conflict.
 ('WriteToStorageKey', $q$
 WITH updated AS (
     UPDATE orleans_grain_state
@@ -49,12 +52,12 @@ WITH updated AS (
     WHERE service_id = @ServiceId AND grain_type = @GrainTypeString
       AND grain_id_n0 = @GrainIdN0 AND grain_id_n1 = @GrainIdN1
       AND grain_id_ext = COALESCE(CAST(@GrainIdExtensionString AS varchar), '')
-      AND version = CAST(@GrainStateVersion AS integer)
+      AND (version = CAST(@GrainStateVersion AS integer) OR (CAST(@GrainStateVersion AS integer) IS NULL AND payload IS NULL))
     RETURNING version
 ), inserted AS (
     INSERT INTO orleans_grain_state (service_id, grain_type, grain_id_n0, grain_id_n1, grain_id_ext, payload, version)
     SELECT @ServiceId, @GrainTypeString, @GrainIdN0, @GrainIdN1, COALESCE(CAST(@GrainIdExtensionString AS varchar), ''), @PayloadBinary, 1
-    WHERE CAST(@GrainStateVersion AS integer) IS NULL
+    WHERE CAST(@GrainStateVersion AS integer) IS NULL AND NOT EXISTS (SELECT 1 FROM updated)
     ON CONFLICT DO NOTHING
     RETURNING version
 )

@@ -26,8 +26,11 @@ namespace OrleansReplication.Tests.Infrastructure;
 /// </remarks>
 public sealed class ReplicationSiloConfigurator : IHostConfigurator
 {
-    /// <summary>The grain storage every test cluster silo has, for <c>[ReplicatedState(storageName: ...)]</c> tests.</summary>
-    public const string MirrorStorage = "mirror";
+    /// <summary>
+    /// The grain storage every silo has (Orleans' ADO.NET storage on the cluster's SQLite or PostgreSQL),
+    /// for <c>[ReplicatedState(storageName: ...)]</c> tests; its reads are counted (<see cref="ReadCountingGrainStorage"/>).
+    /// </summary>
+    public const string GrainStorage = "store";
 
     /// <inheritdoc />
     public void Configure(IHostBuilder hostBuilder)
@@ -41,7 +44,11 @@ public sealed class ReplicationSiloConfigurator : IHostConfigurator
             services.AddSingleton(errors);
             services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(errors);
         });
-        hostBuilder.UseOrleans((context, silo) => silo.ConfigureFromSiloOptions(context.Configuration).AddStateReplication().AddMemoryGrainStorage(MirrorStorage));
+        hostBuilder.UseOrleans((context, silo) =>
+        {
+            silo.ConfigureFromSiloOptions(context.Configuration).AddStateReplication();
+            ReadCountingGrainStorage.Wrap(silo.Services, GrainStorage);
+        });
         hostBuilder.ConfigureWebHost(web => web
             .UseKestrel()
             .ListenOnSiloHttpPort()

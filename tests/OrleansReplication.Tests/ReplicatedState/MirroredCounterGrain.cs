@@ -5,7 +5,7 @@ using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.ReplicatedState;
 
-/// <summary>A counter replicated and copied to the test cluster's grain storage "mirror".</summary>
+/// <summary>A counter replicated and copied to the grain storage "store" every silo has.</summary>
 [Alias("OrleansReplication.Tests.IMirroredCounterGrain")]
 public interface IMirroredCounterGrain : IGrainWithStringKey
 {
@@ -19,7 +19,7 @@ public interface IMirroredCounterGrain : IGrainWithStringKey
     Task ClearAsync(SafetyLevel safety);
 }
 
-internal sealed class MirroredCounterGrain([ReplicatedState("count", storageName: ReplicationSiloConfigurator.MirrorStorage)] IReplicatedState<int> count) : Grain, IMirroredCounterGrain
+internal sealed class MirroredCounterGrain([ReplicatedState("count", storageName: ReplicationSiloConfigurator.GrainStorage)] IReplicatedState<int> count) : Grain, IMirroredCounterGrain
 {
     public async Task<int> AddAsync(int amount, SafetyLevel safety)
     {

@@ -6,9 +6,11 @@ using OrleansReplication.Tests.Processes;
 namespace OrleansReplication.Tests.ReplicatedState;
 
 /// <summary>
-/// Every silo of a PostgreSQL cluster stops and starts again: the replicated carts come back from
-/// the replication's store, and carts an Orleans application keeps with <c>[PersistentState("cart", "store")]</c>
-/// come back from Orleans' ADO.NET grain storage on the same database (the schema the silo applies).
+/// Every silo of a PostgreSQL cluster stops and starts again: the replicated carts
+/// (<c>[ReplicatedState("cart", storageName: "store")]</c>) come back from the replication's store, with
+/// their rows in Orleans' ADO.NET grain storage "store" current; carts an Orleans application keeps with
+/// <c>[PersistentState("stored-cart", "store")]</c> come back from that storage, on the same database
+/// (the schema the silo applies).
 /// </summary>
 [Collection(SerialClusterCollection.Name)]
 public sealed class ReplicatedGrainRestartTests(PostgresServerFixture postgres) : IDisposable, IClassFixture<PostgresServerFixture>
@@ -44,6 +46,11 @@ public sealed class ReplicatedGrainRestartTests(PostgresServerFixture postgres) 
                 await silo.DisposeAsync();
             }
 
+            // The replicated carts' storage ("store", named by their facet) followed them: a row each,
+            // written behind the replicas and flushed when the silos stopped.
+            Assert.Equal(Carts, await CountStoredAsync(store[3], "cart"));
+            Assert.Equal(Carts, await CountStoredAsync(store[3], "stored-cart"));
+
             silos = await BalancedCluster.StartAsync(_dataDir.Path, 2, Partitions, store);
             await using var again = (await ProcessCluster.ConnectClientsAsync(silos.Values, 1, TimeSpan.FromSeconds(20)))[0];
             foreach (var (key, (replicated, stored)) in written)
@@ -61,5 +68,14 @@ public sealed class ReplicatedGrainRestartTests(PostgresServerFixture postgres) 
         {
             await ProcessCluster.DisposeAllAsync(silos.Values);
         }
+    }
+
+    private static async Task<long> CountStoredAsync(string connectionString, string stateName)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var count = new Npgsql.NpgsqlCommand("SELECT count(*) FROM orleans_grain_state WHERE grain_type = @state AND payload IS NOT NULL", connection);
+        count.Parameters.AddWithValue("state", stateName);
+        return (long)(await count.ExecuteScalarAsync())!;
     }
 }

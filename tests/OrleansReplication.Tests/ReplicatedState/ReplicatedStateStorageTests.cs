@@ -7,8 +7,8 @@ using OrleansReplication.Tests.Infrastructure;
 namespace OrleansReplication.Tests.ReplicatedState;
 
 /// <summary>
-/// <c>[ReplicatedState(..., storageName)]</c> on a test cluster whose silos have Orleans' memory grain
-/// storage "mirror": a state an Orleans application persisted there before is taken in at the
+/// <c>[ReplicatedState(..., storageName)]</c> on a test cluster, with the grain storage "store" every
+/// silo has (Orleans' ADO.NET storage, here on SQLite): a state an Orleans application persisted there before is taken in at the
 /// grain's first activation; acknowledged changes follow into the storage, a <c>Durable</c> one before
 /// the call returns.
 /// </summary>
@@ -47,7 +47,7 @@ public sealed class ReplicatedStateStorageTests(OrleansClusterFixture fixture)
         Assert.Null(await ReadStorageAsync(grain));
     }
 
-    private IGrainStorage Storage => fixture.Cluster.Silos[0].Services.GetRequiredKeyedService<IGrainStorage>(ReplicationSiloConfigurator.MirrorStorage);
+    private IGrainStorage Storage => fixture.Cluster.Silos[0].Services.GetRequiredKeyedService<IGrainStorage>(ReplicationSiloConfigurator.GrainStorage);
 
     private Task WriteStorageAsync(IMirroredCounterGrain grain, int value) =>
         Storage.WriteStateAsync("count", grain.GetGrainId(), new GrainState<int>(value));

@@ -7,8 +7,8 @@ namespace OrleansReplication.Tests.Storage;
 /// <summary>
 /// The queries the silo stores for Orleans' ADO.NET grain storage, run as the provider runs them
 /// (the text from <c>OrleansQuery</c>, its named parameters): a row's version is its ETag, a write or
-/// clear at a stale one answers NULL / nothing (Orleans' InconsistentStateException), and the schema
-/// applies twice without harm.
+/// clear at a stale one answers NULL / nothing (Orleans' InconsistentStateException), a cleared row
+/// reads as none and a first write takes it, and the schema applies twice without harm.
 /// </summary>
 public sealed class PostgresGrainStorageQueryTests(PostgresServerFixture server) : IClassFixture<PostgresServerFixture>
 {
@@ -29,10 +29,13 @@ public sealed class PostgresGrainStorageQueryTests(PostgresServerFixture server)
 
         Assert.Equal(3, await ClearAsync(connection, "ClearStorageKey", 2));
         Assert.Null(await ClearAsync(connection, "ClearStorageKey", 2));
-        Assert.Equal((null, 3), await ReadAsync(connection));
+        Assert.Null(await ReadAsync(connection));                 // a cleared row reads as none
         Assert.Equal(4, await WriteAsync(connection, 3, [4]));
+        Assert.Equal(5, await ClearAsync(connection, "ClearStorageKey", 4));
+        Assert.Equal(6, await WriteAsync(connection, null, [6]));  // a first write takes a cleared row
+        Assert.Equal(([6], 6), await ReadAsync(connection));
 
-        Assert.Equal(5, await ClearAsync(connection, "DeleteStorageKey", 4));
+        Assert.Equal(7, await ClearAsync(connection, "DeleteStorageKey", 6));
         Assert.Null(await ReadAsync(connection));
         Assert.Equal(1, await WriteAsync(connection, null, [5]));
     }
