@@ -9,6 +9,7 @@ internal static class LogEvents
     public const int StoreOpened = 1002;
     public const int PartitionsLoaded = 1003;
     public const int GrainStorageReady = 1004;
+    public const int StoreLoadRetried = 1005;
 
     // Grain runtime 1100-1199
     public const int ActivationFailed = 1100;

@@ -1,5 +1,7 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using static OrleansReplication.Silo.Storage.SqliteConnections;
 
 namespace OrleansReplication.Silo.Storage;
@@ -37,13 +39,16 @@ internal sealed partial class SqliteStateStore : IStateStore
     private const string ForgetRequestsSql = "DELETE FROM or_requests WHERE partition_id = $partition AND last_sequence <= $upTo";
 
     private readonly string _connectionString;
+    private readonly ILogger _logger;
 
     /// <summary>Creates the store; nothing is opened until the first call.</summary>
     /// <param name="connectionString">A Microsoft.Data.Sqlite connection string, e.g. "Data Source=/var/lib/or/state.db".</param>
-    public SqliteStateStore(string connectionString)
+    /// <param name="logger">Where a retried load is reported.</param>
+    public SqliteStateStore(string connectionString, ILogger<SqliteStateStore>? logger = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         _connectionString = connectionString;
+        _logger = logger ?? NullLogger<SqliteStateStore>.Instance;
     }
 
     /// <inheritdoc />
@@ -102,9 +107,32 @@ internal sealed partial class SqliteStateStore : IStateStore
     /// <inheritdoc />
     public Task<PartitionData> LoadPartitionHeadAsync(int partitionId, CancellationToken cancellationToken) => LoadAsync(partitionId, withItems: false, cancellationToken);
 
+    // Seen twice at start beside SIGKILLed processes, cause not found: a pooled connection already
+    // inside a transaction ("cannot start a transaction within a transaction"), and a read
+    // transaction that SQLite ended on its own ("This SqliteTransaction has completed"; SQLite may
+    // roll back on SQLITE_BUSY, e.g. while another process recovers the WAL). A load writes
+    // nothing, so it runs once more on a connection of its own, after the pool is emptied.
     private async Task<PartitionData> LoadAsync(int partitionId, bool withItems, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await LoadOnceAsync(partitionId, withItems, _connectionString, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+        {
+            LogLoadRetried(ex, partitionId, (ex as SqliteException)?.SqliteExtendedErrorCode ?? 0);
+            ClearPool(_connectionString);
+            var unpooled = new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString();
+            return await LoadOnceAsync(partitionId, withItems, unpooled, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(EventId = LogEvents.StoreLoadRetried, Level = LogLevel.Warning, Message = "Loading partition {PartitionId} from the SQLite store failed (extended error code {ErrorCode}); loading it again on a new connection. Nothing was written. If this repeats, report it with this message.")]
+    private partial void LogLoadRetried(Exception exception, int partitionId, int errorCode);
+
+    private static async Task<PartitionData> LoadOnceAsync(int partitionId, bool withItems, string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = await SqliteConnections.OpenAsync(connectionString, cancellationToken).ConfigureAwait(false);
 
         // A read transaction: both SELECTs see the same WAL snapshot, so the sequence matches the items.
         await using var transaction = connection.BeginTransaction(deferred: true);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using OrleansReplication.Silo.Hosting;
 
 namespace OrleansReplication.Silo.Storage;
@@ -7,10 +8,10 @@ internal static class StateStoreFactory
 {
     public const string SqliteFileName = "replication.db";
 
-    public static IStateStore Create(SiloOptions options) => options.Storage switch
+    public static IStateStore Create(SiloOptions options, ILoggerFactory? loggers = null) => options.Storage switch
     {
         "postgres" => new PostgresStateStore(options.ConnectionString),
-        _ => new SqliteStateStore(SqliteConnectionStringOf(options)),
+        _ => new SqliteStateStore(SqliteConnectionStringOf(options), loggers?.CreateLogger<SqliteStateStore>()),
     };
 
     public static string SqliteConnectionStringOf(SiloOptions options) =>

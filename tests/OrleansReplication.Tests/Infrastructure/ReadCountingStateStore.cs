@@ -20,7 +20,7 @@ internal sealed class ReadCountingStateStore(IStateStore inner) : IStateStore
 
     /// <summary>Registers the counting store around the one the silo's options name (before <c>AddStateReplication</c>, which then keeps it).</summary>
     public static void AddTo(IServiceCollection services) =>
-        services.AddSingleton<IStateStore>(sp => new ReadCountingStateStore(StateStoreFactory.Create(sp.GetRequiredService<IOptions<SiloOptions>>().Value)));
+        services.AddSingleton<IStateStore>(sp => new ReadCountingStateStore(StateStoreFactory.Create(sp.GetRequiredService<IOptions<SiloOptions>>().Value, sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>())));
 
     public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
 

@@ -58,6 +58,32 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
         Assert.Equal(2L, await command.ExecuteScalarAsync()); // MEMORY
     }
 
+    [Fact]
+    public async Task LoadPartitionAsync_PooledConnectionLeftInsideATransaction_LoadsOnAFreshOne_AndSaysSo()
+    {
+        var logs = new RecordingLoggerProvider(Microsoft.Extensions.Logging.LogLevel.Warning);
+        using var loggers = new Microsoft.Extensions.Logging.LoggerFactory([logs]);
+        await using var store = new SqliteStateStore(ConnectionString, Microsoft.Extensions.Logging.LoggerFactoryExtensions.CreateLogger<SqliteStateStore>(loggers));
+        await store.InitializeAsync(CancellationToken.None);
+        await store.CommitAsync(3, 1, 1, [Write(3)], RequestRecords.None, CommitSync.Disk, CancellationToken.None);
+
+        // The start-time failure seen twice in process tests: the pool hands out a connection whose
+        // native handle is still inside a transaction the driver does not know about.
+        await using (var poisoned = await SqliteConnections.OpenAsync(ConnectionString, CancellationToken.None))
+        {
+            await using var begin = poisoned.CreateCommand();
+            begin.CommandText = "BEGIN";
+            await begin.ExecuteNonQueryAsync();
+        }
+
+        var data = await store.LoadPartitionAsync(3, CancellationToken.None);
+
+        Assert.Equal((1L, 1L, "item-3"), (data.Epoch, data.LastSequence, Assert.Single(data.Items).Id));
+        var warning = Assert.Single(logs.Entries);
+        Assert.Contains("Loading partition 3 from the SQLite store failed", warning.Message, StringComparison.Ordinal);
+        Assert.IsType<SqliteException>(warning.Exception);
+    }
+
     private static StoredWrite Write(int partition) => new("orders", string.Empty, $"item-{partition}", 0, 1, [1, 2, 3]);
 
     private protected override Task CleanupAsync()
