@@ -157,7 +157,7 @@ internal sealed partial class StateReplicator<TItem>
                 var key = new ItemKey(data.GetProperty("id").GetString()!, data.TryGetProperty("partitionKey", out var pk) ? pk.GetString() : null);
                 var version = data.GetProperty("version").GetInt64();
                 return e.Type == "set"
-                    ? new StateChange<TItem>(StateChangeKind.Set, key, StateKeyAccessor<TItem>.Fill(data.GetProperty("value").Deserialize<TItem>(_json)!, key), version, cursor)
+                    ? new StateChange<TItem>(StateChangeKind.Set, key, Read(key, version, () => data.GetProperty("value").Deserialize<TItem>(_json)), version, cursor)
                     : new StateChange<TItem>(StateChangeKind.Removed, key, default, version, cursor);
             case "snapshot-end":
                 return new StateChange<TItem>(StateChangeKind.SnapshotEnd, default, default, 0, cursor);

@@ -91,7 +91,21 @@ internal sealed partial class StateReplicator<TItem>(ReplicationContext context,
     }
 
     private VersionedItem<TItem> ToItem(JsonItem item) =>
-        new(item.Key, StateKeyAccessor<TItem>.Fill(JsonSerializer.Deserialize<TItem>(item.Json, _json)!, item.Key), item.Version);
+        new(item.Key, Read(item.Key, item.Version, () => JsonSerializer.Deserialize<TItem>(item.Json, _json)), item.Version);
+
+    /// <summary>The item as <typeparamref name="TItem"/>, its key filled in.</summary>
+    /// <exception cref="ItemFormatException">The stored JSON is of another shape.</exception>
+    private TItem Read(ItemKey key, long version, Func<TItem?> deserialize)
+    {
+        try
+        {
+            return StateKeyAccessor<TItem>.Fill(deserialize()!, key);
+        }
+        catch (JsonException ex)
+        {
+            throw new ItemFormatException(Component, key.ToString(), version, $"Item '{key}' (version {version}) of '{Component}' is not JSON of {typeof(TItem).Name}: {ex.Message} It was written in another shape (over HTTP or by another client); read the component with GetReplicator<JsonElement> to see or mend it.", ex);
+        }
+    }
 
     private static void Validate(ItemKey key)
     {

@@ -21,6 +21,29 @@ public class ReplicationException : Exception
 [Alias("OrleansReplication.InvalidRequestException")]
 public sealed class InvalidRequestException(string message) : ReplicationException(message);
 
+/// <summary>
+/// A stored item is not JSON of the type the replicator reads (<c>GetReplicator&lt;T&gt;</c>): it was
+/// written in another shape, by HTTP or another client. Nothing is changed; read the component as
+/// <c>JsonElement</c> to see or mend the item.
+/// </summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.ItemFormatException")]
+public sealed class ItemFormatException(string component, string item, long version, string message, Exception? innerException = null)
+    : ReplicationException(message, innerException)
+{
+    /// <summary>The item's component.</summary>
+    [Id(0)]
+    public string Component { get; private set; } = component;
+
+    /// <summary>The item (<c>partitionKey/id</c> when it has a partition key).</summary>
+    [Id(1)]
+    public string Item { get; private set; } = item;
+
+    /// <summary>The item's version.</summary>
+    [Id(2)]
+    public long Version { get; private set; } = version;
+}
+
 /// <summary>An item or request is larger than the configured limit.</summary>
 [GenerateSerializer]
 [Alias("OrleansReplication.ItemTooLargeException")]

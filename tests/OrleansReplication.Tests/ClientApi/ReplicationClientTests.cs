@@ -183,6 +183,24 @@ public sealed class ReplicationClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ItemOfAnotherShape_ReadAsAType_ThrowsTypedErrorNamingTheItem_OthersStillRead()
+    {
+        using var put = await _silo.Http.PutAsync("v1/components/orders-shapes/items/o-2", new StringContent("42", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(System.Net.HttpStatusCode.Created, put.StatusCode);
+        var orders = _client.GetReplicator<Order>("orders-shapes");
+        await orders.SetStateItemsAsync([KeyValuePair.Create<ItemKey, Order>("o-1", new Order("o-1", 1, []))]);
+
+        var listed = await Assert.ThrowsAsync<ItemFormatException>(() => orders.GetAllStateItemsAsync(null, 10));
+        var read = await Assert.ThrowsAsync<ItemFormatException>(() => orders.GetStateItemsAsync(["o-2"]));
+
+        Assert.Equal(("orders-shapes", "o-2", 1L), (listed.Component, listed.Item, listed.Version));
+        Assert.Contains("Item 'o-2' (version 1) of 'orders-shapes' is not JSON of Order", read.Message, StringComparison.Ordinal);
+        Assert.Equal(1m, Assert.Single(await orders.GetStateItemsAsync(["o-1"])).Value.Total);
+        var raw = _client.GetReplicator<JsonElement>("orders-shapes");
+        Assert.Equal(42, Assert.Single(await raw.GetStateItemsAsync(["o-2"])).Value.GetInt32());
+    }
+
+    [Fact]
     public async Task PlainOrleansClient_PartitionGrain_RefusesItemsOfAnotherPartitionWithTypedError()
     {
         var count = (await _client.Cluster.GetGrain<IClusterInfoGrain>(0).GetAsync()).PartitionCount;
