@@ -49,8 +49,16 @@ internal sealed class ReplicatedGrainCallWatch(IServiceProvider services, Connec
                 await call.WaitAsync(wait);
                 return;
             }
-            catch (TimeoutException) when (!call.IsCompleted)
+            catch (TimeoutException)
             {
+                // Answered just as the wait ran out (or the call's own timeout): the call's outcome
+                // stands, never the wait's. Seen under load, where calls end near ProbeAfter.
+                if (call.IsCompleted)
+                {
+                    await call;
+                    return;
+                }
+
                 // Unanswered: is it lost?
             }
 

@@ -9,7 +9,11 @@ namespace OrleansReplication.Grains.State;
 /// Every acknowledged change is written there in the background, the latest only when several are
 /// waiting; a <c>Durable</c> write waits for it (write-through). Runs on the grain's own scheduler.
 /// </summary>
-internal sealed class StorageMirror<TState>(IGrainStorage storage, string stateName, GrainId grain, StateCodec<TState> codec)
+/// <remarks>
+/// Its errors carry the storage's exception as text only: they cross Orleans' wire to the caller,
+/// and a provider's own exception type (Npgsql's, say) has no Orleans codec.
+/// </remarks>
+internal sealed class StorageMirror<TState>(IGrainStorage storage, SemaphoreSlim writes, string stateName, GrainId grain, StateCodec<TState> codec)
 {
     private string? _etag;
     private byte[]? _pending;
@@ -18,10 +22,19 @@ internal sealed class StorageMirror<TState>(IGrainStorage storage, string stateN
     private Task? _running;
 
     /// <summary>The state the storage holds, or null when it holds none; remembers its ETag.</summary>
+    /// <exception cref="ReplicaUnavailableException">The storage did not answer.</exception>
     public async Task<TState?> ReadAsync()
     {
         var state = new GrainState<TState>();
-        await storage.ReadStateAsync(stateName, grain, state);
+        try
+        {
+            await storage.ReadStateAsync(stateName, grain, state);
+        }
+        catch (Exception ex) when (ex is not ReplicaUnavailableException)
+        {
+            throw new ReplicaUnavailableException($"State '{stateName}' of {grain} is not in its partition, and its grain storage could not be read ({ex.GetType().Name}: {ex.Message}); call again.", TimeSpan.FromSeconds(1));
+        }
+
         _etag = state.ETag;
         return state.RecordExists ? state.State : default;
     }
@@ -55,16 +68,22 @@ internal sealed class StorageMirror<TState>(IGrainStorage storage, string stateN
         {
             while (_dirty)
             {
-                _dirty = false;
-                var (bytes, clear) = (_pending, _pendingClear);
+                await writes.WaitAsync();
                 try
                 {
+                    // Writes that came while this one waited for its turn go out as one: the latest.
+                    var (bytes, clear) = (_pending, _pendingClear);
+                    _dirty = false;
                     await WriteOnceAsync(bytes, clear);
                 }
-                catch (Exception ex) when (ex is not ReplicaUnavailableException)
+                catch (Exception ex)
                 {
                     _dirty = true;
-                    throw new ReplicaUnavailableException($"State '{stateName}' of {grain} is replicated but its grain storage did not take it ({ex.GetType().Name}: {ex.Message}); the next write tries the storage again.", TimeSpan.FromSeconds(1), ex);
+                    throw ex as ReplicaUnavailableException ?? new ReplicaUnavailableException($"State '{stateName}' of {grain} is replicated but its grain storage did not take it ({ex.GetType().Name}: {ex.Message}); the next write tries the storage again.", TimeSpan.FromSeconds(1));
+                }
+                finally
+                {
+                    writes.Release();
                 }
             }
         }

@@ -18,6 +18,13 @@ internal interface IPartitionMapStore
     /// </summary>
     Task<bool> TryUpdateAssignmentAsync(PartitionAssignment next, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// How many <see cref="TryUpdateAssignmentAsync"/> calls (each its own synced transaction, on
+    /// other rows) are worth running at once: a server commits concurrent transactions in one flush,
+    /// an embedded file takes one writer at a time.
+    /// </summary>
+    int ConcurrentUpdates => 1;
+
     /// <summary>Records that <paramref name="silo"/> drains (idempotent).</summary>
     Task MarkDrainingAsync(Membership.SiloIncarnation silo, CancellationToken cancellationToken);
 

@@ -170,19 +170,21 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
             }
         }
 
+        // Each row is its own compare-and-swap: the order among them does not matter.
         var lost = 0;
-        foreach (var change in changes)
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = store.ConcurrentUpdates, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(changes, parallel, async (change, ct) =>
         {
-            if (await store.TryUpdateAssignmentAsync(change, cancellationToken).ConfigureAwait(false))
+            if (await store.TryUpdateAssignmentAsync(change, ct).ConfigureAwait(false))
             {
                 Volatile.Write(ref _written, 1);
                 LogAssigned(change.PartitionId, change.Epoch, change.Primary?.ToString() ?? "(none)", string.Join(", ", change.Standbys));
             }
             else
             {
-                lost++;
+                Interlocked.Increment(ref lost);
             }
-        }
+        }).ConfigureAwait(false);
 
         if (lost > 0)
         {

@@ -60,6 +60,10 @@ internal sealed class PostgresPartitionMapStore : IPartitionMapStore, IAsyncDisp
         return map;
     }
 
+    // A silo's death moves all its partitions in one round: one commit flush for them, not one each.
+    /// <inheritdoc />
+    public int ConcurrentUpdates => 16;
+
     /// <inheritdoc />
     public async Task<bool> TryUpdateAssignmentAsync(PartitionAssignment next, CancellationToken cancellationToken)
     {

@@ -37,6 +37,8 @@ internal static class W6UserGrainTakeover
                     ["grains_moved_cold"] = cold.Moved,
                     ["warm_ms"] = Math.Round(warm.AnsweringMs),
                     ["cold_ms"] = Math.Round(cold.AnsweringMs),
+                    ["warm_first_ms"] = Math.Round(warm.FirstMs),
+                    ["cold_first_ms"] = Math.Round(cold.FirstMs),
                     ["ratio"] = Math.Round(cold.AnsweringMs / Math.Max(1, warm.AnsweringMs), 2),
                     ["warm_sweep_before_ms"] = Math.Round(warm.SweepBeforeMs),
                     ["cold_sweep_before_ms"] = Math.Round(cold.SweepBeforeMs),
@@ -85,6 +87,8 @@ internal static class W6UserGrainTakeover
             var clock = Stopwatch.StartNew();
             await victim.KillAsync();
             var failed = 0;
+            var failures = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+            var first = 0L;
             await SweepAsync(moved.Length, async i =>
             {
                 while (true)
@@ -94,20 +98,23 @@ internal static class W6UserGrainTakeover
                         var view = await get(clients[i % clients.Count], moved[i]);
                         if (!view.Silo.Contains(port, StringComparison.Ordinal))
                         {
+                            Interlocked.CompareExchange(ref first, clock.ElapsedTicks, 0);
                             return;
                         }
                     }
                     catch (Exception ex) when (clock.Elapsed < TimeSpan.FromMinutes(3) && ex is not OperationCanceledException)
                     {
                         Interlocked.Increment(ref failed);
+                        failures.AddOrUpdate(ex.GetType().Name, 1, static (_, n) => n + 1);
                     }
 
                     await Task.Delay(5);
                 }
             });
             var answering = clock.Elapsed.TotalMilliseconds;
-            Console.Error.WriteLine($"  {kind}: {moved.Length} of {keys.Length} carts were on the killed silo; all answered again {answering:0} ms after the SIGKILL ({failed} calls failed meanwhile; a sweep of them before the kill took {sweepBefore:0} ms)");
-            return new Takeover(moved.Length, answering, sweepBefore);
+            var firstMs = TimeSpan.FromTicks((long)(first * (TimeSpan.TicksPerSecond / (double)Stopwatch.Frequency))).TotalMilliseconds;
+            Console.Error.WriteLine($"  {kind}: {moved.Length} of {keys.Length} carts were on the killed silo; the first answered again {firstMs:0} ms after the SIGKILL, all {answering:0} ms after it ({failed} calls failed meanwhile{(failed == 0 ? string.Empty : ": " + string.Join(", ", failures.OrderByDescending(f => f.Value).Select(f => $"{f.Value} {f.Key}")))}; a sweep of them before the kill took {sweepBefore:0} ms)");
+            return new Takeover(moved.Length, answering, sweepBefore, firstMs);
         }
         finally
         {
@@ -128,5 +135,5 @@ internal static class W6UserGrainTakeover
         })));
     }
 
-    private sealed record Takeover(int Moved, double AnsweringMs, double SweepBeforeMs);
+    private sealed record Takeover(int Moved, double AnsweringMs, double SweepBeforeMs, double FirstMs);
 }

@@ -47,6 +47,47 @@ public sealed class ReplicatedStateStorageTests(OrleansClusterFixture fixture)
         Assert.Null(await ReadStorageAsync(grain));
     }
 
+    [Fact]
+    public async Task StorageDown_ActivationAndDurableWriteFailTyped_OthersServe_NextWriteCatchesUp()
+    {
+        var active = fixture.Cluster.Client.GetGrain<IMirroredCounterGrain>("outage-" + Guid.NewGuid().ToString("N"));
+        var fresh = fixture.Cluster.Client.GetGrain<IMirroredCounterGrain>("outage-fresh-" + Guid.NewGuid().ToString("N"));
+        var behind = fixture.Cluster.Client.GetGrain<IMirroredCounterGrain>("outage-behind-" + Guid.NewGuid().ToString("N"));
+        Assert.Equal(1, await active.AddAsync(1, SafetyLevel.Durable));
+        Assert.Equal(1, await behind.AddAsync(1, SafetyLevel.Durable));
+        SetStorageDown(true);
+        try
+        {
+            // Not in its partition, so read from the storage at activation: a typed, retryable error
+            // that crosses the wire (the provider's own exception type has no Orleans codec).
+            var read = await Assert.ThrowsAsync<ReplicaUnavailableException>(fresh.GetAsync);
+            Assert.Contains("its grain storage could not be read (StorageOutageException", read.Message, StringComparison.Ordinal);
+
+            // Durable waits for the storage: replicated, but not acknowledged as durable.
+            var write = await Assert.ThrowsAsync<ReplicaUnavailableException>(() => active.AddAsync(1, SafetyLevel.Durable));
+            Assert.Contains("its grain storage did not take it (StorageOutageException", write.Message, StringComparison.Ordinal);
+
+            // Below Durable the storage is written behind: the write is acknowledged without it.
+            Assert.Equal(2, await behind.AddAsync(1, SafetyLevel.Applied));
+        }
+        finally
+        {
+            SetStorageDown(false);
+        }
+
+        Assert.Equal(0, await fresh.GetAsync());
+        Assert.Equal(3, await active.AddAsync(1, SafetyLevel.Durable));
+        Assert.Equal(3, await ReadStorageAsync(active));
+    }
+
+    private void SetStorageDown(bool down)
+    {
+        foreach (var silo in fixture.Cluster.Silos)
+        {
+            ((ReadCountingGrainStorage)silo.Services.GetRequiredKeyedService<IGrainStorage>(ReplicationSiloConfigurator.GrainStorage)).Down = down;
+        }
+    }
+
     private IGrainStorage Storage => fixture.Cluster.Silos[0].Services.GetRequiredKeyedService<IGrainStorage>(ReplicationSiloConfigurator.GrainStorage);
 
     private Task WriteStorageAsync(IMirroredCounterGrain grain, int value) =>
