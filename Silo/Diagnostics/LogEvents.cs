@@ -27,6 +27,7 @@ internal static class LogEvents
     public const int PartitionDemoted = 1208;
     public const int PartitionHandedOff = 1209;
     public const int PartitionFailingOver = 1215;
+    public const int PartitionHandoffCompleted = 1216;
     public const int PartitionStaleAssignment = 1210;
 
     // Gateway 1300-1399

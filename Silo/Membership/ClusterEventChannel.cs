@@ -40,7 +40,17 @@ internal sealed partial class ClusterEventChannel(TimeProvider time, ILogger<Clu
             }
         }
 
-        LogEvent(kind, silo ?? "-", partition ?? -1, epoch ?? 0, reason);
+        // A silo's events at Information; a partition's at Debug: a dead silo moves dozens at once,
+        // and the partition map manager already said which in one line.
+        if (partition is null or < 0)
+        {
+            LogEvent(kind, silo ?? "-", -1, epoch ?? 0, reason);
+        }
+        else
+        {
+            LogPartitionEvent(kind, silo ?? "-", partition.Value, epoch ?? 0, reason);
+        }
+
         return e;
     }
 
@@ -90,4 +100,7 @@ internal sealed partial class ClusterEventChannel(TimeProvider time, ILogger<Clu
 
     [LoggerMessage(EventId = LogEvents.ClusterEvent, Level = LogLevel.Information, Message = "Cluster event {Kind}: silo {Silo}, partition {Partition}, epoch {Epoch}: {Reason}")]
     private partial void LogEvent(string kind, string silo, int partition, long epoch, string reason);
+
+    [LoggerMessage(EventId = LogEvents.ClusterEvent, Level = LogLevel.Debug, Message = "Cluster event {Kind}: silo {Silo}, partition {Partition}, epoch {Epoch}: {Reason}")]
+    private partial void LogPartitionEvent(string kind, string silo, int partition, long epoch, string reason);
 }

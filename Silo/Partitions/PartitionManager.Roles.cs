@@ -143,15 +143,15 @@ internal sealed partial class PartitionManager
 
     // Information: taking a partition is how a cluster starts, balances and fails over; a failure
     // itself is a warning where it is detected (the silo's death, the map's move of its partitions).
-    [LoggerMessage(EventId = LogEvents.PartitionPromoted, Level = LogLevel.Information, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, promoted from its warm standby copy at sequence {Applied} (continuing at {LastSequence}; {Store}).")]
+    [LoggerMessage(EventId = LogEvents.PartitionPromoted, Level = LogLevel.Debug, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, promoted from its warm standby copy at sequence {Applied} (continuing at {LastSequence}; {Store}).")]
     private partial void LogPromoted(int partition, long epoch, long applied, long lastSequence, string store);
 
-    [LoggerMessage(EventId = LogEvents.PartitionTakenCold, Level = LogLevel.Information, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, loaded from the store at sequence {LastSequence} (no warm copy here).")]
+    [LoggerMessage(EventId = LogEvents.PartitionTakenCold, Level = LogLevel.Debug, Message = "Partition {Partition}: this silo is its primary at epoch {Epoch}, loaded from the store at sequence {LastSequence} (no warm copy here).")]
     private partial void LogTakenCold(int partition, long epoch, long lastSequence);
 
     [LoggerMessage(EventId = LogEvents.PartitionStaleAssignment, Level = LogLevel.Debug, Message = "Partition {Partition}: ignored a map row at epoch {Epoch}, older than epoch {Applied} already followed here (a map read that raced a handoff).")]
     private partial void LogStaleAssignment(int partition, long epoch, long applied);
 
-    [LoggerMessage(EventId = LogEvents.PartitionDemoted, Level = LogLevel.Information, Message = "Partition {Partition}: no longer led by this silo (was epoch {Epoch}); its primary is {Primary}. Requests here are redirected.")]
+    [LoggerMessage(EventId = LogEvents.PartitionDemoted, Level = LogLevel.Debug, Message = "Partition {Partition}: no longer led by this silo (was epoch {Epoch}); its primary is {Primary}. Requests here are redirected.")]
     private partial void LogDemoted(int partition, long epoch, string primary);
 }

@@ -170,7 +170,7 @@ internal sealed partial class GracefulHandoff(
         return false;
     }
 
-    [LoggerMessage(EventId = LogEvents.SiloDraining, Level = LogLevel.Information, Message = "Partition {Partition} handed off gracefully to {Standby} at sequence {Sequence}, epoch {Epoch}, in {ElapsedMs} ms.")]
+    [LoggerMessage(EventId = LogEvents.PartitionHandoffCompleted, Level = LogLevel.Debug, Message = "Partition {Partition} handed off gracefully to {Standby} at sequence {Sequence}, epoch {Epoch}, in {ElapsedMs} ms.")]
     private partial void LogHandedOff(int partition, string standby, long sequence, long epoch, long elapsedMs);
 
     [LoggerMessage(EventId = LogEvents.HandoffTargetSlow, Level = LogLevel.Warning, Message = "Partition {Partition} was handed to {Standby}, which did not confirm within {TimeoutMs} ms that it serves it; requests are redirected there anyway and may bounce until it reads the map.")]

@@ -140,13 +140,6 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
             }
         }
         var failovers = PlacementPolicy.PlanFailover(assigned, active, present);
-        foreach (var f in failovers)
-        {
-            var old = map[f.PartitionId]?.Primary;
-            var seen = membership.Silos.FirstOrDefault(s => s.Address == old);
-            LogFailingOver(f.PartitionId, old?.ToString() ?? "(none)", seen is null ? "not in this silo's membership view" : seen.Status.ToString(), f.Primary?.ToString() ?? "(none)", f.Epoch);
-        }
-
         changes.AddRange(failovers);
 
         // Standbys are planned on the map as it will be once the failovers are written.
@@ -172,12 +165,14 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
 
         // Each row is its own compare-and-swap: the order among them does not matter.
         var lost = 0;
+        var written = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = store.ConcurrentUpdates, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(changes, parallel, async (change, ct) =>
         {
             if (await store.TryUpdateAssignmentAsync(change, ct).ConfigureAwait(false))
             {
                 Volatile.Write(ref _written, 1);
+                written[change.PartitionId] = true;
                 LogAssigned(change.PartitionId, change.Epoch, change.Primary?.ToString() ?? "(none)", string.Join(", ", change.Standbys));
             }
             else
@@ -189,6 +184,14 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
         if (lost > 0)
         {
             LogLostRaces(lost);
+        }
+
+        // The failovers this silo wrote (its peers may have raced it to some), one line per lost
+        // primary and successor: a dead silo moves all its partitions at once.
+        foreach (var moved in failovers.Where(f => written.ContainsKey(f.PartitionId)).GroupBy(f => (Old: map[f.PartitionId]?.Primary, Next: f.Primary)))
+        {
+            var seen = membership.Silos.FirstOrDefault(s => s.Address == moved.Key.Old);
+            LogFailingOver(moved.Count(), string.Join(", ", moved.Select(f => f.PartitionId).Order()), moved.Key.Old?.ToString() ?? "(none)", seen is null ? "not in this silo's membership view" : seen.Status.ToString(), moved.Key.Next?.ToString() ?? "(none)");
         }
 
         return changes.Count > 0 ? await RefreshAsync(partitionCount, cancellationToken).ConfigureAwait(false) : map;
@@ -234,11 +237,11 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
         return true;
     }
 
-    [LoggerMessage(EventId = LogEvents.PartitionHandedOff, Level = LogLevel.Information, Message = "Partition {Partition} handed off to its in-sync standby {Primary} at epoch {Epoch} (balancing primaries, or draining this silo).")]
+    [LoggerMessage(EventId = LogEvents.PartitionHandedOff, Level = LogLevel.Debug, Message = "Partition {Partition} handed off to its in-sync standby {Primary} at epoch {Epoch} (balancing primaries, or draining this silo).")]
     private partial void LogHandedOff(int partition, long epoch, string primary);
 
-    [LoggerMessage(EventId = LogEvents.PartitionFailingOver, Level = LogLevel.Warning, Message = "Partition {Partition}: its primary {Primary} is {Seen} here; moving it to {Next} at epoch {Epoch}.")]
-    private partial void LogFailingOver(int partition, string primary, string seen, string next, long epoch);
+    [LoggerMessage(EventId = LogEvents.PartitionFailingOver, Level = LogLevel.Warning, Message = "{Count} partitions ({Partitions}): their primary {Primary} is {Seen} here; moved them to {Next}, at the next epoch each.")]
+    private partial void LogFailingOver(int count, string partitions, string primary, string seen, string next);
 
     [LoggerMessage(EventId = LogEvents.PartitionAssigned, Level = LogLevel.Debug, Message = "Partition {Partition} assigned at epoch {Epoch}: primary {Primary}, standbys [{Standbys}].")]
     private partial void LogAssigned(int partition, long epoch, string primary, string standbys);

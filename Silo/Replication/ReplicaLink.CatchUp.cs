@@ -222,7 +222,7 @@ internal abstract partial class ReplicaLink
         }
     }
 
-    [LoggerMessage(EventId = ReplicationLogEvents.LinkInSync, Level = LogLevel.Information, Message = "Partition {Partition}: standby {Standby} is in sync from sequence {Sequence} ({Snapshots} snapshots sent so far); writes wait for it again.")]
+    [LoggerMessage(EventId = ReplicationLogEvents.LinkInSync, Level = LogLevel.Debug, Message = "Partition {Partition}: standby {Standby} is in sync from sequence {Sequence} ({Snapshots} snapshots sent so far); writes wait for it again.")]
     private partial void LogInSync(int partition, string standby, long sequence, int snapshots);
 
     [LoggerMessage(EventId = ReplicationLogEvents.LinkSnapshotSent, Level = LogLevel.Information, Message = "Partition {Partition}: sent standby {Standby} a snapshot of {Items} items at sequence {Sequence}.")]

@@ -24,12 +24,24 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
 
     public void Dispose() => _dataDir.Dispose();
 
+    // Our own log lines at those levels (the console's "[time ]warn: OrleansReplication...[id]" header line).
+    private static List<string> OurLines(SiloProcess silo, params string[] levels) =>
+        [.. silo.StandardOutput.Split('\n').Where(l => levels.Any(level => System.Text.RegularExpressions.Regex.IsMatch(l, $"^(\\S+ )?{level}: OrleansReplication\\.")))];
+
     [Fact]
     public async Task SigkillOfBusiestPrimary_WritesResumeOnEveryPartition_NoAcknowledgedWriteLost()
     {
         var silos = await BalancedCluster.StartAsync(_dataDir.Path, 3, Partitions);
         try
         {
+            // All is well: the silos said they started, and little else (balancing at start moves
+            // partitions between them at Debug).
+            foreach (var silo in silos.Values)
+            {
+                Assert.True(OurLines(silo, "warn", "fail", "crit").Count == 0, $"Silo {silo.SiloId} warned while all was well:{Environment.NewLine}{string.Join(Environment.NewLine, OurLines(silo, "warn", "fail", "crit"))}");
+                Assert.True(OurLines(silo, "info").Count <= 12, $"Silo {silo.SiloId} is not quiet at start:{Environment.NewLine}{string.Join(Environment.NewLine, OurLines(silo, "info"))}");
+            }
+
             await using var writer = new AcknowledgedWriter(silos.Values, Keys, Partitions);
             writer.Start(Workers);
             await Wait.UntilAsync(() => writer.Acks.Count >= 500, Deadline, "the writer to get 500 writes acknowledged");
@@ -56,6 +68,10 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
             // The channel told the survivor's followers what happened.
             await WaitForEventAsync(events, e => e.Type == "silo-declared-dead" && e.Data.GetProperty("silo").GetString() == victimId, $"a silo-declared-dead event for {victimId}");
             await BalancedCluster.WaitAsync(silos, Partitions, lagZero: true);
+
+            // The survivors said what happened, in a line per successor, not one per partition.
+            var failedOver = silos.Values.SelectMany(s => OurLines(s, "warn")).Where(l => l.Contains("PartitionMapManager[1215]", StringComparison.Ordinal)).ToList();
+            Assert.True(failedOver.Count is > 0 and <= 4, $"Expected the failover in at most a line per survivor and successor; got {failedOver.Count}:{Environment.NewLine}{string.Join(Environment.NewLine, failedOver)}");
         }
         finally
         {
