@@ -24,6 +24,18 @@ internal interface IPartitionAccess
     /// <summary>Applies writes of <paramref name="partition"/> atomically under an optional idempotency id.</summary>
     Task<WriteResult[]> ApplyAsync(int partition, string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, IdempotencyId? id, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Applies a grain's own state write on <paramref name="partition"/>'s primary, wherever it is
+    /// now: here, or on the silo the map names (asked again while a handoff settles, until
+    /// <paramref name="cancellationToken"/> or a few seconds).
+    /// </summary>
+    /// <exception cref="PartitionMovedException">No silo took it in time; nothing was applied.</exception>
+    Task<WriteResult[]> ApplyOnPrimaryAsync(int partition, string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, IdempotencyId? id, CancellationToken cancellationToken);
+
+    /// <summary>Reads items of <paramref name="partition"/> on its primary, wherever it is now (see <see cref="ApplyOnPrimaryAsync"/>).</summary>
+    /// <exception cref="PartitionMovedException">No silo answered as its primary in time.</exception>
+    Task<JsonItem[]> GetOnPrimaryAsync(int partition, string component, IReadOnlyList<ItemKey> keys);
+
     /// <summary>One page of <paramref name="partition"/>'s items of <paramref name="component"/> after a listing cursor.</summary>
     PartitionPage List(int partition, string component, string? after, int limit);
 

@@ -62,13 +62,24 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
 
     public bool RecordExists { get; private set; }
 
-    // A silo that does not lead the partition fails the activation (the caller hears
-    // PartitionMovedException and calls again, placed anew) rather than moving a grain that is not active yet.
+    // An activation placed on a silo that no longer leads the partition (placed as it moved) reads
+    // on the partition's primary and moves there once idle: the caller's call does not fail.
     // With a grain storage, a state the partition lacks is read from it and taken into the
     // partition (the adoption of state an Orleans application persisted before it took the facet).
     private async Task ReadOnActivationAsync()
     {
-        Load(ReadStored(leaveOnMove: false));
+        try
+        {
+            Load(ReadStored(leaveOnMove: false));
+        }
+        catch (PartitionMovedException)
+        {
+            // Placed here as the partition moved away: the state is read on its new primary (this
+            // activation writes there too), and the grain follows it once idle.
+            Load((await _access.GetOnPrimaryAsync(_partition, _component, [_key])).FirstOrDefault());
+            Leave();
+        }
+
         if (RecordExists || _mirror is null || await _mirror.ReadAsync() is not { } stored)
         {
             return;
@@ -76,7 +87,7 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
 
         try
         {
-            var result = (await _access.ApplyAsync(_partition, _component, [new ItemWriteData(_key, _codec.Serialize(stored), Expect.Absent)], SafetyLevel.Default, null, CancellationToken.None))[0];
+            var result = (await _access.ApplyOnPrimaryAsync(_partition, _component, [new ItemWriteData(_key, _codec.Serialize(stored), Expect.Absent)], SafetyLevel.Default, null, CancellationToken.None))[0];
             (State, Version, RecordExists) = (stored, result.Version, true);
         }
         catch (VersionConflictException)
@@ -108,7 +119,7 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
     /// <summary>Writes <see cref="State"/> if the item is at <paramref name="expect"/>.</summary>
     public async Task<WriteResult> WriteAsync(Expect expect, SafetyLevel safety, CancellationToken cancellationToken)
     {
-        Lead(); // names the state on the first call
+        Name();
         var bytes = _codec.Serialize(State);
         var result = await CommitAsync(new ItemWriteData(_key, bytes, expect), safety, cancellationToken);
         (Version, RecordExists) = (result.Version, true);
@@ -123,7 +134,7 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
     /// <summary>Removes the state if the item is at <paramref name="expect"/>.</summary>
     public async Task<WriteResult> ClearAsync(Expect expect, SafetyLevel safety, CancellationToken cancellationToken)
     {
-        Lead(); // names the state on the first call
+        Name();
         var result = await CommitAsync(new ItemWriteData(_key, null, expect), safety, cancellationToken);
         (State, Version, RecordExists) = (_codec.Empty(), 0, false);
         if (_mirror is not null)
@@ -139,16 +150,21 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
 
     private async Task<WriteResult> CommitAsync(ItemWriteData write, SafetyLevel safety, CancellationToken cancellationToken)
     {
-        var partition = Lead();
         try
         {
-            var results = await _access.ApplyAsync(partition, _component, [write], safety, IdFromRequestContext(), cancellationToken);
-            return results[0];
-        }
-        catch (PartitionMovedException)
-        {
-            Leave();
-            throw;
+            try
+            {
+                var results = await _access.ApplyAsync(Lead(leaveOnMove: false), _component, [write], safety, IdFromRequestContext(), cancellationToken);
+                return results[0];
+            }
+            catch (PartitionMovedException)
+            {
+                // The partition was handed off under this activation (balancing, a drain, a rolling
+                // restart); nothing was applied. The write goes to its new primary, so the grain's
+                // call does not fail for a graceful move, and the grain follows it afterwards.
+                Leave();
+                return (await _access.ApplyOnPrimaryAsync(_partition, _component, [write], safety, IdFromRequestContext(), cancellationToken))[0];
+            }
         }
         catch (Exception) when (!_codec.Raw)
         {
@@ -174,14 +190,19 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
     private void Load(JsonItem? stored) =>
         (State, Version, RecordExists) = stored is null ? (_codec.Empty(), 0, false) : (_codec.Deserialize(stored.Json), stored.Version, true);
 
-    private int Lead(bool leaveOnMove = true)
+    // Names the state on the first call (a malformed key fails that call with a typed error).
+    private void Name()
     {
         if (_partition < 0)
         {
             (_component, _key) = _name();
             _partition = _access.GetPartition(_component, _key);
         }
+    }
 
+    private int Lead(bool leaveOnMove = true)
+    {
+        Name();
         try
         {
             _access.EnsureLeads(_partition);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using OrleansReplication.Grains.State;
 using OrleansReplication.Silo.Api;
@@ -11,8 +12,12 @@ namespace OrleansReplication.Silo.Partitions;
 /// limits, that every item belongs to the partition called), fills in the default safety level,
 /// and checks on every call that this silo leads the partition.
 /// </summary>
-internal sealed class PartitionAccess(PartitionManager partitions, Placement.PartitionMapManager map, MembershipService membership, SiloIdentity identity, IOptions<SiloOptions> options) : IPartitionAccess
+internal sealed class PartitionAccess(PartitionManager partitions, Placement.PartitionMapManager map, MembershipService membership, SiloIdentity identity, IOptions<SiloOptions> options, IServiceProvider services) : IPartitionAccess
 {
+    // A handoff settles in milliseconds to a second; a forwarded write asks again this long.
+    private static readonly TimeSpan ForwardTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan ForwardMaxDelay = TimeSpan.FromMilliseconds(100);
+
     private readonly SiloOptions _options = options.Value;
 
     public int PartitionCount => partitions.PartitionCount is > 0 and var count
@@ -72,6 +77,48 @@ internal sealed class PartitionAccess(PartitionManager partitions, Placement.Par
         var level = safety == SafetyLevel.Default ? _options.DefaultSafety : safety;
         var results = await partitions.CommitAsync(partition, component, writes, level, key).ConfigureAwait(false);
         return results as WriteResult[] ?? [.. results];
+    }
+
+    public Task<WriteResult[]> ApplyOnPrimaryAsync(int partition, string component, IReadOnlyList<ItemWriteData> writes, SafetyLevel safety, IdempotencyId? id, CancellationToken cancellationToken) =>
+        OnPrimaryAsync(
+            partition,
+            () => ApplyAsync(partition, component, writes, safety, id, cancellationToken),
+            replicas => replicas.ApplyGrainStateAsync(partition, component, [.. writes], safety, id),
+            cancellationToken);
+
+    public Task<JsonItem[]> GetOnPrimaryAsync(int partition, string component, IReadOnlyList<ItemKey> keys) =>
+        OnPrimaryAsync(
+            partition,
+            () =>
+            {
+                EnsureLeads(partition);
+                return Task.FromResult(Get(partition, component, keys));
+            },
+            replicas => replicas.GetGrainStateAsync(partition, component, [.. keys]),
+            CancellationToken.None);
+
+    // Here when this silo leads (or knows no other primary: the local call says why not), else on the
+    // primary's replica service; asked again while the map here or there is a step behind a handoff.
+    private async Task<T> OnPrimaryAsync<T>(int partition, Func<Task<T>> here, Func<Replication.IReplicaService, Task<T>> there, CancellationToken cancellationToken)
+    {
+        var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(ForwardTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        var delay = TimeSpan.FromMilliseconds(5);
+        var self = services.GetRequiredService<Orleans.Runtime.ILocalSiloDetails>().SiloAddress;
+        while (true)
+        {
+            try
+            {
+                // Not bounded by the deadline once sent: a write that may have applied is never reported as not applied.
+                return PrimarySilo(partition) is { } primary && !primary.Equals(self)
+                    ? await there(services.GetRequiredService<Replication.IReplicaServiceClient>().GetService(primary)).ConfigureAwait(false)
+                    : await here().ConfigureAwait(false);
+            }
+            catch (PartitionMovedException) when (System.Diagnostics.Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(delay, CancellationToken.None).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, ForwardMaxDelay.Ticks));
+            }
+        }
     }
 
     public PartitionPage List(int partition, string component, string? after, int limit)

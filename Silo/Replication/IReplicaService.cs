@@ -23,6 +23,20 @@ internal interface IReplicaService : IGrainService
     /// <summary>The partition map changed (<paramref name="silo"/> changed it): re-read it now; completes once this silo follows it.</summary>
     [Alias("MapChanged")]
     Task MapChangedAsync(string silo);
+
+    /// <summary>
+    /// Applies a grain's own state write (<c>grain:</c> components, which the partition grain refuses)
+    /// on this silo as its partition's primary: the write of an activation that found its partition
+    /// handed off under it, sent on by its silo. Reached by silos only (a grain service).
+    /// </summary>
+    /// <exception cref="PartitionMovedException">This silo does not lead the partition either; nothing was applied.</exception>
+    [Alias("ApplyGrainState")]
+    Task<WriteResult[]> ApplyGrainStateAsync(int partition, string component, ItemWriteData[] writes, SafetyLevel safety, IdempotencyId? id);
+
+    /// <summary>Reads a grain's own state on this silo as its partition's primary (an activation placed as its partition moved).</summary>
+    /// <exception cref="PartitionMovedException">This silo does not lead the partition either.</exception>
+    [Alias("GetGrainState")]
+    Task<JsonItem[]> GetGrainStateAsync(int partition, string component, ItemKey[] keys);
 }
 
 /// <summary>Reaches the replica service of a given silo.</summary>

@@ -54,12 +54,12 @@ public sealed class DrainTests
             return (ok, failures);
         });
 
-        await Wait.UntilAsync(() => LeadsAsync(entry, targetId).ContinueWith(t => t.Result > 0), Deadline, $"{targetId} to lead a partition before the drain");
+        await Wait.UntilAsync(() => entry.PartitionsLedByAsync(targetId).ContinueWith(t => t.Result > 0), Deadline, $"{targetId} to lead a partition before the drain");
         using var accepted = await entry.Http.PostAsync($"v1/cluster/silos/{targetId}/drain", null);
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
         Assert.Equal("draining", (await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
 
-        await Wait.UntilAsync(async () => await LeadsAsync(entry, targetId) == 0 && await LeadsAsync(target, targetId) == 0, Deadline, $"the drained silo {targetId} to lead no partition");
+        await Wait.UntilAsync(async () => await entry.PartitionsLedByAsync(targetId) == 0 && await target.PartitionsLedByAsync(targetId) == 0, Deadline, $"the drained silo {targetId} to lead no partition");
         using var again = await target.Http.PostAsync($"v1/cluster/silos/{targetId}/drain", null);
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal(0, (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("partitionsLed").GetInt32());
@@ -71,7 +71,7 @@ public sealed class DrainTests
 
         // The drained silo stays up and leads nothing: placement gives it no primary back.
         Assert.False(target.IsStopped);
-        Assert.Equal(0, await LeadsAsync(entry, targetId));
+        Assert.Equal(0, await entry.PartitionsLedByAsync(targetId));
 
         await WaitForEventAsync(events, e => e.Type == "silo-draining" && e.Data.GetProperty("silo").GetString() == targetId, "silo-draining");
         await WaitForEventAsync(events, e => e.Type == "partition-handed-off" && e.Data.GetProperty("partition").GetInt32() >= 0, "partition-handed-off");
@@ -93,19 +93,17 @@ public sealed class DrainTests
         var drainedId = ReplicationCluster.IdOf(drained);
         using var accepted = await drained.Http.PostAsync($"v1/cluster/silos/{drainedId}/drain", null);
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
-        await Wait.UntilAsync(async () => await LeadsAsync(drained, drainedId) == 0, Deadline, "the drained silo to lead nothing");
+        await Wait.UntilAsync(async () => await drained.PartitionsLedByAsync(drainedId) == 0, Deadline, "the drained silo to lead nothing");
         var partitions = (await drained.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").GetArrayLength();
 
         await cluster.StopSiloAsync(last);
 
         // The drained silo is the only one left: better it leads than no one does.
-        await Wait.UntilAsync(async () => await LeadsAsync(drained, drainedId) == partitions, Deadline, "the drained silo, the only one left, to lead every partition");
+        await Wait.UntilAsync(async () => await drained.PartitionsLedByAsync(drainedId) == partitions, Deadline, "the drained silo, the only one left, to lead every partition");
         using var put = await drained.Http.PutAsync("v1/components/last-one/items/a?safety=applied", new StringContent("{\"n\":1}", Encoding.UTF8, "application/json"));
         Assert.True(put.IsSuccessStatusCode, $"{(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
     }
 
-    private static async Task<int> LeadsAsync(ClusterSilo asked, string silo) =>
-        (await asked.Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions").EnumerateArray().Count(p => p.GetProperty("primary").GetString() == silo);
 
     private static async Task WaitForEventAsync(SseStream events, Func<SseEvent, bool> match, string what)
     {

@@ -43,6 +43,11 @@ public sealed class ClusterSilo : IDisposable
     /// <inheritdoc />
     public void Dispose() => Http.Dispose();
 
+    /// <summary>How many partitions <paramref name="silo"/> leads in this silo's view (<c>GET v1/cluster/partitions</c>).</summary>
+    public async Task<int> PartitionsLedByAsync(string silo) =>
+        (await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<System.Text.Json.JsonElement>(Http, "v1/cluster/partitions"))
+            .GetProperty("partitions").EnumerateArray().Count(p => p.GetProperty("primary").GetString() == silo);
+
     /// <inheritdoc />
     public override string ToString() => Name;
 }

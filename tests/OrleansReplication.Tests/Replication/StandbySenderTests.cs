@@ -338,5 +338,11 @@ public sealed class StandbySenderTests : ReplicationHarness
         }
 
         public Task MapChangedAsync(string silo) => Task.CompletedTask;
+
+        public Task<WriteResult[]> ApplyGrainStateAsync(int partition, string component, ItemWriteData[] writes, SafetyLevel safety, IdempotencyId? id) =>
+            throw new NotSupportedException("The sender never forwards grain state writes.");
+
+        public Task<JsonItem[]> GetGrainStateAsync(int partition, string component, ItemKey[] keys) =>
+            throw new NotSupportedException("The sender never reads grain state.");
     }
 }
