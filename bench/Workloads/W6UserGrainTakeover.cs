@@ -11,7 +11,7 @@ namespace OrleansReplication.Bench.Workloads;
 /// W6 (beside W5, for an Orleans user's own grains): <c>--w6-grains</c> shopping carts on two silos
 /// on PostgreSQL; SIGKILL the silo hosting most of them and time until every cart it hosted answers
 /// again through a plain Orleans grain call. Warm: <c>[ReplicatedState]</c> carts reactivate on the
-/// promoted standby from its warm copy. Cold: the same cart with <c>[PersistentState("cart", "store")]</c>
+/// promoted standby from its warm copy. Cold: the same cart with <c>[PersistentState("stored-cart", "store")]</c>
 /// on Orleans' ADO.NET storage reactivates anywhere and reads its row. Each in a fresh cluster;
 /// the figures are medians of <c>--runs</c> runs, with a sweep of the same carts while all are
 /// active (the cost of the calls alone).
