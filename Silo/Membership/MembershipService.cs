@@ -84,6 +84,10 @@ internal sealed partial class MembershipService(
         }
     }
 
+    // Peers whose death this silo logged: its own evidence (TryKill, possibly from several links at
+    // once) and Orleans' confirmation say it once between them. One entry per dead incarnation.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _loggedDead = new(StringComparer.Ordinal);
+
     // The Orleans address of a peer this silo does not yet know to be dead.
     private SiloAddress? LiveSilo(SiloIncarnation peer) =>
         _current.Silos.FirstOrDefault(s => s.Address == peer && s.Status != SiloStatus.Dead)?.Silo;
@@ -101,7 +105,7 @@ internal sealed partial class MembershipService(
         {
             if (await orleans.TryKill(silo).ConfigureAwait(false))
             {
-                LogDeclaredDead(peer.ToString(), "its silo port refuses connections");
+                LogDeadOnce(peer.ToString(), "its silo port refuses connections");
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
@@ -309,12 +313,21 @@ internal sealed partial class MembershipService(
                     }
                     else
                     {
-                        LogDeclaredDead(silo, "Orleans membership declared it dead");
+                        LogDeadOnce(silo, "Orleans membership declared it dead");
+
                         events.Publish(ClusterEventKinds.SiloDeclaredDead, silo, null, null, $"Silo {silo} was declared dead by Orleans membership (it stopped answering probes, or it left without draining).");
                     }
 
                     break;
             }
+        }
+    }
+
+    private void LogDeadOnce(string silo, string reason)
+    {
+        if (_loggedDead.TryAdd(silo, true))
+        {
+            LogDeclaredDead(silo, reason);
         }
     }
 

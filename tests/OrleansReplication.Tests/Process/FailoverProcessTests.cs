@@ -72,6 +72,11 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
             // The survivors said what happened, in a line per successor, not one per partition.
             var failedOver = silos.Values.SelectMany(s => OurLines(s, "warn")).Where(l => l.Contains("PartitionMapManager[1215]", StringComparison.Ordinal)).ToList();
             Assert.True(failedOver.Count is > 0 and <= 4, $"Expected the failover in at most a line per survivor and successor; got {failedOver.Count}:{Environment.NewLine}{string.Join(Environment.NewLine, failedOver)}");
+            foreach (var survivorSilo in silos.Values)
+            {
+                var declared = OurLines(survivorSilo, "warn").Where(l => l.Contains("MembershipService[1502]", StringComparison.Ordinal)).ToList();
+                Assert.True(declared.Count <= 1, $"Silo {survivorSilo.SiloId} said {victimId} died {declared.Count} times:{Environment.NewLine}{string.Join(Environment.NewLine, declared)}");
+            }
         }
         finally
         {
