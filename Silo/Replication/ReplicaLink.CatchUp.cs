@@ -27,7 +27,15 @@ internal abstract partial class ReplicaLink
                                 return;
                             }
 
-                            LogCatchUpFailed(_source!.PartitionId, Name, ex);
+                            if (FirstWarningForStandby())
+                            {
+                                LogCatchUpFailed(_source!.PartitionId, Name, ex);
+                            }
+                            else
+                            {
+                                LogCatchUpFailedAgain(_source!.PartitionId, Name, ex);
+                            }
+
                             await Task.Delay(CatchUpRetryDelay, Time, cancellationToken).ConfigureAwait(false);
                         }
 
@@ -217,7 +225,7 @@ internal abstract partial class ReplicaLink
 
         if (fell)
         {
-            LogOutOfSync(_source!.PartitionId, Name, $"no ack for {Options.MaxAckDelay.TotalSeconds:0.###} s", AppliedSequence, SentSequence);
+            ReportOutOfSync(_source!.PartitionId, $"no ack for {Options.MaxAckDelay.TotalSeconds:0.###} s", AppliedSequence, SentSequence);
             _source.OnLinkChanged(this);
         }
     }
@@ -225,9 +233,12 @@ internal abstract partial class ReplicaLink
     [LoggerMessage(EventId = ReplicationLogEvents.LinkInSync, Level = LogLevel.Debug, Message = "Partition {Partition}: standby {Standby} is in sync from sequence {Sequence} ({Snapshots} snapshots sent so far); writes wait for it again.")]
     private partial void LogInSync(int partition, string standby, long sequence, int snapshots);
 
-    [LoggerMessage(EventId = ReplicationLogEvents.LinkSnapshotSent, Level = LogLevel.Information, Message = "Partition {Partition}: sent standby {Standby} a snapshot of {Items} items at sequence {Sequence}.")]
+    [LoggerMessage(EventId = ReplicationLogEvents.LinkSnapshotSent, Level = LogLevel.Debug, Message = "Partition {Partition}: sent standby {Standby} a snapshot of {Items} items at sequence {Sequence}.")]
     private partial void LogSnapshotSent(int partition, string standby, int items, long sequence);
 
-    [LoggerMessage(EventId = ReplicationLogEvents.LinkCatchUpFailed, Level = LogLevel.Warning, Message = "Partition {Partition}: catching standby {Standby} up failed; retrying in a second.")]
+    [LoggerMessage(EventId = ReplicationLogEvents.LinkCatchUpFailed, Level = LogLevel.Warning, Message = "Partition {Partition}: catching standby {Standby} up failed; retrying in a second (other partitions' links to it log this at Debug for a while).")]
     private partial void LogCatchUpFailed(int partition, string standby, Exception exception);
+
+    [LoggerMessage(EventId = ReplicationLogEvents.LinkCatchUpFailed, Level = LogLevel.Debug, Message = "Partition {Partition}: catching standby {Standby} up failed; retrying in a second.")]
+    private partial void LogCatchUpFailedAgain(int partition, string standby, Exception exception);
 }

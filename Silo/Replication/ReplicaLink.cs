@@ -170,7 +170,7 @@ internal abstract partial class ReplicaLink : IReplicaLink
             return;
         }
 
-        LogOutOfSync(_source!.PartitionId, Name, lost, AppliedSequence, last);
+        ReportOutOfSync(_source!.PartitionId, lost, AppliedSequence, last);
         _wake.Set();
         _source.OnLinkChanged(this);
     }
@@ -303,7 +303,7 @@ internal abstract partial class ReplicaLink : IReplicaLink
         _wake.Set();
         if (fell && _source is { } source)
         {
-            LogOutOfSync(source.PartitionId, Name, reason, AppliedSequence, SentSequence);
+            ReportOutOfSync(source.PartitionId, reason, AppliedSequence, SentSequence);
             source.OnLinkChanged(this);
         }
     }
@@ -361,7 +361,7 @@ internal abstract partial class ReplicaLink : IReplicaLink
 
         if (wasStreaming)
         {
-            LogOutOfSync(source.PartitionId, Name, "the standby asked to be caught up", ack.AppliedSequence, SentSequence);
+            ReportOutOfSync(source.PartitionId, "the standby asked to be caught up", ack.AppliedSequence, SentSequence);
         }
 
         return true;
@@ -426,8 +426,42 @@ internal abstract partial class ReplicaLink : IReplicaLink
         source.OnLinkChanged(this);
     }
 
-    [LoggerMessage(EventId = ReplicationLogEvents.LinkOutOfSync, Level = LogLevel.Warning, Message = "Partition {Partition}: standby {Standby} is out of sync ({Reason}; applied {Applied}, primary at {Sequence}). Writes no longer wait for it; it is being caught up.")]
-    private partial void LogOutOfSync(int partition, string standby, string reason, long applied, long sequence);
+    // A standby silo that dies or pauses takes every partition's link to it out of sync at once: the
+    // first says so at Warning, the others within WarningWindow at Debug (per silo: its logger).
+    private static readonly TimeSpan WarningWindow = TimeSpan.FromSeconds(10);
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ILogger, System.Collections.Concurrent.ConcurrentDictionary<string, long>> WarnedAt = new();
+
+    /// <summary>Whether this link's standby had no warning from this silo's links within <see cref="WarningWindow"/> (and notes one now).</summary>
+    protected bool FirstWarningForStandby()
+    {
+        var warned = WarnedAt.GetValue(_logger, static _ => new(StringComparer.Ordinal));
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (warned.TryGetValue(Name, out var last) && System.Diagnostics.Stopwatch.GetElapsedTime(last, now) < WarningWindow)
+        {
+            return false;
+        }
+
+        warned[Name] = now;
+        return true;
+    }
+
+    private void ReportOutOfSync(int partition, string reason, long applied, long sequence)
+    {
+        if (FirstWarningForStandby())
+        {
+            LogOutOfSync(partition, Name, reason, applied, sequence, WarningWindow.TotalSeconds);
+        }
+        else
+        {
+            LogOutOfSyncAgain(partition, Name, reason, applied, sequence);
+        }
+    }
+
+    [LoggerMessage(EventId = ReplicationLogEvents.LinkOutOfSync, Level = LogLevel.Warning, Message = "Partition {Partition}: standby {Standby} is out of sync ({Reason}; applied {Applied}, primary at {Sequence}). Writes no longer wait for it; it is being caught up. Other partitions' links to it that follow within {WindowSeconds} s log at Debug.")]
+    private partial void LogOutOfSync(int partition, string standby, string reason, long applied, long sequence, double windowSeconds);
+
+    [LoggerMessage(EventId = ReplicationLogEvents.LinkOutOfSync, Level = LogLevel.Debug, Message = "Partition {Partition}: standby {Standby} is out of sync ({Reason}; applied {Applied}, primary at {Sequence}). Writes no longer wait for it; it is being caught up.")]
+    private partial void LogOutOfSyncAgain(int partition, string standby, string reason, long applied, long sequence);
 
     [LoggerMessage(EventId = ReplicationLogEvents.LinkDeposed, Level = LogLevel.Warning, Message = "Partition {Partition}: standby {Standby} follows epoch {StandbyEpoch}, above ours ({Epoch}); this primary was deposed and stops replicating to it.")]
     private partial void LogDeposed(int partition, string standby, long standbyEpoch, long epoch);

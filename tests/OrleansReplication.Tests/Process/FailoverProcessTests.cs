@@ -76,6 +76,10 @@ public sealed class FailoverProcessTests(ITestOutputHelper output, PostgresServe
             {
                 var declared = OurLines(survivorSilo, "warn").Where(l => l.Contains("MembershipService[1502]", StringComparison.Ordinal)).ToList();
                 Assert.True(declared.Count <= 1, $"Silo {survivorSilo.SiloId} said {victimId} died {declared.Count} times:{Environment.NewLine}{string.Join(Environment.NewLine, declared)}");
+
+                // Its links to the dead standby: a warning for the first, not one per partition.
+                var links = OurLines(survivorSilo, "warn").Where(l => (l.Contains("[1610]", StringComparison.Ordinal) || l.Contains("[1614]", StringComparison.Ordinal)) && l.Contains(victimId, StringComparison.Ordinal)).ToList();
+                Assert.True(links.Count <= 3, $"Silo {survivorSilo.SiloId} warned {links.Count} times about its links to {victimId}:{Environment.NewLine}{string.Join(Environment.NewLine, links)}");
             }
         }
         finally
