@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Data.Sqlite;
 using OrleansReplication.Clustering.Schema;
 
@@ -23,29 +22,8 @@ internal sealed class SqliteClusterDatabase
     }
 
     /// <summary>Switches the file to WAL and creates the tables if they are missing; safe to run from many processes at once.</summary>
-    public async Task EnsureSchemaAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-
-        // WAL is a property of the file (it persists) and cannot be switched inside a transaction.
-        await using (var pragma = Command(connection, null, "PRAGMA journal_mode = WAL"))
-        {
-            var mode = Convert.ToString(await pragma.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
-            if (mode is not ("wal" or "memory"))
-            {
-                throw new InvalidOperationException(
-                    $"SQLite membership file '{connection.DataSource}' stayed in journal mode '{mode}' instead of WAL, so silo processes sharing it would block each other. Put the file on a local file system (WAL needs shared memory; network file systems do not support it).");
-            }
-        }
-
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        await using (var script = Command(connection, transaction, SchemaScripts.Load(SchemaScripts.Sqlite)))
-        {
-            await script.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task EnsureSchemaAsync(CancellationToken cancellationToken) =>
+        SqliteSchemaRunner.ApplyAsync(_connectionString, SchemaScripts.Load(SchemaScripts.Sqlite), "membership file", cancellationToken);
 
     /// <summary>
     /// Runs <paramref name="write"/> in a BEGIN IMMEDIATE transaction; commits when it returns true,

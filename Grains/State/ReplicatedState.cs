@@ -68,18 +68,7 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
     // partition (the adoption of state an Orleans application persisted before it took the facet).
     private async Task ReadOnActivationAsync()
     {
-        try
-        {
-            Load(ReadStored(leaveOnMove: false));
-        }
-        catch (PartitionMovedException)
-        {
-            // Placed here as the partition moved away: the state is read on its new primary (this
-            // activation writes there too), and the grain follows it once idle.
-            Load((await _access.GetOnPrimaryAsync(_partition, _component, [_key])).FirstOrDefault());
-            Leave();
-        }
-
+        await LoadOnActivationAsync();
         if (RecordExists || _mirror is null || await _mirror.ReadAsync() is not { } stored)
         {
             return;
@@ -92,7 +81,22 @@ internal sealed class ReplicatedState<TState> : IReplicatedState<TState>
         }
         catch (VersionConflictException)
         {
-            Load(ReadStored(leaveOnMove: false)); // taken in meanwhile by another activation's read
+            await LoadOnActivationAsync(); // taken in meanwhile by another activation's read
+        }
+    }
+
+    private async Task LoadOnActivationAsync()
+    {
+        try
+        {
+            Load(ReadStored(leaveOnMove: false));
+        }
+        catch (PartitionMovedException)
+        {
+            // Placed here as the partition moved away: the state is read on its new primary (this
+            // activation writes there too), and the grain follows it once idle.
+            Load((await _access.GetOnPrimaryAsync(_partition, _component, [_key])).FirstOrDefault());
+            Leave();
         }
     }
 

@@ -27,14 +27,7 @@ internal abstract partial class ReplicaLink
                                 return;
                             }
 
-                            if (FirstWarningForStandby())
-                            {
-                                LogCatchUpFailed(_source!.PartitionId, Name, ex);
-                            }
-                            else
-                            {
-                                LogCatchUpFailedAgain(_source!.PartitionId, Name, ex);
-                            }
+                            LogCatchUpFailed(StandbyWarningLevel(), _source!.PartitionId, Name, WarningWindow.TotalSeconds, ex);
 
                             await Task.Delay(CatchUpRetryDelay, Time, cancellationToken).ConfigureAwait(false);
                         }
@@ -236,9 +229,6 @@ internal abstract partial class ReplicaLink
     [LoggerMessage(EventId = ReplicationLogEvents.LinkSnapshotSent, Level = LogLevel.Debug, Message = "Partition {Partition}: sent standby {Standby} a snapshot of {Items} items at sequence {Sequence}.")]
     private partial void LogSnapshotSent(int partition, string standby, int items, long sequence);
 
-    [LoggerMessage(EventId = ReplicationLogEvents.LinkCatchUpFailed, Level = LogLevel.Warning, Message = "Partition {Partition}: catching standby {Standby} up failed; retrying in a second (other partitions' links to it log this at Debug for a while).")]
-    private partial void LogCatchUpFailed(int partition, string standby, Exception exception);
-
-    [LoggerMessage(EventId = ReplicationLogEvents.LinkCatchUpFailed, Level = LogLevel.Debug, Message = "Partition {Partition}: catching standby {Standby} up failed; retrying in a second.")]
-    private partial void LogCatchUpFailedAgain(int partition, string standby, Exception exception);
+    [LoggerMessage(EventId = ReplicationLogEvents.LinkCatchUpFailed, Message = "Partition {Partition}: catching standby {Standby} up failed; retrying in a second. (One warning per standby silo per {WindowSeconds} s; its other links log this at Debug.)")]
+    private partial void LogCatchUpFailed(LogLevel level, int partition, string standby, double windowSeconds, Exception exception);
 }

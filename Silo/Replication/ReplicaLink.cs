@@ -432,7 +432,7 @@ internal abstract partial class ReplicaLink : IReplicaLink
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ILogger, System.Collections.Concurrent.ConcurrentDictionary<string, long>> WarnedAt = new();
 
     /// <summary>Whether this link's standby had no warning from this silo's links within <see cref="WarningWindow"/> (and notes one now).</summary>
-    protected bool FirstWarningForStandby()
+    private bool FirstWarningForStandby()
     {
         var warned = WarnedAt.GetValue(_logger, static _ => new(StringComparer.Ordinal));
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -445,23 +445,14 @@ internal abstract partial class ReplicaLink : IReplicaLink
         return true;
     }
 
-    private void ReportOutOfSync(int partition, string reason, long applied, long sequence)
-    {
-        if (FirstWarningForStandby())
-        {
-            LogOutOfSync(partition, Name, reason, applied, sequence, WarningWindow.TotalSeconds);
-        }
-        else
-        {
-            LogOutOfSyncAgain(partition, Name, reason, applied, sequence);
-        }
-    }
+    /// <summary>Warning for the first of this silo's links to the standby within <see cref="WarningWindow"/>, Debug for the rest.</summary>
+    protected LogLevel StandbyWarningLevel() => FirstWarningForStandby() ? LogLevel.Warning : LogLevel.Debug;
 
-    [LoggerMessage(EventId = ReplicationLogEvents.LinkOutOfSync, Level = LogLevel.Warning, Message = "Partition {Partition}: standby {Standby} is out of sync ({Reason}; applied {Applied}, primary at {Sequence}). Writes no longer wait for it; it is being caught up. Other partitions' links to it that follow within {WindowSeconds} s log at Debug.")]
-    private partial void LogOutOfSync(int partition, string standby, string reason, long applied, long sequence, double windowSeconds);
+    private void ReportOutOfSync(int partition, string reason, long applied, long sequence) =>
+        LogOutOfSync(StandbyWarningLevel(), partition, Name, reason, applied, sequence, WarningWindow.TotalSeconds);
 
-    [LoggerMessage(EventId = ReplicationLogEvents.LinkOutOfSync, Level = LogLevel.Debug, Message = "Partition {Partition}: standby {Standby} is out of sync ({Reason}; applied {Applied}, primary at {Sequence}). Writes no longer wait for it; it is being caught up.")]
-    private partial void LogOutOfSyncAgain(int partition, string standby, string reason, long applied, long sequence);
+    [LoggerMessage(EventId = ReplicationLogEvents.LinkOutOfSync, Message = "Partition {Partition}: standby {Standby} is out of sync ({Reason}; applied {Applied}, primary at {Sequence}). Writes no longer wait for it; it is being caught up. (One warning per standby silo per {WindowSeconds} s; its other links log this at Debug.)")]
+    private partial void LogOutOfSync(LogLevel level, int partition, string standby, string reason, long applied, long sequence, double windowSeconds);
 
     [LoggerMessage(EventId = ReplicationLogEvents.LinkDeposed, Level = LogLevel.Warning, Message = "Partition {Partition}: standby {Standby} follows epoch {StandbyEpoch}, above ours ({Epoch}); this primary was deposed and stops replicating to it.")]
     private partial void LogDeposed(int partition, string standby, long standbyEpoch, long epoch);

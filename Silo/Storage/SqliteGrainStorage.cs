@@ -41,18 +41,6 @@ internal static class SqliteGrainStorage
             Directory.CreateDirectory(directory);
         }
 
-        await using var connection = await SqliteConnections.OpenAsync(connectionString, cancellationToken).ConfigureAwait(false);
-        await using (var wal = SqliteConnections.Command(connection, null, "PRAGMA journal_mode=WAL;"))
-        {
-            await wal.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        await using (var run = SqliteConnections.Command(connection, transaction, SchemaScripts.Load(SchemaScripts.SqliteGrainStorage)))
-        {
-            await run.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await Clustering.Sqlite.SqliteSchemaRunner.ApplyAsync(connectionString, SchemaScripts.Load(SchemaScripts.SqliteGrainStorage), "grain storage file", cancellationToken).ConfigureAwait(false);
     }
 }

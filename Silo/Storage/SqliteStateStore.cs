@@ -55,29 +55,8 @@ internal sealed partial class SqliteStateStore : IStateStore
     public string ProviderName => "sqlite";
 
     /// <inheritdoc />
-    public async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-
-        // WAL is a property of the file (it persists) and cannot be switched inside a transaction.
-        await using (var pragma = Command(connection, null, "PRAGMA journal_mode = WAL"))
-        {
-            var mode = Convert.ToString(await pragma.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
-            if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase) && !string.Equals(mode, "memory", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new InvalidOperationException(
-                    $"SQLite database '{connection.DataSource}' stayed in journal mode '{mode}' instead of WAL, so silo processes sharing it would block each other. Put the file on a local file system (WAL needs shared memory; network file systems do not support it).");
-            }
-        }
-
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        await using (var script = Command(connection, transaction, SchemaScripts.Load(SchemaScripts.Sqlite)))
-        {
-            await script.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task InitializeAsync(CancellationToken cancellationToken) =>
+        Clustering.Sqlite.SqliteSchemaRunner.ApplyAsync(_connectionString, SchemaScripts.Load(SchemaScripts.Sqlite), "database", cancellationToken);
 
     /// <inheritdoc />
     public async Task<int> GetOrSetPartitionCountAsync(int proposed, CancellationToken cancellationToken)
