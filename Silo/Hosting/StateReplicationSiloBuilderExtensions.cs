@@ -35,6 +35,15 @@ public static class StateReplicationSiloBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<SiloIdentity>();
         services.TryAddSingleton(sp => StateStoreFactory.Create(sp.GetRequiredService<IOptions<SiloOptions>>().Value, sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>()));
+        // The replication's typed errors carry the store's exception inside (ours, Npgsql's): Orleans'
+        // serializer takes only Microsoft, System and Azure exceptions by default, and the caller
+        // would get CodecNotFoundException instead of the error. A caller without the type gets
+        // Orleans' fallback exception with its message.
+        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o =>
+        {
+            o.SupportedNamespacePrefixes.Add("OrleansReplication");
+            o.SupportedNamespacePrefixes.Add("Npgsql");
+        });
         services.AddOptions<ReplicationOptions>().BindConfiguration(SiloOptions.SectionName + ":" + ReplicationOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReplicationOptions>, ReplicationOptionsValidator>());
         services.TryAddSingleton<PartitionActivations>();
