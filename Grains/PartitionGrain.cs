@@ -65,6 +65,9 @@ internal sealed class PartitionGrain(IPartitionAccess access, PartitionActivatio
     public Task<PartitionProgress> GetProgressAsync() =>
         Task.FromResult(access.GetProgress(Lead()));
 
+    public Task<PartitionProgress> VerifyAsync(bool store, CancellationToken cancellationToken = default) =>
+        access.VerifyAsync(Lead(), store, cancellationToken);
+
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         if (_registered)

@@ -57,6 +57,7 @@ internal static class BenchCommand
                     "w3" => W3LateJoiner.RunAsync(settings, results),
                     "w4" => W4RollingRestart.RunAsync(settings, results),
                     "w5" => W5WarmTakeover.RunAsync(settings, results),
+                    "ae" => AntiEntropyCost.RunAsync(settings, results),
                     _ => W6UserGrainTakeover.RunAsync(settings, results),
                 });
                 results.Save();

@@ -42,6 +42,9 @@ internal sealed class BenchSettings
 
     public int W6Grains { get; set; } = 100_000;
 
+    /// <summary>Items verified by the anti-entropy workload (<c>--ae-items</c>).</summary>
+    public int AeItems { get; set; } = 1_000_000;
+
     /// <summary>The JSON file of every run; by default under bench/results (git-ignored).</summary>
     public string Output { get; set; } = Path.Combine(SiloBuild.RepoRoot, "bench", "results", $"bench-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
 
@@ -52,7 +55,7 @@ internal sealed class BenchSettings
 
     public static string Usage => """
         usage: dotnet run -c Release --project bench -- <command> [options]
-          commands: w1 | w2 | w3 | w4 | w5 | w6 | all | micro [BenchmarkDotNet arguments]
+          commands: w1 | w2 | w3 | w4 | w5 | w6 | ae | all | micro [BenchmarkDotNet arguments]
           --safety local|received|applied|durable   W1 safety level (repeatable; default local and applied)
           --peer redis                              also run Redis (W1: primary + replica; W2: + 3 sentinels)
           --storage sqlite|postgres                 the silos' store (postgres: a PostgreSQL 15 server is started)
@@ -64,6 +67,7 @@ internal sealed class BenchSettings
           --w1-silos N                              silos of W1 (default 2; 1 = no standby, no redirects, for profiling)
           --w3-items N  --w5-items N                item counts of W3 (1,000,000) and W5 (100,000)
           --w6-grains N                             user grains of W6 (100,000; it starts PostgreSQL unless --storage postgres)
+          --ae-items N                              items the anti-entropy workload verifies (1,000,000)
           --silo-env NAME=VALUE                     environment of every silo process (repeatable), e.g. DOTNET_PerfMapEnabled=1
           --out FILE                                the JSON file of every run (default bench/results/bench-<time>.json)
         """;
@@ -82,7 +86,7 @@ internal sealed class BenchSettings
             return settings;
         }
 
-        if (settings.Command is not ("w1" or "w2" or "w3" or "w4" or "w5" or "w6" or "all"))
+        if (settings.Command is not ("w1" or "w2" or "w3" or "w4" or "w5" or "w6" or "ae" or "all"))
         {
             throw new ArgumentException($"Unknown command '{args[0]}'.\n{Usage}");
         }
@@ -134,6 +138,9 @@ internal sealed class BenchSettings
                     break;
                 case "--w6-grains":
                     settings.W6Grains = Number();
+                    break;
+                case "--ae-items":
+                    settings.AeItems = Number();
                     break;
                 case "--silo-env":
                     var pair = Value().Split('=', 2);

@@ -42,6 +42,9 @@ internal interface IPartitionAccess
     /// <summary>The partition's progress on this primary.</summary>
     PartitionProgress GetProgress(int partition);
 
+    /// <summary>Runs anti-entropy on <paramref name="partition"/> now (its standbys; the store too when asked) and answers its progress.</summary>
+    Task<PartitionProgress> VerifyAsync(int partition, bool store, CancellationToken cancellationToken);
+
     /// <summary>The Orleans address of <paramref name="partition"/>'s live primary per this silo's map, or null when none is known.</summary>
     SiloAddress? PrimarySilo(int partition);
 

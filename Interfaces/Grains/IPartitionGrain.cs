@@ -41,6 +41,16 @@ public interface IPartitionGrain : IGrainWithIntegerKey
     /// <summary>The partition's progress as its primary sees it: last sequence and its standbys' acknowledgements.</summary>
     [Alias("GetProgress")]
     Task<PartitionProgress> GetProgressAsync();
+
+    /// <summary>
+    /// Anti-entropy now: compares the partition with every in-sync standby by clump hashes (and,
+    /// with <paramref name="store"/>, the store's rows with the primary's warm copy), repairs what
+    /// differs, and answers the progress with each comparison's outcome in
+    /// <see cref="StandbyProgress.LastCheck"/> and <see cref="PartitionProgress.StoreCheck"/>.
+    /// </summary>
+    /// <exception cref="ReplicaUnavailableException">Anti-entropy is off on the primary's silo.</exception>
+    [Alias("Verify")]
+    Task<PartitionProgress> VerifyAsync(bool store, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A partition's progress on its primary.</summary>
@@ -48,16 +58,29 @@ public interface IPartitionGrain : IGrainWithIntegerKey
 /// <param name="Epoch">The epoch the primary serves.</param>
 /// <param name="LastSequence">The last sequence it committed.</param>
 /// <param name="Standbys">Its standbys' acknowledged progress.</param>
+/// <param name="StoreCheck">The last anti-entropy comparison of the store with the primary's warm copy, if any.</param>
 [GenerateSerializer]
 [Immutable]
 [Alias("OrleansReplication.PartitionProgress")]
-public sealed record PartitionProgress(int Partition, long Epoch, long LastSequence, StandbyProgress[] Standbys);
+public sealed record PartitionProgress(int Partition, long Epoch, long LastSequence, StandbyProgress[] Standbys, ReplicaCheck? StoreCheck = null);
 
 /// <summary>A standby's progress as its primary knows it from its acknowledgements.</summary>
 /// <param name="Silo">The standby silo.</param>
 /// <param name="AppliedSequence">The last sequence it applied.</param>
 /// <param name="InSync">Whether it counts for the safety levels.</param>
+/// <param name="LastCheck">The last anti-entropy comparison of its warm copy with the primary's, if any.</param>
 [GenerateSerializer]
 [Immutable]
 [Alias("OrleansReplication.StandbyProgress")]
-public sealed record StandbyProgress(string Silo, long AppliedSequence, bool InSync);
+public sealed record StandbyProgress(string Silo, long AppliedSequence, bool InSync, ReplicaCheck? LastCheck = null);
+
+/// <summary>The last anti-entropy comparison of a replica (a standby, or the store) with its partition's primary.</summary>
+/// <param name="At">When it ended.</param>
+/// <param name="Sequence">The partition sequence compared at.</param>
+/// <param name="Outcome"><c>in-sync</c>, <c>diverged</c> (a repair is on its way), <c>repaired</c>, <c>resynced</c> (it kept diverging: out of the in-sync set, sent a snapshot) or <c>incomparable</c> (another clump count).</param>
+/// <param name="DifferingClumps">How many clumps differed.</param>
+/// <param name="ItemsRepaired">How many items (store: rows) the repair rewrote.</param>
+[GenerateSerializer]
+[Immutable]
+[Alias("OrleansReplication.ReplicaCheck")]
+public sealed record ReplicaCheck(DateTimeOffset At, long Sequence, string Outcome, int DifferingClumps, int ItemsRepaired);

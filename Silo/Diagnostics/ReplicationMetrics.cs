@@ -13,6 +13,8 @@ internal sealed class ReplicationMetrics : IDisposable
     public const string MeterName = "OrleansReplication";
 
     private readonly Meter _meter;
+    private readonly Counter<long> _repairs;
+    private readonly Counter<long> _itemsRepaired;
 
     public ReplicationMetrics(PartitionManager partitions, IMeterFactory meterFactory)
     {
@@ -35,6 +37,26 @@ internal sealed class ReplicationMetrics : IDisposable
             () => Links(partitions).Sum(x => (long)x.Link.SnapshotsSent),
             unit: "{snapshot}",
             description: "Snapshots sent to catch standbys up (late joiners and standbys that fell out of the log).");
+        _repairs = _meter.CreateCounter<long>(
+            "orleans_replication.anti_entropy.repairs",
+            unit: "{repair}",
+            description: "Replicas (standbys, or the store) that anti-entropy found diverged and repaired or resynced, by finding.");
+        _itemsRepaired = _meter.CreateCounter<long>(
+            "orleans_replication.anti_entropy.items_repaired",
+            unit: "{item}",
+            description: "Items or rows anti-entropy rewrote on diverged replicas.");
+    }
+
+    /// <summary>Counts one anti-entropy finding.</summary>
+    public void Record(AntiEntropy.AntiEntropyReport report)
+    {
+        var finding = new KeyValuePair<string, object?>("finding", report.Finding.ToString());
+        var partition = new KeyValuePair<string, object?>("partition", report.Partition);
+        _repairs.Add(1, finding, partition);
+        if (report.Items > 0)
+        {
+            _itemsRepaired.Add(report.Items, finding, partition);
+        }
     }
 
     /// <summary>This silo's meter (several in-process silos each have one).</summary>

@@ -52,7 +52,10 @@ public static class StateReplicationSiloBuilderExtensions
         {
             // A partition this silo stops leading: its grains deactivate, so the next call is placed on the new primary.
             LeadershipLost = sp.GetRequiredService<PartitionActivations>().DeactivateAll,
+            AntiEntropyReported = report => sp.GetRequiredService<AntiEntropy.AntiEntropyReporter>().Report(report),
         });
+        services.TryAddSingleton<AntiEntropy.AntiEntropyReporter>();
+        services.AddHostedService<AntiEntropy.AntiEntropyScheduler>();
 
         // Grains: state in the partition replicas, placed on their partition's primary.
         services.TryAddSingleton<IPartitionAccess, PartitionAccess>();

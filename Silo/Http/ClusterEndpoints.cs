@@ -60,6 +60,7 @@ internal static class ClusterEndpoints
                     primary = a?.Primary?.ToString(),
                     lastSequence = progress[id]?.LastSequence,
                     standbys = a?.Standbys.Select(s => StandbyView(s, progress[id])) ?? [],
+                    storeCheck = progress[id]?.StoreCheck,
                 }),
             });
         });
@@ -68,7 +69,7 @@ internal static class ClusterEndpoints
         {
             // The primary knows its standbys' progress from their acks.
             var link = progress?.Standbys.FirstOrDefault(l => l.Silo == standby.ToString());
-            return new { silo = standby.ToString(), appliedSequence = link?.AppliedSequence, inSync = link?.InSync };
+            return new { silo = standby.ToString(), appliedSequence = link?.AppliedSequence, inSync = link?.InSync, lastCheck = link?.LastCheck };
         }
 
         static async Task<PartitionProgress?> ProgressAsync(Orleans.IGrainFactory grains, int partition, CancellationToken cancellationToken)

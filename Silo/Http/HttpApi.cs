@@ -59,6 +59,7 @@ internal static class HttpApi
             endpoints.MapWatchEndpoints();
             endpoints.MapClusterEndpoints();
             endpoints.MapClusterEventEndpoints();
+            endpoints.MapAntiEntropyEndpoints();
         });
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using OrleansReplication.Silo.AntiEntropy;
 
 namespace OrleansReplication.Silo.Partitions;
 
@@ -8,12 +9,18 @@ namespace OrleansReplication.Silo.Partitions;
 /// Written only by the partition's commit loop (or a standby's apply loop); read by any thread without locks (the
 /// dictionaries are concurrent and the index sets are immutable snapshots swapped atomically).
 /// </summary>
-internal sealed class ItemTable
+internal sealed class ItemTable(int clumps = 0)
 {
     private readonly ConcurrentDictionary<ItemAddress, ItemEntry> _items = new();
     private readonly ConcurrentDictionary<string, ImmutableSortedSet<ListingKey>> _index = new(StringComparer.Ordinal);
 
     public int Count => _items.Count;
+
+    /// <summary>
+    /// The items' clump hashes, kept by the writer as it applies (anti-entropy); null when
+    /// anti-entropy is off. Read it only on the writer's thread, between applies.
+    /// </summary>
+    public ClumpDigest? Digest { get; } = clumps > 0 ? new ClumpDigest(clumps) : null;
 
     public ItemEntry? Get(in ItemAddress address) => _items.TryGetValue(address, out var entry) ? entry : null;
 
@@ -40,6 +47,19 @@ internal sealed class ItemTable
             }
 
             previousVersions?.Add(previous?.Version ?? 0);
+            if (Digest is { } digest && (previous is not null || pending.Json is not null))
+            {
+                var hash = ClumpDigest.AddressHash(address);
+                if (previous is not null)
+                {
+                    digest.Toggle(hash, previous.Version, previous.Json);
+                }
+
+                if (pending.Json is not null)
+                {
+                    digest.Toggle(hash, pending.Version, pending.Json);
+                }
+            }
 
             if (!indexChanged)
             {
@@ -92,6 +112,23 @@ internal sealed class ItemTable
     {
         _items.Clear();
         _index.Clear();
+        Digest?.Clear();
+    }
+
+    /// <summary>
+    /// Copies the items of the given clumps into <paramref name="into"/> (a scan of the table:
+    /// anti-entropy's repairs are rare, and an index per clump would cost every write).
+    /// </summary>
+    public void CollectClumps(IReadOnlySet<int> clumps, List<KeyValuePair<ItemAddress, ItemEntry>> into)
+    {
+        var count = Digest?.ClumpCount ?? throw new InvalidOperationException("Anti-entropy is off for this table: it keeps no clumps.");
+        foreach (var item in _items)
+        {
+            if (clumps.Contains(ClumpDigest.ClumpOf(ClumpDigest.AddressHash(item.Key), count)))
+            {
+                into.Add(item);
+            }
+        }
     }
 
     /// <summary>Up to <paramref name="limit"/> items of <paramref name="component"/> after <paramref name="after"/>, in listing order.</summary>

@@ -28,6 +28,7 @@ internal sealed partial class Partition
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             ServeSnapshotRequests();
+            ServeAntiEntropy();
             if (HoldQueued())
             {
                 continue; // sealed for a handoff (Partition.Handoff.cs)

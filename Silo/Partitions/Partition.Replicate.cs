@@ -56,6 +56,7 @@ internal sealed partial class Partition
         }
 
         UpdateReplicaWatermarks();
+        ForgetAntiEntropy(link);
         await link.DisposeAsync().ConfigureAwait(false);
     }
 

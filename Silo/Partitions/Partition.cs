@@ -50,13 +50,14 @@ internal sealed partial class Partition : IReplicationSource
         _options = options ?? new ReplicationOptions();
         ReplicationOptionsValidator.ThrowIfInvalid(_options);
         _time = timeProvider ?? TimeProvider.System;
+        Items = new ItemTable(_options.AntiEntropy.Clumps);
     }
 
     public int Id { get; }
 
     int IReplicationSource.PartitionId => Id;
 
-    public ItemTable Items { get; private set; } = new();
+    public ItemTable Items { get; private set; }
 
     /// <summary>The epoch this silo leads the partition in; its store writes and replication records carry it.</summary>
     public long Epoch { get; private set; }
@@ -147,6 +148,7 @@ internal sealed partial class Partition : IReplicationSource
         _appliedWaiters.FailAll(error);
         _durableWaiters.FailAll(error);
         FailSnapshotRequests();
+        FailCheckWaiters();
 
         IReplicaLink[] links;
         lock (_linksLock)

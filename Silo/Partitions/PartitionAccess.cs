@@ -130,8 +130,35 @@ internal sealed class PartitionAccess(PartitionManager partitions, Placement.Par
     public PartitionProgress GetProgress(int partition)
     {
         var p = partitions.Partitions[partition];
-        var standbys = p.Links.Select(l => new StandbyProgress(l.Name, l.AppliedSequence, l.InSync)).ToArray();
-        return new PartitionProgress(partition, p.Epoch, p.LastSequence, standbys);
+        var checks = p.ReplicaChecks;
+        var standbys = p.Links.Select(l => new StandbyProgress(l.Name, l.AppliedSequence, l.InSync, checks.TryGetValue(l.Name, out var c) ? c.ToPublic() : null)).ToArray();
+        return new PartitionProgress(partition, p.Epoch, p.LastSequence, standbys, p.LastStoreCheck?.ToPublic());
+    }
+
+    // How long an on-demand verification waits for standbys' answers (one stream round trip each, normally).
+    private static readonly TimeSpan VerifyTimeout = TimeSpan.FromSeconds(10);
+
+    public async Task<PartitionProgress> VerifyAsync(int partition, bool store, CancellationToken cancellationToken)
+    {
+        var p = partitions.Partitions[partition];
+
+        // A standby that stops answering (its silo died) must not hold the caller: the progress then shows what ended.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(VerifyTimeout);
+        try
+        {
+            await p.CheckNowAsync(deadline.Token).ConfigureAwait(false);
+            if (store)
+            {
+                await p.CheckStoreAsync(deadline.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Timed out: answer what is known.
+        }
+
+        return GetProgress(partition);
     }
 
     public Orleans.Runtime.SiloAddress? PrimarySilo(int partition) => Placement.PartitionPlacementDirector.PrimaryOf(map, membership, partition);

@@ -109,7 +109,7 @@ internal sealed partial class PartitionManager
 
     private async Task<int> StartAsync(int p, long epoch, Partition current, Func<int, WarmCopy?> warmCopy, CancellationToken cancellationToken)
     {
-        var next = new Partition(p, store, loggerFactory.CreateLogger<Partition>(), _replication);
+        var next = NewPartition(p, loggerFactory.CreateLogger<Partition>());
         if (warmCopy(p) is { Epoch: > 0 } copy)
         {
             var start = await next.StartFromWarmCopyAsync(copy, epoch, cancellationToken).ConfigureAwait(false);

@@ -42,7 +42,7 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
         var partitions = new Partition[count];
         for (var i = 0; i < count; i++)
         {
-            partitions[i] = new Partition(i, store, partitionLogger, _replication);
+            partitions[i] = NewPartition(i, partitionLogger);
         }
 
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -119,6 +119,12 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
 
     /// <summary>Called with a partition's id when this silo stops leading it (its activations deactivate).</summary>
     public Action<int>? LeadershipLost { get; set; }
+
+    /// <summary>Called with what anti-entropy found and repaired on a partition this silo leads (any thread).</summary>
+    public Action<AntiEntropy.AntiEntropyReport>? AntiEntropyReported { get; set; }
+
+    private Partition NewPartition(int id, ILogger<Partition> logger) =>
+        new(id, store, logger, _replication) { AntiEntropyReported = report => AntiEntropyReported?.Invoke(report) };
 
     /// <summary>
     /// Applies writes (atomic per partition) under an optional idempotency id: a retry with the

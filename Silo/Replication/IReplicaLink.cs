@@ -45,6 +45,16 @@ internal interface IReplicaLink : IAsyncDisposable
 
     /// <summary>An acknowledgement from the standby (any thread).</summary>
     void OnAck(ReplicationAck ack);
+
+    /// <summary>
+    /// Commit loop only, between batches: queues an anti-entropy check or repair (a batch without
+    /// changes) for a streaming standby that was sent everything up to <paramref name="sequence"/>
+    /// (the partition's last). False when the standby is not there (catching up) or its queue is full.
+    /// </summary>
+    bool TrySendAntiEntropy(ReplicationBatch record, long sequence);
+
+    /// <summary>Takes the standby out of the in-sync set and replaces its copy with a snapshot (it kept diverging).</summary>
+    void Resync(string reason);
 }
 
 /// <summary>Where a replica link is in its life.</summary>
@@ -80,6 +90,9 @@ internal interface IReplicationSource
 
     /// <summary>A link's sync state or watermarks changed: recompute the safety-level watermarks.</summary>
     void OnLinkChanged(IReplicaLink link);
+
+    /// <summary>The standby answered an anti-entropy check or repair (any thread).</summary>
+    void OnAntiEntropyAnswer(IReplicaLink link, DigestAnswer answer);
 }
 
 /// <summary>

@@ -175,6 +175,41 @@ internal abstract partial class ReplicaLink : IReplicaLink
         _source.OnLinkChanged(this);
     }
 
+    public bool TrySendAntiEntropy(ReplicationBatch record, long sequence)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        lock (_gate)
+        {
+            // Only right behind what was streamed: the standby applies it exactly at `sequence`.
+            // A full queue drops it (the next round asks again): a check never costs a standby its sync.
+            return _state == ReplicaLinkState.Streaming && _nextSequence == sequence + 1
+                && TryEnqueue(new ReplicationMessage(record, null, ReplicatedChanges.ApproximateBytes(record)));
+        }
+    }
+
+    public void Resync(string reason)
+    {
+        bool fell;
+        lock (_gate)
+        {
+            if (_state is not (ReplicaLinkState.CatchingUp or ReplicaLinkState.Streaming))
+            {
+                return;
+            }
+
+            fell = _state == ReplicaLinkState.Streaming;
+            _needsSnapshot = true;
+            SetStateLocked(ReplicaLinkState.CatchingUp);
+        }
+
+        _wake.Set();
+        if (fell && _source is { } source)
+        {
+            ReportOutOfSync(source.PartitionId, reason, AppliedSequence, SentSequence);
+            source.OnLinkChanged(this);
+        }
+    }
+
     public void OnAck(ReplicationAck ack)
     {
         var source = _source;
@@ -215,6 +250,11 @@ internal abstract partial class ReplicaLink : IReplicaLink
         if (changed)
         {
             source.OnLinkChanged(this);
+        }
+
+        if (ack.Digest is { } answer && ack.Epoch == source.Epoch)
+        {
+            source.OnAntiEntropyAnswer(this, answer);
         }
     }
 

@@ -62,6 +62,15 @@ internal static class ReplicatedChanges
             }
         }
 
+        if (batch.Repair is { } repair)
+        {
+            bytes += repair.Expected.Length * 12;
+            foreach (var item in repair.Items)
+            {
+                bytes += item.Value.Length + ((item.Component.Length + item.PartitionKey.Length + item.Id.Length) * 2) + 64;
+            }
+        }
+
         return bytes;
     }
 

@@ -18,4 +18,9 @@ internal static class ReplicationLogEvents
     public const int StandbyApplyFailed = 1621;
     public const int SenderCallFailed = 1630;
     public const int SenderProbeFailed = 1631;
+    public const int ReplicaRepaired = 1640;
+    public const int ReplicaKeepsDiverging = 1641;
+    public const int ReplicaIncomparable = 1642;
+    public const int StoreRepaired = 1643;
+    public const int AntiEntropyCheckFailed = 1644;
 }

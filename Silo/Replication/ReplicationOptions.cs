@@ -123,6 +123,9 @@ public sealed class ReplicationOptions
     /// <summary>How long a partition remembers a write request with an idempotency id; see <see cref="RequestsRetained"/>.</summary>
     /// <value>Defaults to 5 minutes.</value>
     public TimeSpan RequestRetention { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Anti-entropy: background comparison of replicas and the store by clump hashes (section <c>Replication:AntiEntropy</c>).</summary>
+    public AntiEntropyOptions AntiEntropy { get; set; } = new();
 }
 
 /// <summary>Checks <see cref="ReplicationOptions"/>, naming every setting to fix.</summary>
@@ -173,7 +176,35 @@ internal sealed class ReplicationOptionsValidator : IValidateOptions<Replication
             failures.Add($"Replication:UnansweredCallCheckDelay is {options.UnansweredCallCheckDelay}; use a positive time, or -00:00:00.001 (infinite) to leave failure detection to Orleans' probes.");
         }
 
+        ValidateAntiEntropy(failures, options.AntiEntropy);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateAntiEntropy(List<string> failures, AntiEntropyOptions? options)
+    {
+        if (options is null)
+        {
+            failures.Add("Replication:AntiEntropy is missing; leave it out for the defaults, or set Replication:AntiEntropy:Clumps to 0 to turn anti-entropy off.");
+            return;
+        }
+
+        if (options.Clumps is < 0 or > 65_536)
+        {
+            failures.Add($"Replication:AntiEntropy:Clumps is {options.Clumps}; use 1 to 65,536 (the same on every silo), or 0 to turn anti-entropy off.");
+        }
+
+        foreach (var (setting, interval) in new[] { ("CheckInterval", options.CheckInterval), ("StoreCheckInterval", options.StoreCheckInterval) })
+        {
+            if (interval < TimeSpan.FromMilliseconds(10) && interval != Timeout.InfiniteTimeSpan)
+            {
+                failures.Add($"Replication:AntiEntropy:{setting} is {interval}; use at least 10 ms, or -00:00:00.001 (infinite) for never.");
+            }
+        }
+
+        if (options.MaxRepairsInARow < 1)
+        {
+            failures.Add($"Replication:AntiEntropy:MaxRepairsInARow is {options.MaxRepairsInARow}; use a positive number.");
+        }
     }
 
     /// <summary>Throws with every failure when <paramref name="options"/> is invalid (for code that builds options without the host).</summary>

@@ -60,6 +60,21 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger, IOptions<
         }
     }
 
+    /// <summary>Test hook: changes an item of this silo's warm copy of <paramref name="partitionId"/> behind the replication's back.</summary>
+    internal bool CorruptForTesting(int partitionId, Partitions.ItemAddress address, long version, byte[]? json)
+    {
+        if (!_replicas.TryGetValue(partitionId, out var replica))
+        {
+            return false;
+        }
+
+        lock (replica)
+        {
+            replica.CorruptForTesting(address, version, json);
+            return true;
+        }
+    }
+
     /// <summary>Drops partition <paramref name="partitionId"/>'s copy: this silo became its primary at <paramref name="epoch"/>.</summary>
     public void Remove(int partitionId, long epoch)
     {
@@ -71,7 +86,7 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger, IOptions<
     /// Applies the records one primary silo sent in one call, in order, and answers the acks: one
     /// per record, except that an ack that only moves a partition's watermarks replaces the
     /// previous one of that partition (the later one covers it), so a call answers about one ack
-    /// per partition. An ack that asks for catch-up is never replaced.
+    /// per partition. An ack that asks for catch-up or answers an anti-entropy check is never replaced.
     /// </summary>
     public ReplicationAck[] Apply(string primary, ReadOnlySpan<ReplicationMessage> records)
     {
@@ -91,7 +106,7 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger, IOptions<
             {
                 if (acks[i].Partition == ack.Partition)
                 {
-                    if (!acks[i].CatchUpRequested && acks[i].Epoch == ack.Epoch)
+                    if (!acks[i].CatchUpRequested && acks[i].Digest is null && acks[i].Epoch == ack.Epoch)
                     {
                         acks[i] = ack;
                         replaced = true;

@@ -56,7 +56,10 @@ internal sealed class StandbyReplica
     private List<RecordedRequest>? _stagingRequests;
 
     // Swapped by the consumer at a snapshot's last chunk; read by any thread (a reference write is atomic).
-    private volatile ItemTable _items = new();
+    private volatile ItemTable _items;
+
+    // Consumer only: the answer to the last anti-entropy check or repair, sent with the next ack.
+    private DigestAnswer? _answer;
 
     // Consumer only: the snapshot being staged.
     private ItemTable? _staging;
@@ -76,6 +79,7 @@ internal sealed class StandbyReplica
         PartitionId = partitionId;
         _options = options ?? new ReplicationOptions();
         _tail = new ReplicationLog(0, _options);
+        _items = new ItemTable(_options.AntiEntropy.Clumps);
     }
 
     public int PartitionId { get; }
@@ -124,7 +128,7 @@ internal sealed class StandbyReplica
         var changes = batch.Changes;
         if (changes.Count == 0)
         {
-            return StandbyApplyResult.Duplicate;
+            return AntiEntropy(batch);
         }
 
         var applied = AppliedSequence;
@@ -136,7 +140,7 @@ internal sealed class StandbyReplica
 
         if (changes[changes.Count - 1].Sequence <= applied)
         {
-            return StandbyApplyResult.Duplicate;
+            return AntiEntropy(batch);
         }
 
         if (changes[0].Sequence > applied + 1)
@@ -187,8 +191,83 @@ internal sealed class StandbyReplica
         _tailEntries.Clear();
         Volatile.Write(ref _epoch, batch.Epoch);
         Volatile.Write(ref _appliedSequence, changes[changes.Count - 1].Sequence);
+        AntiEntropy(batch);
         return StandbyApplyResult.Applied;
     }
+
+    /// <summary>
+    /// Answers an anti-entropy check or applies a repair that rides on <paramref name="batch"/>,
+    /// when this copy is exactly at its sequence in the same epoch (else it is obsolete: the
+    /// primary asks again).
+    /// </summary>
+    private StandbyApplyResult AntiEntropy(ReplicationBatch batch)
+    {
+        if ((batch.Check is null && batch.Repair is null) || batch.Epoch != Epoch)
+        {
+            return StandbyApplyResult.Duplicate;
+        }
+
+        var digest = _items.Digest;
+        if (batch.Check is { } check && check.Sequence == AppliedSequence)
+        {
+            // Another clump count (or none): answer no clumps; the primary says the settings differ.
+            var comparable = digest is not null && digest.ClumpCount == check.Clumps;
+            var matched = comparable && digest!.Root == check.Root;
+            _answer = new DigestAnswer { Round = check.Round, Sequence = check.Sequence, Matched = matched, Clumps = matched ? null : comparable ? digest!.Copy() : [] };
+        }
+
+        if (batch.Repair is { } repair && repair.Sequence == AppliedSequence && digest is not null && digest.ClumpCount == repair.Clumps)
+        {
+            _answer = Repair(repair, digest);
+        }
+
+        return StandbyApplyResult.Duplicate;
+    }
+
+    /// <summary>Makes the repaired clumps exactly the primary's items: changes what differs, adds what is missing, removes what the primary lacks.</summary>
+    private DigestAnswer Repair(ClumpRepair repair, AntiEntropy.ClumpDigest digest)
+    {
+        var wanted = new Dictionary<ItemAddress, ReplicatedChange>(repair.Items.Count);
+        foreach (var item in repair.Items)
+        {
+            wanted[ReplicatedChanges.Address(item)] = item;
+        }
+
+        var held = new List<KeyValuePair<ItemAddress, ItemEntry>>();
+        _items.CollectClumps(new HashSet<int>(repair.Repaired), held);
+        _changes.Clear();
+        foreach (var (address, entry) in held)
+        {
+            if (!wanted.Remove(address, out var item))
+            {
+                _changes.Add(KeyValuePair.Create(address, new PendingEntry(0, null)));
+            }
+            else if (item.Sequence != entry.Version || !item.Value.AsSpan().SequenceEqual(entry.Json))
+            {
+                _changes.Add(KeyValuePair.Create(address, new PendingEntry(item.Sequence, ReplicatedChanges.Json(item))));
+            }
+        }
+
+        foreach (var (address, item) in wanted)
+        {
+            _changes.Add(KeyValuePair.Create(address, new PendingEntry(item.Sequence, ReplicatedChanges.Json(item))));
+        }
+
+        var changed = _changes.Count;
+        _items.Apply(_changes);
+        _changes.Clear();
+        var matched = true;
+        for (var i = 0; i < repair.Repaired.Length; i++)
+        {
+            matched &= digest.Clumps[repair.Repaired[i]] == repair.Expected[i];
+        }
+
+        return new DigestAnswer { Round = repair.Round, Sequence = repair.Sequence, Repair = true, Matched = matched, ItemsChanged = changed };
+    }
+
+    /// <summary>Test hook: sets an item behind the replication's back, as a bug or a lost batch would (the clumps follow, as they follow any apply).</summary>
+    internal void CorruptForTesting(ItemAddress address, long version, byte[]? json) =>
+        _items.Apply([KeyValuePair.Create(address, new PendingEntry(version, json))]);
 
     /// <summary>Stages a snapshot chunk; at the last one, replaces the copy with the snapshot and sets the applied sequence to its sequence.</summary>
     public StandbyApplyResult Install(SnapshotChunk chunk)
@@ -207,7 +286,7 @@ internal sealed class StandbyReplica
         if (_staging is null || chunk.SnapshotSequence != _stagingSequence || chunk.Epoch != _stagingEpoch)
         {
             // A new snapshot (one left unfinished is dropped: the primary restarted it).
-            _staging = new ItemTable();
+            _staging = new ItemTable(_options.AntiEntropy.Clumps);
             _stagingRequests = [];
             _stagingSequence = chunk.SnapshotSequence;
             _stagingEpoch = chunk.Epoch;
@@ -250,6 +329,13 @@ internal sealed class StandbyReplica
         return StandbyApplyResult.Applied;
     }
 
+    private DigestAnswer? TakeAnswer()
+    {
+        var answer = _answer;
+        _answer = null;
+        return answer;
+    }
+
     private RequestTable NewRequestTable() => new(_options.RequestsRetained, _options.RequestRetention);
 
     // Retention by age runs on the primary's clock (the records' times), as on the primary itself.
@@ -281,6 +367,7 @@ internal sealed class StandbyReplica
             ReceivedSequence = applied,
             AppliedSequence = applied,
             CatchUpRequested = ask,
+            Digest = TakeAnswer(),
         };
     }
 }

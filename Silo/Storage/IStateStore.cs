@@ -59,6 +59,15 @@ internal interface IStateStore : IAsyncDisposable
 
     /// <summary>Puts on disk every commit made so far, the <see cref="CommitSync.Process"/> ones included.</summary>
     Task SyncAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Anti-entropy: rewrites rows that differ from the primary's warm copy, in one transaction,
+    /// only while <paramref name="epoch"/> still leads the partition. A row no longer at the
+    /// version its write expects (the persister wrote it since it was read) is left alone. The
+    /// partition's head (epoch, last sequence) does not move. Returns how many rows it rewrote.
+    /// </summary>
+    /// <exception cref="StaleEpochException">Another epoch leads the partition; nothing was written.</exception>
+    Task<int> RepairAsync(int partitionId, long epoch, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken);
 }
 
 /// <summary>How hard a commit must hold when it returns.</summary>

@@ -21,6 +21,9 @@ internal sealed class PostgresStateStore : IStateStore
 
     private const string SelectPartitionSql = "SELECT epoch, last_sequence FROM or_partitions WHERE partition_id = $1";
 
+    // Locks the head row until the transaction ends: a fenced commit of another epoch waits behind it.
+    private const string LockPartitionSql = "SELECT epoch, last_sequence FROM or_partitions WHERE partition_id = $1 FOR UPDATE";
+
     private const string SelectItemsSql =
         "SELECT component, partition_key, item_id, version, value FROM or_items WHERE partition_id = $1";
 
@@ -207,6 +210,50 @@ internal sealed class PostgresStateStore : IStateStore
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> RepairAsync(int partitionId, long epoch, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken)
+    {
+        StoredWriteRules.ValidateCommit(partitionId, writes);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        long storedEpoch = 0, storedSequence = 0;
+        await using (var head = new NpgsqlCommand(LockPartitionSql, connection, transaction))
+        {
+            head.Parameters.Add(Int(partitionId));
+            await using var reader = await head.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                (storedEpoch, storedSequence) = (reader.GetInt64(0), reader.GetInt64(1));
+            }
+        }
+
+        if (storedEpoch != epoch)
+        {
+            throw new StaleEpochException(partitionId, epoch, storedEpoch, storedSequence, storedSequence);
+        }
+
+        if (writes.Count == 0)
+        {
+            return 0;
+        }
+
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var write in writes)
+        {
+            batch.BatchCommands.Add(WriteStatement(partitionId, write));
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        var repaired = 0;
+        foreach (var command in batch.BatchCommands)
+        {
+            repaired += command.RecordsAffected > 0 ? 1 : 0;
+        }
+
+        return repaired;
     }
 
     /// <summary>Closes the connection pool.</summary>

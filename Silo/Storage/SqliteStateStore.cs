@@ -213,5 +213,32 @@ internal sealed partial class SqliteStateStore : IStateStore
         command.Parameters.AddWithValue("$id", write.Id);
     }
 
+    /// <inheritdoc />
+    public async Task<int> RepairAsync(int partitionId, long epoch, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken)
+    {
+        StoredWriteRules.ValidateCommit(partitionId, writes);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+
+        // BEGIN IMMEDIATE: the write lock first, so the head read below holds until the commit.
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var (storedEpoch, storedSequence) = await ReadPartitionHeadAsync(connection, transaction, partitionId, cancellationToken).ConfigureAwait(false);
+        if (storedEpoch != epoch)
+        {
+            throw new StaleEpochException(partitionId, epoch, storedEpoch, storedSequence, storedSequence);
+        }
+
+        var repaired = 0;
+        await using (var statements = new SqliteCommitStatements(connection, transaction))
+        {
+            foreach (var write in writes)
+            {
+                repaired += statements.Apply(partitionId, write) ? 1 : 0;
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return repaired;
+    }
+
     private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => SqliteConnections.OpenAsync(_connectionString, cancellationToken);
 }

@@ -25,7 +25,7 @@ internal sealed class SiloCluster : IAsyncDisposable
 
     public int ReplicationFactor { get; private set; }
 
-    public static async Task<SiloCluster> StartAsync(BenchSettings settings, int silos, int replicationFactor = 2, int partitions = 16)
+    public static async Task<SiloCluster> StartAsync(BenchSettings settings, int silos, int replicationFactor = 2, int partitions = 16, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dataDir = Directory.CreateTempSubdirectory("or-bench-").FullName;
         var arguments = new List<string> { "--partitions", partitions.ToString(CultureInfo.InvariantCulture) };
@@ -36,14 +36,14 @@ internal sealed class SiloCluster : IAsyncDisposable
         }
 
         // Benchmarks measure the data path, not console logging (unless the settings' environment says otherwise).
-        var environment = new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning" };
-        foreach (var (name, value) in settings.SiloEnvironment)
+        var all = new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning" };
+        foreach (var (name, value) in settings.SiloEnvironment.Concat(environment ?? new Dictionary<string, string>()))
         {
-            environment[name] = value;
+            all[name] = value;
         }
 
-        environment["Silo__Placement__ReplicationFactor"] = replicationFactor.ToString(CultureInfo.InvariantCulture);
-        var options = new SiloLaunchOptions { DataDir = dataDir, Arguments = arguments, Environment = environment, ReadyDeadline = ReadyDeadline, OutputLimit = OutputLimit };
+        all["Silo__Placement__ReplicationFactor"] = replicationFactor.ToString(CultureInfo.InvariantCulture);
+        var options = new SiloLaunchOptions { DataDir = dataDir, Arguments = arguments, Environment = all, ReadyDeadline = ReadyDeadline, OutputLimit = OutputLimit };
         var cluster = new SiloCluster(options) { Partitions = partitions, ReplicationFactor = replicationFactor };
         try
         {

@@ -21,6 +21,14 @@ internal sealed class ReplicationBatch
 
     [Id(2)]
     public List<ReplicatedChange> Changes { get; init; } = [];
+
+    /// <summary>Anti-entropy: the primary's root hash right after the last change (a batch without changes: at the applied sequence).</summary>
+    [Id(3)]
+    public DigestCheck? Check { get; init; }
+
+    /// <summary>Anti-entropy: clumps to repair, right after the last change (a batch without changes: at the applied sequence).</summary>
+    [Id(4)]
+    public ClumpRepair? Repair { get; init; }
 }
 
 /// <summary>
@@ -77,6 +85,10 @@ internal readonly record struct ReplicationAck
     /// </summary>
     [Id(4)]
     public bool CatchUpRequested { get; init; }
+
+    /// <summary>The answer to an anti-entropy check or repair in the records this ack covers; such an ack is never merged away.</summary>
+    [Id(5)]
+    public DigestAnswer? Digest { get; init; }
 }
 
 /// <summary>A record queued to a standby: a batch of changes or a snapshot chunk, with its approximate size.</summary>

@@ -37,6 +37,9 @@ internal sealed class ReadCountingStateStore(IStateStore inner) : IStateStore
     public Task CommitAsync(int partitionId, long epoch, long lastSequence, IReadOnlyList<StoredWrite> writes, RequestRecords requests, CommitSync sync, CancellationToken cancellationToken) =>
         inner.CommitAsync(partitionId, epoch, lastSequence, writes, requests, sync, cancellationToken);
 
+    public Task<int> RepairAsync(int partitionId, long epoch, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken) =>
+        inner.RepairAsync(partitionId, epoch, writes, cancellationToken);
+
     public Task SyncAsync(CancellationToken cancellationToken) => inner.SyncAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();

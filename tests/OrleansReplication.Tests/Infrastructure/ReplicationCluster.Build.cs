@@ -16,6 +16,10 @@ public sealed partial class ReplicationCluster
 
             // The silo's tuned membership, with the table re-read often so a silo that joined is seen quickly by all.
             ["Silo:Membership:TableRefreshTimeout"] = "00:00:00.500",
+
+            // Anti-entropy's store checks read whole partitions: tests that count store reads (a
+            // failover must read none) would see them. ClusterAntiEntropyTests turns them on.
+            ["Silo:Replication:AntiEntropy:StoreCheckInterval"] = "-00:00:00.001",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

@@ -84,6 +84,9 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
         Interlocked.Increment(ref _commits);
     }
 
+    public Task<int> RepairAsync(int partitionId, long epoch, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken) =>
+        inner.RepairAsync(partitionId, epoch, writes, cancellationToken);
+
     public async Task SyncAsync(CancellationToken cancellationToken)
     {
         await inner.SyncAsync(cancellationToken);

@@ -22,6 +22,9 @@ public abstract class ReplicationHarness : IAsyncLifetime
 
     internal SqliteStateStore Sqlite { get; private set; } = null!;
 
+    /// <summary>The SQLite store's connection string, for a test that changes rows behind the replication's back.</summary>
+    internal string SqliteConnectionString => StateStoreFactory.SqliteConnectionString(_dir);
+
     internal GatedStateStore Store { get; private set; } = null!;
 
     public async Task InitializeAsync()

@@ -1,0 +1,111 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using OrleansReplication.Client;
+using OrleansReplication.Silo.AntiEntropy;
+using OrleansReplication.Silo.Membership;
+using OrleansReplication.Silo.Partitions;
+using OrleansReplication.Silo.Replication;
+using OrleansReplication.Silo.Storage;
+using OrleansReplication.Tests.Infrastructure;
+
+namespace OrleansReplication.Tests.AntiEntropy;
+
+/// <summary>
+/// Anti-entropy in a 3-silo cluster, in the background at its configured pace: an item changed on
+/// a standby's warm copy behind the replication's back and a row changed in the store are both
+/// found and repaired, only the differing clump travels, and operators see it as cluster events
+/// and in <c>GET /v1/cluster/partitions</c>.
+/// </summary>
+[Collection(SerialClusterCollection.Name)]
+public sealed class ClusterAntiEntropyTests
+{
+    private const string Component = "ae";
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task StandbyItemAndStoreRowCorrupted_BothFoundAndRepaired_OnlyTheirClumpsTravel()
+    {
+        await using var cluster = await ReplicationCluster.StartAsync(3, new Dictionary<string, string?>
+        {
+            ["Silo:Replication:AntiEntropy:CheckInterval"] = "00:00:00.300",
+            ["Silo:Replication:AntiEntropy:StoreCheckInterval"] = "00:00:00.300",
+        });
+        var replicator = cluster.Client.GetReplicator<string>(Component);
+        for (var i = 0; i < 400; i += 50)
+        {
+            await replicator.SetStateItemsAsync([.. Enumerable.Range(i, 50).Select(k => KeyValuePair.Create<ItemKey, string>("k" + k, "v" + k))], new WriteOptions { Safety = SafetyLevel.Durable });
+        }
+
+        await cluster.WaitForReplicationToStabilizeAsync();
+        var (primary, standby, p) = RolesOf(cluster, "k42");
+        var partition = primary.Services.GetRequiredService<PartitionManager>().Partitions[p];
+        var victim = new ItemAddress(Component, string.Empty, "k42");
+        var truth = partition.Items.Get(victim)!;
+
+        // Behind the replication's back: the standby's warm copy, and a row of another item in the store.
+        Assert.True(standby.Services.GetRequiredService<StandbyHost>().CorruptForTesting(p, victim, truth.Version, "\"rotten\""u8.ToArray()));
+        var (storePrimary, _, q) = RolesOf(cluster, "k77");
+        await using (var connection = new SqliteConnection(StateStoreFactory.SqliteConnectionString(cluster.DataDir)))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE or_items SET value = x'22726f7474656e22' WHERE component = 'ae' AND item_id = 'k77'";
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+
+        var events = primary.Services.GetRequiredService<ClusterEventChannel>();
+        var storeEvents = storePrimary.Services.GetRequiredService<ClusterEventChannel>();
+        await Wait.UntilAsync(
+            () => events.Recent.Any(e => e.Kind == ClusterEventKinds.ReplicaRepaired && e.Partition == p)
+                && storeEvents.Recent.Any(e => e.Kind == ClusterEventKinds.StoreRepaired && e.Partition == q),
+            Deadline,
+            $"anti-entropy to repair partition {p}'s standby on {standby.Name} and partition {q}'s store row");
+
+        // Mended, and only the victim's clump travelled to the standby.
+        var copy = standby.Services.GetRequiredService<StandbyHost>().Find(p)!.Items.Get(victim)!;
+        Assert.Equal((truth.Version, "\"v42\""), (copy.Version, System.Text.Encoding.UTF8.GetString(copy.Json)));
+        var clump = ClumpDigest.ClumpOf(ClumpDigest.AddressHash(victim), new ReplicationOptions().AntiEntropy.Clumps);
+        var clumpItems = new List<KeyValuePair<ItemAddress, ItemEntry>>();
+        partition.Items.CollectClumps(new HashSet<int> { clump }, clumpItems);
+        Assert.Equal(clumpItems.Count, partition.RepairItemsSent);
+        Assert.True(partition.RepairItemsSent < partition.Items.Count / 4, $"{partition.RepairItemsSent} of the partition's {partition.Items.Count} items travelled");
+        Assert.Equal("v77", Assert.Single(await replicator.GetStateItemsAsync([new ItemKey("k77")])).Value);
+        var row = (await storePrimary.Services.GetRequiredService<IStateStore>().LoadPartitionAsync(q, default)).Items.Single(i => i.Id == "k77");
+        Assert.Equal("\"v77\"", System.Text.Encoding.UTF8.GetString(row.Value));
+        var repaired = events.Recent.First(e => e.Kind == ClusterEventKinds.ReplicaRepaired && e.Partition == p);
+        Assert.Contains("1 item(s) repaired", repaired.Reason, StringComparison.Ordinal);
+
+        // Operators see the last comparison of every standby and of the store, from any silo.
+        await Wait.UntilAsync(
+            async () =>
+            {
+                var view = (await cluster.Silos[2].Http.GetFromJsonAsync<JsonElement>("v1/cluster/partitions")).GetProperty("partitions")[p];
+                return view.GetProperty("standbys").EnumerateArray().All(s => s.GetProperty("lastCheck").ValueKind == JsonValueKind.Object)
+                    && view.GetProperty("storeCheck").ValueKind == JsonValueKind.Object;
+            },
+            Deadline,
+            $"partition {p}'s last checks to show in GET /v1/cluster/partitions");
+
+        // On demand, from any silo: every standby and every store partition now compares equal.
+        using var verified = await cluster.Silos[1].Http.PostAsync("v1/cluster/partitions/verify?store=true", null);
+        verified.EnsureSuccessStatusCode();
+        var partitions = (await verified.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("partitions").EnumerateArray().ToList();
+        Assert.Equal(ReplicationCluster.PartitionCount, partitions.Count);
+        Assert.All(partitions, view =>
+        {
+            Assert.All(view.GetProperty("standbys").EnumerateArray(), s => Assert.Equal("in-sync", s.GetProperty("lastCheck").GetProperty("outcome").GetString()));
+            Assert.Equal("in-sync", view.GetProperty("storeCheck").GetProperty("outcome").GetString());
+        });
+        Assert.Equal(string.Empty, cluster.LoggedErrors());
+    }
+
+    private static (ClusterSilo Primary, ClusterSilo Standby, int Partition) RolesOf(ReplicationCluster cluster, string id)
+    {
+        var p = cluster.Silos[0].Services.GetRequiredService<PartitionManager>().GetPartitionId(Component, new ItemKey(id));
+        var primary = cluster.Silos.Single(s => s.Services.GetRequiredService<PartitionManager>().Leads(p));
+        var standby = cluster.Silos.First(s => s != primary && s.Services.GetRequiredService<StandbyHost>().Find(p) is not null);
+        return (primary, standby, p);
+    }
+}
