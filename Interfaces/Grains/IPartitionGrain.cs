@@ -77,7 +77,7 @@ public sealed record StandbyProgress(string Silo, long AppliedSequence, bool InS
 /// <summary>The last anti-entropy comparison of a replica (a standby, or the store) with its partition's primary.</summary>
 /// <param name="At">When it ended.</param>
 /// <param name="Sequence">The partition sequence compared at.</param>
-/// <param name="Outcome"><c>in-sync</c>, <c>diverged</c> (a repair is on its way), <c>repaired</c>, <c>resynced</c> (it kept diverging: out of the in-sync set, sent a snapshot) or <c>incomparable</c> (another clump count).</param>
+/// <param name="Outcome"><c>in-sync</c>, <c>diverged</c> (a repair is on its way), <c>repaired</c>, <c>resynced</c> (it kept diverging: out of the in-sync set, sent a snapshot), <c>skipped</c> (it was being caught up: compared next time) or <c>incomparable</c> (another clump count).</param>
 /// <param name="DifferingClumps">How many clumps differed.</param>
 /// <param name="ItemsRepaired">How many items (store: rows) the repair rewrote.</param>
 [GenerateSerializer]

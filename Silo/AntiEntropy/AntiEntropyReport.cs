@@ -35,6 +35,9 @@ internal enum ReplicaCheckOutcome
     Repaired,
     Resynced,
     Incomparable,
+
+    /// <summary>The standby was not at the check's sequence (it was being caught up): compared next time.</summary>
+    Skipped,
 }
 
 /// <summary>The last comparison of one replica with its primary.</summary>
@@ -52,6 +55,7 @@ internal sealed record ReplicaCheckStatus(DateTimeOffset At, long Sequence, Repl
         ReplicaCheckOutcome.Diverged => "diverged",
         ReplicaCheckOutcome.Repaired => "repaired",
         ReplicaCheckOutcome.Resynced => "resynced",
+        ReplicaCheckOutcome.Skipped => "skipped",
         _ => "incomparable",
     }, DifferingClumps, ItemsRepaired);
 }

@@ -19,8 +19,13 @@ internal static class AntiEntropyEndpoints
         app.MapPost("/v1/cluster/partitions/{id}/verify", VerifyOneAsync);
     }
 
-    private static async Task<IResult> VerifyOneAsync(string id, bool? store, HttpContext context, Orleans.IGrainFactory grains, PartitionManager partitions)
+    private static async Task<IResult> VerifyOneAsync(string id, string? store, HttpContext context, Orleans.IGrainFactory grains, PartitionManager partitions)
     {
+        if (!TryParseStore(store, out var withStore))
+        {
+            return BadStore(store);
+        }
+
         if (!int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var partition) || partition >= partitions.PartitionCount)
         {
             return HttpProblems.Problem(StatusCodes.Status404NotFound, "not-found", "No such partition", $"Partition '{id}' does not exist; the cluster has {partitions.PartitionCount} partitions (0 to {partitions.PartitionCount - 1}).");
@@ -28,7 +33,7 @@ internal static class AntiEntropyEndpoints
 
         try
         {
-            return Results.Ok(await grains.GetGrain<IPartitionGrain>(partition).VerifyAsync(store ?? false, context.RequestAborted).ConfigureAwait(false));
+            return Results.Ok(await grains.GetGrain<IPartitionGrain>(partition).VerifyAsync(withStore, context.RequestAborted).ConfigureAwait(false));
         }
         catch (Exception ex)
         {
@@ -36,13 +41,18 @@ internal static class AntiEntropyEndpoints
         }
     }
 
-    private static async Task<IResult> VerifyAllAsync(bool? store, HttpContext context, Orleans.IGrainFactory grains, PartitionManager partitions)
+    private static async Task<IResult> VerifyAllAsync(string? store, HttpContext context, Orleans.IGrainFactory grains, PartitionManager partitions)
     {
+        if (!TryParseStore(store, out var withStore))
+        {
+            return BadStore(store);
+        }
+
         var results = await Task.WhenAll(Enumerable.Range(0, partitions.PartitionCount).Select(async p =>
         {
             try
             {
-                return (object)await grains.GetGrain<IPartitionGrain>(p).VerifyAsync(store ?? false, context.RequestAborted).ConfigureAwait(false);
+                return (object)await grains.GetGrain<IPartitionGrain>(p).VerifyAsync(withStore, context.RequestAborted).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is ReplicationException or Orleans.Runtime.OrleansException or TimeoutException)
             {
@@ -52,4 +62,13 @@ internal static class AntiEntropyEndpoints
         })).ConfigureAwait(false);
         return Results.Ok(new { partitions = results });
     }
+
+    private static bool TryParseStore(string? store, out bool withStore)
+    {
+        withStore = false;
+        return store is null || bool.TryParse(store, out withStore);
+    }
+
+    private static IResult BadStore(string? store) =>
+        HttpProblems.Problem(StatusCodes.Status400BadRequest, "invalid-request", "Invalid request", $"The query parameter 'store' is '{store}'; use store=true to compare the store too, or store=false (the default) for the standbys only.");
 }

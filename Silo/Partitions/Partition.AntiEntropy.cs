@@ -265,6 +265,13 @@ internal sealed partial class Partition
 
         var previous = _checks.GetValueOrDefault(link.Name);
         var now = _time.GetUtcNow();
+        if (answer.Skipped)
+        {
+            _checks[link.Name] = new ReplicaCheckStatus(now, answer.Sequence, ReplicaCheckOutcome.Skipped, 0, 0, previous?.DivergedInARow ?? 0);
+            OnCheckEnded(link, pending.Round);
+            return null;
+        }
+
         if (answer.Matched)
         {
             _checks[link.Name] = new ReplicaCheckStatus(now, answer.Sequence, ReplicaCheckOutcome.InSync, 0, 0, 0);

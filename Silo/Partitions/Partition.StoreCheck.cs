@@ -32,9 +32,9 @@ internal sealed partial class Partition
 
         var epoch = Epoch;
         var data = await _store.LoadPartitionAsync(Id, cancellationToken).ConfigureAwait(false);
-        if (data.Epoch != epoch)
+        if (data.Epoch > epoch)
         {
-            return null; // nothing of this epoch persisted yet (or another silo leads): compare later
+            return null; // another silo leads now: this partition is about to be fenced
         }
 
         var warm = new List<KeyValuePair<ItemAddress, ItemEntry>>(Items.Count);

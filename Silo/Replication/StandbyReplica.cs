@@ -202,13 +202,30 @@ internal sealed class StandbyReplica
     /// </summary>
     private StandbyApplyResult AntiEntropy(ReplicationBatch batch)
     {
-        if ((batch.Check is null && batch.Repair is null) || batch.Epoch != Epoch)
+        if (batch.Check is null && batch.Repair is null)
+        {
+            return StandbyApplyResult.Duplicate;
+        }
+
+        if (AppliedSequence == 0 && batch.Epoch > Epoch)
+        {
+            // An empty copy streamed by a primary that has written nothing yet follows that primary,
+            // as its first batch would make it (a partition handed on before any write included).
+            Volatile.Write(ref _epoch, batch.Epoch);
+        }
+
+        if (batch.Epoch != Epoch)
         {
             return StandbyApplyResult.Duplicate;
         }
 
         var digest = _items.Digest;
-        if (batch.Check is { } check && check.Sequence == AppliedSequence)
+        if (batch.Check is { } skipped && skipped.Sequence != AppliedSequence)
+        {
+            // Not at the check's sequence (a gap before it: being caught up): say so, the next check compares.
+            _answer = new DigestAnswer { Round = skipped.Round, Sequence = AppliedSequence, Skipped = true };
+        }
+        else if (batch.Check is { } check)
         {
             // Another clump count (or none): answer no clumps; the primary says the settings differ.
             var comparable = digest is not null && digest.ClumpCount == check.Clumps;

@@ -62,11 +62,12 @@ internal interface IStateStore : IAsyncDisposable
 
     /// <summary>
     /// Anti-entropy: rewrites rows that differ from the primary's warm copy, in one transaction,
-    /// only while <paramref name="epoch"/> still leads the partition. A row no longer at the
-    /// version its write expects (the persister wrote it since it was read) is left alone. The
-    /// partition's head (epoch, last sequence) does not move. Returns how many rows it rewrote.
+    /// only while no later epoch than <paramref name="epoch"/> leads the partition (a stored
+    /// earlier one is raised to it, fencing the partition's earlier primaries). A row no longer at
+    /// the version its write expects (the persister wrote it since it was read) is left alone. The
+    /// last sequence does not move. Returns how many rows it rewrote.
     /// </summary>
-    /// <exception cref="StaleEpochException">Another epoch leads the partition; nothing was written.</exception>
+    /// <exception cref="StaleEpochException">A later epoch leads the partition; nothing was written.</exception>
     Task<int> RepairAsync(int partitionId, long epoch, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken);
 }
 

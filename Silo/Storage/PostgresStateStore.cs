@@ -21,6 +21,13 @@ internal sealed class PostgresStateStore : IStateStore
 
     private const string SelectPartitionSql = "SELECT epoch, last_sequence FROM or_partitions WHERE partition_id = $1";
 
+    // A repair by a primary whose epoch the store has not seen yet (it wrote nothing since it took
+    // the partition) fences the earlier primaries first; the sequence stays.
+    private const string RaiseEpochSql = """
+        INSERT INTO or_partitions (partition_id, epoch, last_sequence) VALUES ($1, $2, 0)
+        ON CONFLICT (partition_id) DO UPDATE SET epoch = EXCLUDED.epoch WHERE or_partitions.epoch < EXCLUDED.epoch
+        """;
+
     // Locks the head row until the transaction ends: a fenced commit of another epoch waits behind it.
     private const string LockPartitionSql = "SELECT epoch, last_sequence FROM or_partitions WHERE partition_id = $1 FOR UPDATE";
 
@@ -229,17 +236,24 @@ internal sealed class PostgresStateStore : IStateStore
             }
         }
 
-        if (storedEpoch != epoch)
+        if (storedEpoch > epoch)
         {
             throw new StaleEpochException(partitionId, epoch, storedEpoch, storedSequence, storedSequence);
         }
 
-        if (writes.Count == 0)
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        var first = 0;
+        if (storedEpoch < epoch)
+        {
+            batch.BatchCommands.Add(Statement(RaiseEpochSql, Int(partitionId), Long(epoch)));
+            first = 1;
+        }
+
+        if (batch.BatchCommands.Count + writes.Count == 0)
         {
             return 0;
         }
 
-        await using var batch = new NpgsqlBatch(connection, transaction);
         foreach (var write in writes)
         {
             batch.BatchCommands.Add(WriteStatement(partitionId, write));
@@ -248,9 +262,9 @@ internal sealed class PostgresStateStore : IStateStore
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         var repaired = 0;
-        foreach (var command in batch.BatchCommands)
+        for (var i = first; i < batch.BatchCommands.Count; i++)
         {
-            repaired += command.RecordsAffected > 0 ? 1 : 0;
+            repaired += batch.BatchCommands[i].RecordsAffected > 0 ? 1 : 0;
         }
 
         return repaired;

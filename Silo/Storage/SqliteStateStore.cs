@@ -213,6 +213,13 @@ internal sealed partial class SqliteStateStore : IStateStore
         command.Parameters.AddWithValue("$id", write.Id);
     }
 
+    // A repair by a primary whose epoch the store has not seen yet (it wrote nothing since it took
+    // the partition) fences the earlier primaries first; the sequence stays.
+    private const string RaiseEpochSql = """
+        INSERT INTO or_partitions (partition_id, epoch, last_sequence) VALUES ($partition, $epoch, 0)
+        ON CONFLICT (partition_id) DO UPDATE SET epoch = excluded.epoch WHERE or_partitions.epoch < excluded.epoch
+        """;
+
     /// <inheritdoc />
     public async Task<int> RepairAsync(int partitionId, long epoch, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken)
     {
@@ -222,9 +229,17 @@ internal sealed partial class SqliteStateStore : IStateStore
         // BEGIN IMMEDIATE: the write lock first, so the head read below holds until the commit.
         await using var transaction = connection.BeginTransaction(deferred: false);
         var (storedEpoch, storedSequence) = await ReadPartitionHeadAsync(connection, transaction, partitionId, cancellationToken).ConfigureAwait(false);
-        if (storedEpoch != epoch)
+        if (storedEpoch > epoch)
         {
             throw new StaleEpochException(partitionId, epoch, storedEpoch, storedSequence, storedSequence);
+        }
+
+        if (storedEpoch < epoch)
+        {
+            await using var raise = Command(connection, transaction, RaiseEpochSql);
+            raise.Parameters.AddWithValue("$partition", partitionId);
+            raise.Parameters.AddWithValue("$epoch", epoch);
+            await raise.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var repaired = 0;

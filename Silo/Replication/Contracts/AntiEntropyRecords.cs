@@ -80,4 +80,8 @@ internal sealed class DigestAnswer
     /// <summary>A repair: the items the standby changed, added or removed.</summary>
     [Id(5)]
     public int ItemsChanged { get; init; }
+
+    /// <summary>A check the standby could not make: it was not at the check's sequence (<see cref="Sequence"/> is where it was).</summary>
+    [Id(6)]
+    public bool Skipped { get; init; }
 }

@@ -1,9 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansReplication.Client;
 using OrleansReplication.Silo.AntiEntropy;
+using OrleansReplication.Silo.Diagnostics;
 using OrleansReplication.Silo.Membership;
 using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Replication;
@@ -32,6 +34,7 @@ public sealed class ClusterAntiEntropyTests
             ["Silo:Replication:AntiEntropy:CheckInterval"] = "00:00:00.300",
             ["Silo:Replication:AntiEntropy:StoreCheckInterval"] = "00:00:00.300",
         });
+        using var repairs = RepairCounter(cluster);
         var replicator = cluster.Client.GetReplicator<string>(Component);
         for (var i = 0; i < 400; i += 50)
         {
@@ -58,10 +61,13 @@ public sealed class ClusterAntiEntropyTests
         var events = primary.Services.GetRequiredService<ClusterEventChannel>();
         var storeEvents = storePrimary.Services.GetRequiredService<ClusterEventChannel>();
         await Wait.UntilAsync(
-            () => events.Recent.Any(e => e.Kind == ClusterEventKinds.ReplicaRepaired && e.Partition == p)
-                && storeEvents.Recent.Any(e => e.Kind == ClusterEventKinds.StoreRepaired && e.Partition == q),
+            () => events.Recent.Any(e => e.Kind == ClusterEventKinds.ReplicaRepaired && e.Partition == p),
             Deadline,
-            $"anti-entropy to repair partition {p}'s standby on {standby.Name} and partition {q}'s store row");
+            $"anti-entropy to repair partition {p}'s standby on {standby.Name}");
+        await Wait.UntilAsync(
+            () => storeEvents.Recent.Any(e => e.Kind == ClusterEventKinds.StoreRepaired && e.Partition == q),
+            Deadline,
+            $"anti-entropy to repair partition {q}'s store row on {storePrimary.Name}");
 
         // Mended, and only the victim's clump travelled to the standby.
         var copy = standby.Services.GetRequiredService<StandbyHost>().Find(p)!.Items.Get(victim)!;
@@ -76,6 +82,7 @@ public sealed class ClusterAntiEntropyTests
         Assert.Equal("\"v77\"", System.Text.Encoding.UTF8.GetString(row.Value));
         var repaired = events.Recent.First(e => e.Kind == ClusterEventKinds.ReplicaRepaired && e.Partition == p);
         Assert.Contains("1 item(s) repaired", repaired.Reason, StringComparison.Ordinal);
+        Assert.Equal(2, repairs.Items); // one item on the standby, one row in the store
 
         // Operators see the last comparison of every standby and of the store, from any silo.
         await Wait.UntilAsync(
@@ -101,11 +108,91 @@ public sealed class ClusterAntiEntropyTests
         Assert.Equal(string.Empty, cluster.LoggedErrors());
     }
 
+    [Fact]
+    public async Task SiloDrainedWhileChecksRun_ComparisonsRestartOnTheNewPrimaries_AllInSync()
+    {
+        await using var cluster = await ReplicationCluster.StartAsync(3, new Dictionary<string, string?>
+        {
+            ["Silo:Replication:AntiEntropy:CheckInterval"] = "00:00:00.100",
+        });
+        var replicator = cluster.Client.GetReplicator<string>(Component);
+        await cluster.WaitForReplicationToStabilizeAsync();
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                await replicator.SetStateItemsAsync([KeyValuePair.Create<ItemKey, string>("k" + (n % 300), "v" + n)]);
+            }
+        });
+
+        var target = cluster.Silos[1];
+        var targetId = ReplicationCluster.IdOf(target);
+        using (var accepted = await cluster.Silos[0].Http.PostAsync($"v1/cluster/silos/{targetId}/drain", null))
+        {
+            accepted.EnsureSuccessStatusCode();
+        }
+
+        await Wait.UntilAsync(async () => await cluster.Silos[0].PartitionsLedByAsync(targetId) == 0, Deadline, $"the drained silo {targetId} to lead no partition");
+        await stop.CancelAsync();
+        await writer.WaitAsync(Deadline);
+
+        // Checks in flight when their partitions moved ended with their primaries; the new
+        // primaries compare afresh, and once the moved standbys are caught up every copy is the same.
+        await Wait.UntilAsync(
+            async () =>
+            {
+                using var verified = await cluster.Silos[2].Http.PostAsync("v1/cluster/partitions/verify", null);
+                var body = await verified.Content.ReadAsStringAsync();
+                var outcomes = verified.IsSuccessStatusCode
+                    ? JsonDocument.Parse(body).RootElement.GetProperty("partitions").EnumerateArray()
+                        .SelectMany(view => view.TryGetProperty("standbys", out var standbys) ? standbys.EnumerateArray().ToList() : [])
+                        .Select(s => s.TryGetProperty("lastCheck", out var check) ? check.GetProperty("outcome").GetString() : "none")
+                        .ToList()
+                    : [];
+                return outcomes.Count == ReplicationCluster.PartitionCount && outcomes.All(o => o == "in-sync");
+            },
+            Deadline,
+            "every partition's standby to verify in sync after the drain");
+        Assert.DoesNotContain(cluster.Silos.SelectMany(s => s.Services.GetRequiredService<ClusterEventChannel>().Recent), e => e.Kind is ClusterEventKinds.ReplicaRepaired or ClusterEventKinds.ReplicaResynced);
+        Assert.Equal(string.Empty, cluster.LoggedErrors());
+    }
+
+    /// <summary>Sums the items every silo's <c>orleans_replication.anti_entropy.items_repaired</c> counter records.</summary>
+    private static RepairListener RepairCounter(ReplicationCluster cluster) =>
+        new(cluster.Silos.Select(s => s.Services.GetRequiredService<ReplicationMetrics>().Meter).ToHashSet());
+
+    private sealed class RepairListener : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _items;
+
+        public RepairListener(HashSet<Meter> meters)
+        {
+            _listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (meters.Contains(instrument.Meter) && instrument.Name == "orleans_replication.anti_entropy.items_repaired")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _items, value));
+            _listener.Start();
+        }
+
+        public long Items => Interlocked.Read(ref _items);
+
+        public void Dispose() => _listener.Dispose();
+    }
+
     private static (ClusterSilo Primary, ClusterSilo Standby, int Partition) RolesOf(ReplicationCluster cluster, string id)
     {
         var p = cluster.Silos[0].Services.GetRequiredService<PartitionManager>().GetPartitionId(Component, new ItemKey(id));
         var primary = cluster.Silos.Single(s => s.Services.GetRequiredService<PartitionManager>().Leads(p));
-        var standby = cluster.Silos.First(s => s != primary && s.Services.GetRequiredService<StandbyHost>().Find(p) is not null);
+
+        // The standby the primary streams to (a silo may still hold an older copy it no longer follows).
+        var link = Assert.Single(primary.Services.GetRequiredService<PartitionManager>().Partitions[p].Links, l => l.InSync);
+        var standby = cluster.Silos.Single(s => ReplicationCluster.IdOf(s) == link.Name);
         return (primary, standby, p);
     }
 }

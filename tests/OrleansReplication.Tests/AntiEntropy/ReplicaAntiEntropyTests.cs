@@ -208,6 +208,33 @@ public sealed class ReplicaAntiEntropyTests : ReplicationHarness
     }
 
     [Fact]
+    public async Task CheckNow_PartitionNeverWritten_StandbyInSync()
+    {
+        var partition = await StartPartitionAsync();
+        var link = await AddStandbyAsync(partition, "standby-1");
+
+        Assert.Equal([link.Name], await partition.CheckNowAsync(default).WaitAsync(Deadline));
+
+        Assert.Equal(ReplicaCheckOutcome.InSync, partition.ReplicaChecks[link.Name].Outcome);
+    }
+
+    [Fact]
+    public void StandbyCheck_NotAtTheChecksSequence_AnswersSkippedAndChangesNothing()
+    {
+        var standby = new StandbyReplica(0);
+        standby.Apply(new ReplicationBatch { Partition = 0, Epoch = 1, Changes = [new ReplicatedChange { Component = Component, PartitionKey = string.Empty, Id = "a", Sequence = 1, Value = "1"u8.ToArray() }] });
+        var root = standby.Items.Digest!.Root;
+
+        standby.Apply(new ReplicationBatch { Partition = 0, Epoch = 1, Check = new DigestCheck { Round = 7, Sequence = 5, Clumps = 64, Root = 42 } });
+        var answer = standby.CreateAck(refused: false).Digest;
+
+        Assert.NotNull(answer);
+        Assert.Equal((7L, 1L, true, false), (answer.Round, answer.Sequence, answer.Skipped, answer.Matched));
+        Assert.Equal(root, standby.Items.Digest.Root);
+        Assert.Null(standby.CreateAck(refused: false).Digest); // answered once
+    }
+
+    [Fact]
     public void Digest_SameItemsInAnyOrder_SameClumps()
     {
         var table = new ItemTable(64);

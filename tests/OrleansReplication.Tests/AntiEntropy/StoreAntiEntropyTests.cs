@@ -65,16 +65,20 @@ public sealed class StoreAntiEntropyTests : ReplicationHarness
     }
 
     [Fact]
-    public async Task CheckStore_NothingPersistedInThisEpoch_WaitsForTheFirstWrite()
+    public async Task CheckStore_NothingPersistedInThisEpoch_RepairsUnderTheNewEpoch()
     {
         var (partition, _) = await StartWithItemsAsync();
         await partition.StopAsync();
         var next = await StartPartitionAsync();
+        await ExecuteAsync("UPDATE or_items SET value = x'7b7d' WHERE item_id = 'k10'");
 
-        Assert.Null(await next.CheckStoreAsync(default).WaitAsync(Deadline));
+        var status = await next.CheckStoreAsync(default).WaitAsync(Deadline);
 
+        Assert.NotNull(status);
+        Assert.Equal(1, status.RowsRepaired);
+        Assert.Equal(next.Epoch, (await Sqlite.LoadPartitionHeadAsync(next.Id, default)).Epoch);
+        await AssertStoreMatchesAsync(next);
         await WriteAsync(next, SafetyLevel.Durable, Set("k1", "1"));
-        Assert.NotNull(await next.CheckStoreAsync(default).WaitAsync(Deadline));
     }
 
     private async Task<(Partition Partition, List<AntiEntropyReport> Reports)> StartWithItemsAsync()

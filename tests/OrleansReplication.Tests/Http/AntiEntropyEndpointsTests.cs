@@ -28,9 +28,12 @@ public sealed class AntiEntropyEndpointsTests(SiloFixture fixture) : IClassFixtu
     [Fact]
     public async Task VerifyPartition_StoreNotABoolean_400Problem()
     {
-        using var response = await Http.PostAsync("v1/cluster/partitions/0/verify?store=maybe", null);
+        using var one = await Http.PostAsync("v1/cluster/partitions/0/verify?store=maybe", null);
+        using var all = await Http.PostAsync("v1/cluster/partitions/verify?store=1", null);
 
-        await HttpApiTests.AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await HttpApiTests.AssertProblemAsync(one, HttpStatusCode.BadRequest);
+        Assert.Contains("store=true", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        await HttpApiTests.AssertProblemAsync(all, HttpStatusCode.BadRequest);
         await AssertStillServesAsync();
     }
 

@@ -31,17 +31,29 @@ public abstract partial class StateStoreContractTests
         await AssertPartitionAsync(store, 1, epoch: 1, lastSequence: 2, ("a", 2, "{\"new\":1}"), ("b", 1, "{\"n\":1}"));
     }
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    public async Task RepairAsync_AnotherEpochLeads_ThrowsStaleEpochAndWritesNothing(long epoch)
+    [Fact]
+    public async Task RepairAsync_LaterEpochLeads_ThrowsStaleEpochAndWritesNothing()
     {
         var store = await OpenAsync();
         await store.CommitAsync(1, 2, 1, [Insert("a", 1, "{}")], CancellationToken.None);
 
-        var stale = await Assert.ThrowsAsync<StaleEpochException>(() => store.RepairAsync(1, epoch, [Update("a", 1, 1, "{\"n\":1}")], CancellationToken.None));
+        var stale = await Assert.ThrowsAsync<StaleEpochException>(() => store.RepairAsync(1, 1, [Update("a", 1, 1, "{\"n\":1}")], CancellationToken.None));
 
         Assert.Equal(2, stale.StoredEpoch);
         await AssertPartitionAsync(store, 1, epoch: 2, lastSequence: 1, ("a", 1, "{}"));
+    }
+
+    [Fact]
+    public async Task RepairAsync_EpochNotStoredYet_RaisedWithTheRepairAndEarlierPrimariesFenced()
+    {
+        var store = await OpenAsync();
+        await store.CommitAsync(1, 2, 1, [Insert("a", 1, "{}")], CancellationToken.None);
+
+        // A primary of epoch 3 that wrote nothing yet repairs a row: the head takes its epoch, not a new sequence.
+        Assert.Equal(1, await store.RepairAsync(1, 3, [Update("a", 1, 1, "{\"n\":1}")], CancellationToken.None));
+
+        await AssertPartitionAsync(store, 1, epoch: 3, lastSequence: 1, ("a", 1, "{\"n\":1}"));
+        await Assert.ThrowsAsync<StaleEpochException>(() => store.CommitAsync(1, 2, 2, [Insert("b", 2, "{}")], CancellationToken.None));
+        await store.CommitAsync(1, 3, 2, [Insert("b", 2, "{}")], CancellationToken.None);
     }
 }
