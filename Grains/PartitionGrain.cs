@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Orleans.Concurrency;
 using OrleansReplication.Grains.Placement;
 using OrleansReplication.Grains.State;
@@ -20,9 +19,6 @@ internal sealed class PartitionGrain(IPartitionAccess access, PartitionActivatio
 
     // Set in the first call that found this silo leading; read and written on the activation's turns only.
     private bool _registered;
-
-    // When this activation first found its silo leading (Stopwatch ticks).
-    private long _servingSince;
 
     private int Id
     {
@@ -56,11 +52,8 @@ internal sealed class PartitionGrain(IPartitionAccess access, PartitionActivatio
     public Task<PartitionPage> ListAsync(string component, string? after, int limit) =>
         Task.FromResult(access.List(Lead(), PublicComponent(component), after, limit));
 
-    public Task<TimeSpan> GetServingForAsync()
-    {
-        Lead();
-        return Task.FromResult(Stopwatch.GetElapsedTime(_servingSince));
-    }
+    public Task<TimeSpan> GetServingForAsync() =>
+        Task.FromResult(access.LedSinceLosingPrimary(Lead()));
 
     public Task<PartitionProgress> GetProgressAsync() =>
         Task.FromResult(access.GetProgress(Lead()));
@@ -99,7 +92,6 @@ internal sealed class PartitionGrain(IPartitionAccess access, PartitionActivatio
         {
             activations.Add(partition, GrainContext);
             _registered = true;
-            _servingSince = Stopwatch.GetTimestamp();
         }
 
         return partition;

@@ -12,8 +12,9 @@ namespace OrleansReplication.Client;
 /// timeout (30 s by default) while the grain already serves again on the promoted standby. So a
 /// call unanswered for <see cref="StalledAttempts.ProbeAfter"/> is watched: once the client lost a
 /// gateway connection after sending it or shortly before (<see cref="ConnectionLosses"/>), or the
-/// call is older than <see cref="SuspectAfter"/>, and the grain's partition is served by an
-/// activation that started after it was sent, nothing can answer it any more, and
+/// call is older than <see cref="SuspectAfter"/>, and the grain's partition failed over after it
+/// was sent (a silo took it from one that is gone; a graceful handoff does not count: the silo
+/// that ran the call lives and answers or forwards it), nothing can answer it any more, and
 /// it throws <see cref="SiloUnavailableException"/>, as Orleans does for a silo's own calls to a dead
 /// silo. As there, the call may or may not have been applied; calling again is the caller's choice.
 /// </summary>
@@ -25,7 +26,7 @@ internal sealed class ReplicatedGrainCallWatch(IServiceProvider services, Connec
     private static readonly long LossWindowTicks = (long)(TimeSpan.FromSeconds(10).TotalSeconds * Stopwatch.Frequency);
 
     // With no loss seen (the client had no connection to the dead silo; a live one forwarded the
-    // call there), a call this old whose partition changed hands since is taken for lost too.
+    // call there), a call this old whose partition failed over since is taken for lost too.
     private static readonly TimeSpan SuspectAfter = TimeSpan.FromSeconds(2);
 
     // How long one question to the partition may take (it runs beside the call, not instead of it).
@@ -75,7 +76,7 @@ internal sealed class ReplicatedGrainCallWatch(IServiceProvider services, Connec
             {
                 _ = call.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 throw new SiloUnavailableException(
-                    $"The silo running this call to {context.TargetId} ({context.InterfaceMethod?.Name}) died: {Stopwatch.GetElapsedTime(sent).TotalMilliseconds:0} ms after it was sent, the grain's partition was served by a newer activation, so nothing can answer it any more. It may or may not have been applied; the grain serves again on the new primary.");
+                    $"The silo running this call to {context.TargetId} ({context.InterfaceMethod?.Name}) died: {Stopwatch.GetElapsedTime(sent).TotalMilliseconds:0} ms after it was sent, the grain's partition failed over to another silo, so nothing can answer it any more. It may or may not have been applied; the grain serves again on the new primary.");
             }
 
             if (call.IsCompleted)
@@ -86,7 +87,7 @@ internal sealed class ReplicatedGrainCallWatch(IServiceProvider services, Connec
         }
     }
 
-    // Whether the grain's partition is served by an activation younger than the call (its silo changed since).
+    // Whether the grain's partition failed over after the call was sent (the silo running it is gone).
     private async Task<bool> StartedServingAfterAsync(GrainId grain, long sent)
     {
         try

@@ -48,6 +48,13 @@ internal interface IPartitionAccess
     /// <summary>The Orleans address of <paramref name="partition"/>'s live primary per this silo's map, or null when none is known.</summary>
     SiloAddress? PrimarySilo(int partition);
 
+    /// <summary>
+    /// How long this silo has led <paramref name="partition"/> since it took it from a silo that is
+    /// gone (a failover); <see cref="TimeSpan.MaxValue"/> while the silo that led it before lives (a
+    /// graceful handoff: the calls that silo ran are answered there or forwarded, none is lost).
+    /// </summary>
+    TimeSpan LedSinceLosingPrimary(int partition);
+
     /// <summary>This silo's view of the cluster for clients.</summary>
     ClusterInfo GetClusterInfo();
 }

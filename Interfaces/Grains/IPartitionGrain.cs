@@ -32,8 +32,10 @@ public interface IPartitionGrain : IGrainWithIntegerKey
     Task<PartitionPage> ListAsync(string component, string? after, int limit);
 
     /// <summary>
-    /// How long this activation has served the partition: a client whose call is unanswered asks,
-    /// and an activation younger than the call means the silo that ran the call is gone.
+    /// How long this silo has led the partition since it took it from a silo that is gone: a client
+    /// whose call is unanswered asks, and an answer younger than the call means the silo that ran
+    /// the call died. <see cref="TimeSpan.MaxValue"/> while the silo that led it before lives (a
+    /// graceful handoff: the calls it ran are answered there or forwarded).
     /// </summary>
     [Alias("GetServingFor")]
     Task<TimeSpan> GetServingForAsync();

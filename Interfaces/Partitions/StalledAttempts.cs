@@ -6,11 +6,12 @@ namespace OrleansReplication;
 /// Tells a slow call from a lost one. An Orleans client's call is forwarded by a gateway silo, and
 /// when the silo running it dies, nothing answers it: Orleans fails it only at its response
 /// timeout. So while an attempt is unanswered for longer than a write takes, the partition's
-/// grain is asked how long its activation has been serving. An activation that started serving
-/// after the attempt was sent cannot be the one running it: the attempt's silo was declared dead
-/// and the partition failed over, so the attempt is abandoned and sent again at once (writes carry
-/// their idempotency id, so one applied meanwhile is answered from its record, not applied twice).
-/// An activation older than the attempt is running it: the attempt is slow, and is waited for.
+/// grain is asked how long its silo has led the partition since taking it from a silo that is
+/// gone. A takeover after the attempt was sent means the attempt's silo was declared dead and the
+/// partition failed over, so the attempt is abandoned and sent again at once (writes carry their
+/// idempotency id, so one applied meanwhile is answered from its record, not applied twice).
+/// Otherwise (an older takeover, or a graceful handoff from a silo that lives) the attempt is
+/// slow, and is waited for.
 /// An attempt unanswered since before the caller lost a connection (<see cref="ConnectionLosses"/>:
 /// the gateway silo that forwarded it died) is sent again too.
 /// </summary>
@@ -28,11 +29,11 @@ internal static class StalledAttempts
 
     /// <summary>Waits for <paramref name="attempt"/> up to <paramref name="limit"/>, probing its partition once it is slow.</summary>
     /// <param name="attempt">The attempt, already sent.</param>
-    /// <param name="servingFor">Asks the partition's grain how long its activation has served, or <see langword="null"/> to only wait.</param>
+    /// <param name="servingFor">Asks the partition's grain how long its silo has led it since a failover (<see cref="IPartitionGrain.GetServingForAsync"/>), or <see langword="null"/> to only wait.</param>
     /// <param name="losses">The caller's lost connections, or <see langword="null"/>.</param>
     /// <param name="limit">The attempt's timeout.</param>
     /// <param name="cancellationToken">Cancels waiting.</param>
-    /// <exception cref="AttemptLostException">The partition's grain that serves now started after the attempt was sent, or a connection was lost since.</exception>
+    /// <exception cref="AttemptLostException">The partition failed over after the attempt was sent, or a connection was lost since.</exception>
     /// <exception cref="TimeoutException">The attempt was not answered within <paramref name="limit"/>.</exception>
     public static Task<T> WaitAsync<T>(Task<T> attempt, Func<Task<TimeSpan>>? servingFor, ConnectionLosses? losses, TimeSpan limit, CancellationToken cancellationToken)
     {
@@ -84,12 +85,11 @@ internal static class StalledAttempts
                 return await attempt.ConfigureAwait(false);
             }
 
-            // The activation started serving at least `served` before the question was asked (it
-            // was answered later still): if that is after the attempt was sent, the activation is
-            // not the one running the attempt.
+            // The partition was taken over at least `served` before the question was asked (it was
+            // answered later still): if that is after the attempt was sent, its silo is gone.
             if (probe.IsCompletedSuccessfully && probe.Result is { } served && served < Stopwatch.GetElapsedTime(sent, asked))
             {
-                throw new AttemptLostException($"The partition's grain has served for {served.TotalMilliseconds:0} ms, less than the {Stopwatch.GetElapsedTime(sent).TotalMilliseconds:0} ms the call has waited: the silo that ran it is gone.");
+                throw new AttemptLostException($"The partition failed over {served.TotalMilliseconds:0} ms ago, within the {Stopwatch.GetElapsedTime(sent).TotalMilliseconds:0} ms the call has waited: the silo that ran it is gone.");
             }
 
             var rest = round - Stopwatch.GetElapsedTime(asked);
@@ -101,7 +101,7 @@ internal static class StalledAttempts
                 }
                 catch (TimeoutException) when (!attempt.IsCompleted)
                 {
-                    // Still slow, and served by a grain older than it: wait on.
+                    // Still slow, and no failover since it was sent: wait on.
                 }
             }
         }

@@ -20,11 +20,17 @@ internal sealed partial class Partition
     /// Stops committing: requests read by the commit loop before complete as usual, later ones are
     /// held. Completes with the last sequence committed, once the loop holds everything after it.
     /// </summary>
+    /// <exception cref="PartitionMovedException">The partition was handed off already.</exception>
     public Task<long> SealAsync()
     {
         var sealedAt = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_held)
         {
+            if (HandedOff)
+            {
+                return Task.FromException<long>(new PartitionMovedException(Id, $"Partition {Id} was handed off already; it cannot be sealed for another handoff."));
+            }
+
             _sealed = true;
             _sealedAt = sealedAt;
         }
@@ -35,6 +41,18 @@ internal sealed partial class Partition
         }
 
         return sealedAt.Task;
+    }
+
+    /// <summary>How many requests are held for a handoff now (diagnostics and tests).</summary>
+    public int HeldRequests
+    {
+        get
+        {
+            lock (_held)
+            {
+                return _held.Count;
+            }
+        }
     }
 
     /// <summary>Whether writes are held for a handoff whose new primary has not confirmed yet.</summary>
@@ -49,11 +67,48 @@ internal sealed partial class Partition
         }
     }
 
-    /// <summary>The handoff did not happen: held requests are committed here after all.</summary>
+    /// <summary>
+    /// Whether the partition was handed off (the map's compare-and-swap moved it): it serves no
+    /// more reads, as its new primary may have committed past it; held writes wait for the redirect.
+    /// </summary>
+    public bool HandedOff => Volatile.Read(ref _handedOff);
+
+    private bool _handedOff;
+
+    /// <summary>
+    /// The map moved the partition to a standby that applied every change up to
+    /// <paramref name="caughtUpTo"/> (the seal): those changes are the new primary's state, so the
+    /// writes waiting for standbys' acks up to there are acknowledged (the rest of the old buddy
+    /// group no longer decides), and reads here stop.
+    /// </summary>
+    public void MarkHandedOff(long caughtUpTo)
+    {
+        lock (_held)
+        {
+            Volatile.Write(ref _handedOff, true);
+        }
+
+        if (_log is not null)
+        {
+            _receivedWaiters.Advance(caughtUpTo);
+            _appliedWaiters.Advance(caughtUpTo);
+        }
+    }
+
+    /// <summary>
+    /// The handoff did not happen: held requests are committed here after all. Ignored once the
+    /// partition was handed off (a later handoff attempt, planned on a map read before the move,
+    /// gave up): committing here then would fork the partition's history from its new primary's.
+    /// </summary>
     public void Unseal()
     {
         lock (_held)
         {
+            if (HandedOff)
+            {
+                return;
+            }
+
             _sealed = false;
             _heldError = null;
             _sealedAt?.TrySetCanceled();

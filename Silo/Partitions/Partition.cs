@@ -106,13 +106,18 @@ internal sealed partial class Partition : IReplicationSource
     /// <see cref="ReplicationOptions.StopFlushTimeout"/>), acknowledges what became durable, and
     /// closes the links. Idempotent.
     /// </summary>
-    public Task StopAsync()
+    /// <param name="successor">The standby (link name) that leads the partition now, if known: the writes it applied before taking over are its state, and are acknowledged.</param>
+    public Task StopAsync(string? successor = null)
     {
         lock (_stopLock)
         {
+            _successor ??= successor;
             return _stopping ??= StopCoreAsync();
         }
     }
+
+    // Under _stopLock, before the stop starts.
+    private string? _successor;
 
     private async Task StopCoreAsync()
     {
@@ -138,6 +143,13 @@ internal sealed partial class Partition : IReplicationSource
         var durable = _log.DurableSequence;
         _receivedWaiters.Advance(durable);
         _appliedWaiters.Advance(durable);
+
+        // So is everything the new primary applied from this silo's stream before it took over.
+        if (_successor is { } successor && Array.Find(Volatile.Read(ref _links), l => l.Name == successor) is { } next)
+        {
+            _receivedWaiters.Advance(next.AppliedSequence);
+            _appliedWaiters.Advance(next.AppliedSequence);
+        }
         if (_status != PartitionStatus.Fenced)
         {
             _status = PartitionStatus.Stopped;
@@ -192,7 +204,13 @@ internal sealed partial class Partition : IReplicationSource
     public async Task<WarmStart> StartFromWarmCopyAsync(WarmCopy copy, long epoch, CancellationToken cancellationToken)
     {
         var head = await _store.LoadPartitionHeadAsync(Id, cancellationToken).ConfigureAwait(false);
-        var follows = copy.Epoch == epoch - 1 && head.Epoch <= epoch;
+        if (head.Epoch > epoch)
+        {
+            // A newer primary raised the fence since the map this silo followed was read.
+            throw new StaleEpochException(Id, epoch, head.Epoch, copy.Applied, head.LastSequence);
+        }
+
+        var follows = copy.Epoch == epoch - 1;
         var start = WarmStart.StoreAtCopy;
         if (follows && head.LastSequence < copy.Applied && await TryPersistTailAsync(copy, head, epoch, cancellationToken).ConfigureAwait(false))
         {
@@ -279,6 +297,13 @@ internal sealed partial class Partition : IReplicationSource
     private async Task LoadAsync(long? epoch, CancellationToken cancellationToken)
     {
         var data = await _store.LoadPartitionAsync(Id, cancellationToken).ConfigureAwait(false);
+        if (epoch is { } claimed && data.Epoch > claimed)
+        {
+            // A newer primary raised the fence since the map this silo followed was read: serving
+            // the store's rows at the older epoch would be a stale copy beside it.
+            throw new StaleEpochException(Id, claimed, data.Epoch, data.LastSequence, data.LastSequence);
+        }
+
         Initialize(
             data.Items.Select(i => KeyValuePair.Create(new ItemAddress(i.Component, i.PartitionKey, i.Id), new PendingEntry(i.Version, i.Value))),
             data.LastSequence,

@@ -163,6 +163,14 @@ internal sealed class PartitionAccess(PartitionManager partitions, Placement.Par
 
     public Orleans.Runtime.SiloAddress? PrimarySilo(int partition) => Placement.PartitionPlacementDirector.PrimaryOf(map, membership, partition);
 
+    public TimeSpan LedSinceLosingPrimary(int partition)
+    {
+        EnsureLeads(partition);
+        var (from, since) = partitions.TakenFrom(partition);
+        var alive = from is { } previous && (previous == identity.Address || membership.Current.Silos.Any(s => s.Address == previous && s.Status != SiloStatus.Dead));
+        return alive ? TimeSpan.MaxValue : System.Diagnostics.Stopwatch.GetElapsedTime(since);
+    }
+
     public ClusterInfo GetClusterInfo()
     {
         var others = membership.Current.Silos

@@ -18,6 +18,17 @@ internal sealed partial class PartitionManager
     // a lower one is stale for that partition (a read that started before a handoff's CAS landed).
     private long[] _appliedEpochs = [];
 
+    // ApplyRolesAsync only: the primary of each partition in the newest map row followed here.
+    private SiloIncarnation?[] _appliedPrimaries = [];
+
+    // Per partition: the primary this silo took it from (null: none known) and when (Stopwatch
+    // ticks); written by ApplyRolesAsync as it starts the partition, read by any thread.
+    private volatile Takeover?[] _taken = [];
+
+    /// <summary>The silo this one took <paramref name="partitionId"/> from (null when none was known) and when (Stopwatch ticks).</summary>
+    public (SiloIncarnation? From, long At) TakenFrom(int partitionId) =>
+        _taken is { } taken && partitionId < taken.Length && Volatile.Read(ref taken[partitionId]) is { } t ? (t.From, t.At) : default;
+
     /// <summary>
     /// Whether this silo has followed a partition map yet. Until then <see cref="Leads"/> is true for
     /// every partition (unit tests run without a map), but a silo in a cluster must not serve grain
@@ -48,6 +59,8 @@ internal sealed partial class PartitionManager
         if (_appliedEpochs.Length != count)
         {
             _appliedEpochs = new long[count];
+            _appliedPrimaries = new SiloIncarnation?[count];
+            _taken = new Takeover?[count];
         }
 
         for (var p = 0; p < count; p++)
@@ -64,6 +77,8 @@ internal sealed partial class PartitionManager
             }
 
             _appliedEpochs[p] = Math.Max(_appliedEpochs[p], assignment?.Epoch ?? 0);
+            var previousPrimary = _appliedPrimaries[p];
+            _appliedPrimaries[p] = assignment?.Primary;
             var primary = assignment?.Primary is { } address ? silos.FirstOrDefault(s => s.Address == address) : null;
             primaries[p] = (primary?.GatewayEndpoint, primary?.HttpEndpoint);
             var current = _partitions[p];
@@ -72,9 +87,24 @@ internal sealed partial class PartitionManager
                 if (current.Status == PartitionStatus.Serving && (_leads is null || _leads[p]))
                 {
                     LogDemoted(p, current.Epoch, assignment?.Primary?.ToString() ?? "(none)");
-                    await current.StopAsync().ConfigureAwait(false);
+                    if (_leads is { } known)
+                    {
+                        known[p] = false; // no read of the old copy while it stops: the new primary may be ahead
+                    }
+
+                    await current.StopAsync(assignment?.Primary?.ToString()).ConfigureAwait(false);
                 }
 
+                continue;
+            }
+
+            if ((current.Status == PartitionStatus.Fenced || current.HandedOff) && current.Epoch >= assignment.Epoch)
+            {
+                // This silo moved the partition on (a handoff), or the store fenced it: a newer
+                // epoch leads it elsewhere, and this map was read before that. Restarting it here
+                // from the store would serve a stale copy beside the new primary: wait for the newer map.
+                primaries[p] = p < _primaries.Length ? _primaries[p] : default;
+                LogStaleAssignment(p, assignment.Epoch, current.Epoch + 1);
                 continue;
             }
 
@@ -84,12 +114,22 @@ internal sealed partial class PartitionManager
                 continue;
             }
 
+            Volatile.Write(ref _taken[p], new Takeover(previousPrimary, System.Diagnostics.Stopwatch.GetTimestamp()));
             starts.Add(StartAsync(p, assignment.Epoch, current, warmCopy, cancellationToken));
         }
 
         // Concurrently: each start reads its partition's head (or rows) from the store, and a
         // crashed silo's partitions should all serve again at the pace of the slowest, not the sum.
-        var replaced = await Task.WhenAll(starts).ConfigureAwait(false);
+        var started = await Task.WhenAll(starts).ConfigureAwait(false);
+        var replaced = Array.FindAll(started, p => p >= 0);
+        foreach (var p in started)
+        {
+            if (p < 0)
+            {
+                leads[~p] = false; // fenced before it started: a newer map names its primary
+            }
+        }
+
         var before = _leads;
         _primaries = primaries;
         _leads = leads;
@@ -107,23 +147,35 @@ internal sealed partial class PartitionManager
         return replaced;
     }
 
+    // Returns p once the new partition serves; ~p when the store holds a newer epoch than the map
+    // this silo followed (another silo took it since): then nothing starts here.
     private async Task<int> StartAsync(int p, long epoch, Partition current, Func<int, WarmCopy?> warmCopy, CancellationToken cancellationToken)
     {
         var next = NewPartition(p, loggerFactory.CreateLogger<Partition>());
-        if (warmCopy(p) is { Epoch: > 0 } copy)
+        try
         {
-            var start = await next.StartFromWarmCopyAsync(copy, epoch, cancellationToken).ConfigureAwait(false);
-            LogPromoted(p, epoch, copy.Applied, next.LastSequence, start switch
+            if (warmCopy(p) is { Epoch: > 0 } copy)
             {
-                WarmStart.StoreAtCopy => "the store at the same sequence, no row read",
-                WarmStart.TailPersisted => "the store was behind: the changes it lacked persisted from the copy's tail, no row read",
-                _ => "merged with every stored row (the store was ahead, or behind by more than the copy's tail)",
-            });
+                var start = await next.StartFromWarmCopyAsync(copy, epoch, cancellationToken).ConfigureAwait(false);
+                LogPromoted(p, epoch, copy.Applied, next.LastSequence, start switch
+                {
+                    WarmStart.StoreAtCopy => "the store at the same sequence, no row read",
+                    WarmStart.TailPersisted => "the store was behind: the changes it lacked persisted from the copy's tail, no row read",
+                    _ => "merged with every stored row (the store was ahead, or behind by more than the copy's tail)",
+                });
+            }
+            else
+            {
+                await next.LoadAndStartAsync(epoch, cancellationToken).ConfigureAwait(false);
+                LogTakenCold(p, epoch, next.LastSequence);
+            }
         }
-        else
+        catch (Storage.StaleEpochException ex)
         {
-            await next.LoadAndStartAsync(epoch, cancellationToken).ConfigureAwait(false);
-            LogTakenCold(p, epoch, next.LastSequence);
+            // What this silo had of it is older still: it serves no more either.
+            LogStaleAssignment(p, epoch, ex.StoredEpoch);
+            await current.StopAsync().ConfigureAwait(false);
+            return ~p;
         }
 
         Volatile.Write(ref _partitions[p], next);
@@ -155,3 +207,6 @@ internal sealed partial class PartitionManager
     [LoggerMessage(EventId = LogEvents.PartitionDemoted, Level = LogLevel.Debug, Message = "Partition {Partition}: no longer led by this silo (was epoch {Epoch}); its primary is {Primary}. Requests here are redirected.")]
     private partial void LogDemoted(int partition, long epoch, string primary);
 }
+
+/// <summary>Where this silo took a partition from (null: not known) and when (Stopwatch ticks).</summary>
+internal sealed record Takeover(SiloIncarnation? From, long At);

@@ -183,13 +183,15 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
             throw new ReplicaUnavailableException("The silo is still loading its partitions; retry shortly.", TimeSpan.FromSeconds(1));
         }
 
-        return Leads(id) ? Volatile.Read(ref _partitions[id]) : throw Moved(id);
+        // Handed off, but this silo has not followed the new map yet: its new primary may have
+        // committed past this copy, so reading it would be stale.
+        return Leads(id) && Volatile.Read(ref _partitions[id]) is { HandedOff: false } partition ? partition : throw Moved(id);
     }
 
-    // A partition handed off from here holds writes until its new primary serves (then redirects
+    // A partition sealed for a handoff holds writes until its new primary serves (then redirects
     // them there), also after this silo followed the new map: a redirect sooner could bounce.
     private Partition PartitionForWrite(int id) =>
-        _partitions.Length > 0 && !Leads(id) && Volatile.Read(ref _partitions[id]) is { HoldsForHandoff: true } handingOff
+        _partitions.Length > 0 && Volatile.Read(ref _partitions[id]) is { HoldsForHandoff: true } handingOff
             ? handingOff
             : Partition(id);
 

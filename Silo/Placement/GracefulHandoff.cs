@@ -100,7 +100,8 @@ internal sealed partial class GracefulHandoff(
         var partition = partitions.Partitions[id];
         var target = next.Primary!.Value;
         var record = membership.Active.FirstOrDefault(a => a.Address == target);
-        if (partition.Status != PartitionStatus.Serving || partition.Epoch != assignment.Epoch || assignment.Primary != identity.Address || record is null)
+        // A round planned on a map read before an earlier round's move finds the partition handed off already.
+        if (partition.Status != PartitionStatus.Serving || partition.HandedOff || partition.Epoch != assignment.Epoch || assignment.Primary != identity.Address || record is null)
         {
             return false;
         }
@@ -131,8 +132,10 @@ internal sealed partial class GracefulHandoff(
             return false;
         }
 
-        // Past the compare-and-swap the partition is the standby's: wait until it serves, so the
-        // held requests are redirected to a primary that takes them.
+        // Past the compare-and-swap the partition is the standby's, with every change up to the
+        // seal: writes waiting for acks up to there are safe, and reads here stop. Wait until it
+        // serves, so the held requests are redirected to a primary that takes them.
+        partition.MarkHandedOff(sealedAt);
         if (!await notifier.NotifyAsync(record, FollowTimeout, cancellationToken).ConfigureAwait(false))
         {
             LogTargetSlow(id, target.ToString(), (long)FollowTimeout.TotalMilliseconds);

@@ -234,6 +234,21 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
 
         Volatile.Write(ref _written, 1);
         LogHandedOff(next.PartitionId, next.Epoch, next.Primary?.ToString() ?? "(none)");
+
+        // This silo's view follows its own move at once: its redirects and placements go to the
+        // new primary now, not after its next read of the map.
+        lock (_refreshLock)
+        {
+            var previous = _current;
+            if (next.PartitionId < previous.Assignments.Count && (previous[next.PartitionId]?.Version ?? 0) < next.Version)
+            {
+                var rows = previous.Assignments.ToArray();
+                rows[next.PartitionId] = next;
+                _current = new PartitionMap(rows);
+                PublishPrimaryChanges(previous, _current);
+            }
+        }
+
         return true;
     }
 

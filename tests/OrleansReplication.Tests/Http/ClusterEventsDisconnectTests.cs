@@ -9,6 +9,9 @@ public sealed class ClusterEventsDisconnectTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
+    // Orleans' reports on the machine (a starved thread pool on a loaded CI runner), not on the followers.
+    private static readonly HashSet<string> MachineHealth = ["Orleans.Runtime.MembershipService.LocalSiloHealthMonitor", "Orleans.Runtime.Watchdog"];
+
     [Fact]
     public async Task FollowersDisconnect_NothingLoggedAboveInformation()
     {
@@ -33,7 +36,7 @@ public sealed class ClusterEventsDisconnectTests
             () => logs.Entries.Skip(before).Count(e => e.Message.Contains("Request finished", StringComparison.Ordinal) && e.Message.Contains("/v1/cluster/events", StringComparison.Ordinal)) == Followers,
             Deadline,
             $"the {Followers} event streams to end on the silo");
-        var problems = logs.Entries.Skip(before).Where(e => e.Level > LogLevel.Information || e.Exception is not null).ToList();
+        var problems = logs.Entries.Skip(before).Where(e => (e.Level > LogLevel.Information || e.Exception is not null) && !MachineHealth.Contains(e.Category)).ToList();
         Assert.True(problems.Count == 0, "Logged when followers went away: " + string.Join(Environment.NewLine, problems.Select(p => $"{p.Level} {p.Category}: {p.Message} {p.Exception?.GetType().Name}")));
     }
 }

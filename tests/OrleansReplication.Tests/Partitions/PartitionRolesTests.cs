@@ -31,27 +31,112 @@ public sealed class PartitionRolesTests : IAsyncLifetime
     [Fact]
     public async Task ApplyRolesAsync_MapOlderThanOneFollowed_DoesNotRestartTheHandedOffPartition()
     {
-        var manager = new PartitionManager(_store, NullLoggerFactory.Instance);
-        await manager.StartAsync(PartitionCount, default);
-        SiloRecord[] silos = [Record(Self, "self"), Record(Other, "other")];
+        var manager = await StartManagerAsync();
 
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
         Assert.True(manager.Leads(0));
         Assert.Equal((PartitionStatus.Serving, 2L), (manager.Partitions[0].Status, manager.Partitions[0].Epoch));
 
         // Handed off at epoch 3, then a map read before that handoff arrives late.
-        await manager.ApplyRolesAsync(Map(epoch: 3, primary: Other), Self, silos, _ => null, default);
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 3, primary: Other), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
 
         Assert.False(manager.Leads(0));
         Assert.Equal((PartitionStatus.Stopped, 2L), (manager.Partitions[0].Status, manager.Partitions[0].Epoch));
 
         // A newer map that gives it back starts it again, at its own epoch.
-        await manager.ApplyRolesAsync(Map(epoch: 4, primary: Self), Self, silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 4, primary: Self), Self, Silos, _ => null, default);
         Assert.True(manager.Leads(0));
         Assert.Equal((PartitionStatus.Serving, 4L), (manager.Partitions[0].Status, manager.Partitions[0].Epoch));
         await manager.StopAsync();
     }
+
+    [Fact]
+    public async Task ApplyRolesAsync_TakingAPartition_RemembersWhichSiloItCameFrom()
+    {
+        var manager = await StartManagerAsync();
+
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Other), Self, Silos, _ => null, default);
+        Assert.Equal(default, manager.TakenFrom(0));
+        Assert.Null(manager.TakenFrom(1).From); // led here from the first map on: no silo before it
+
+        var before = System.Diagnostics.Stopwatch.GetTimestamp();
+        await manager.ApplyRolesAsync(Map(epoch: 3, primary: Self), Self, Silos, _ => null, default);
+
+        var (from, at) = manager.TakenFrom(0);
+        Assert.Equal(Other, from);
+        Assert.True(at >= before, "the takeover time is when this silo took it");
+        await manager.StopAsync();
+    }
+
+    [Fact]
+    public async Task HandedOffPartition_RefusesReadsBeforeThisSiloFollowsTheNewMap()
+    {
+        var manager = await StartManagerAsync();
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        var key = KeyOfPartition0(manager);
+        await manager.ApplyAsync("c", [new ItemWriteData(key, "1"u8.ToArray(), default)], SafetyLevel.Local, default);
+        Assert.Single(manager.Get(0, "c", [key]));
+
+        // The map's compare-and-swap moved it; the new primary may commit past this copy from now on.
+        var sealedAt = await manager.Partitions[0].SealAsync();
+        manager.Partitions[0].MarkHandedOff(sealedAt);
+
+        Assert.True(manager.Leads(0), "this silo has not read the new map yet");
+        var moved = Assert.Throws<PartitionMovedException>(() => manager.Get(0, "c", [key]));
+        Assert.Equal(0, moved.Partition);
+        Assert.Throws<PartitionMovedException>(() => manager.EnsureLeads(0));
+        manager.Partitions[0].Unseal();
+        await manager.StopAsync();
+    }
+
+    [Fact]
+    public async Task ApplyRolesAsync_MapReadBeforeThisSiloHandedThePartitionOff_DoesNotRestartIt()
+    {
+        var manager = await StartManagerAsync();
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        var handedOff = manager.Partitions[0];
+        handedOff.MarkHandedOff(await handedOff.SealAsync());
+
+        // The map loop's round read the map just before the handoff's compare-and-swap landed.
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+
+        Assert.Same(handedOff, manager.Partitions[0]);
+        Assert.False(manager.Leads(0), "a partition handed off was led again from a map older than the move");
+        await manager.StopAsync();
+    }
+
+    [Fact]
+    public async Task ApplyRolesAsync_MapReadBeforeAnotherSiloFencedThePartition_DoesNotRestartItFromTheStore()
+    {
+        // Another silo took partition 0 at epoch 3 and wrote: the store holds epoch 3.
+        var other = await StartManagerAsync();
+        await other.ApplyRolesAsync(Map(epoch: 3, primary: Other), Other, Silos, _ => null, default);
+        var key = KeyOfPartition0(other);
+        await other.ApplyAsync("c", [new ItemWriteData(key, "1"u8.ToArray(), default)], SafetyLevel.Durable, default);
+
+        // This silo follows a map read before that: it names this silo at epoch 2.
+        var manager = await StartManagerAsync();
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+
+        Assert.False(manager.Leads(0), "the partition was served at epoch 2 from the store while epoch 3 leads it");
+        Assert.NotEqual(PartitionStatus.Serving, manager.Partitions[0].Status);
+        Assert.True(manager.Leads(1));
+        await manager.StopAsync();
+        await other.StopAsync();
+    }
+
+    private static readonly SiloRecord[] Silos = [Record(Self, "self"), Record(Other, "other")];
+
+    private async Task<PartitionManager> StartManagerAsync()
+    {
+        var manager = new PartitionManager(_store, NullLoggerFactory.Instance);
+        await manager.StartAsync(PartitionCount, default);
+        return manager;
+    }
+
+    private static ItemKey KeyOfPartition0(PartitionManager manager) =>
+        Enumerable.Range(0, 100).Select(i => new ItemKey($"k{i}")).First(k => manager.GetPartitionId("c", k) == 0);
 
     private static PartitionMap Map(long epoch, SiloIncarnation primary) => PartitionMap.From(PartitionCount,
     [

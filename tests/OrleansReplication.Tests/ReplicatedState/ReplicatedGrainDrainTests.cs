@@ -54,6 +54,7 @@ public sealed class ReplicatedGrainDrainTests
         })).ToList();
 
         await Wait.UntilAsync(() => Volatile.Read(ref onTarget) >= 50, Deadline, $"50 cart writes served on {targetId} before its drain");
+        var ledBefore = await cluster.Silos[0].PartitionsLedByAsync(targetId);
         using (var accepted = await cluster.Silos[0].Http.PostAsync($"v1/cluster/silos/{targetId}/drain", null))
         {
             Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
@@ -66,6 +67,31 @@ public sealed class ReplicatedGrainDrainTests
         await Task.WhenAll(writers);
 
         Assert.True(failures.IsEmpty, $"{failures.Count} cart writes failed while {targetId} drained:{Environment.NewLine}{string.Join(Environment.NewLine, failures.Take(10))}");
+        // No silo died: the partitions the drained silo led were handed off, so a client never
+        // takes a slow call that ran there for one lost with its silo.
+        var answers = new TimeSpan?[ReplicationCluster.PartitionCount];
+        await Wait.UntilAsync(
+            async () =>
+            {
+                for (var p = 0; p < answers.Length; p++)
+                {
+                    try
+                    {
+                        answers[p] ??= await cluster.Client.GetGrain<IPartitionGrain>(p).GetServingForAsync();
+                    }
+                    catch (PartitionMovedException)
+                    {
+                        // Its grain was still on the old primary: asked again.
+                    }
+                }
+
+                return answers.All(a => a is not null);
+            },
+            Deadline,
+            "every partition's grain to answer on its primary");
+        var servingFor = answers.Select(a => a!.Value).ToList();
+        Assert.True(servingFor.Count(t => t == TimeSpan.MaxValue) >= ledBefore, $"{ledBefore} partitions were handed off, yet only {servingFor.Count(t => t == TimeSpan.MaxValue)} say their previous primary lives: {string.Join(", ", servingFor)}");
+
         foreach (var cart in carts)
         {
             var view = await cart.GetAsync();
