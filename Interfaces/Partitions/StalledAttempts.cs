@@ -50,9 +50,13 @@ internal static class StalledAttempts
         {
             return await attempt.WaitAsync(ProbeAfter, cancellationToken).ConfigureAwait(false);
         }
-        catch (TimeoutException) when (!attempt.IsCompleted)
+        catch (TimeoutException)
         {
-            // Slow: probe below.
+            // Slow: probe below. Answered just as the wait ran out: the attempt's outcome stands, never the wait's.
+            if (attempt.IsCompleted)
+            {
+                return await attempt.ConfigureAwait(false);
+            }
         }
 
         while (true)
@@ -99,9 +103,13 @@ internal static class StalledAttempts
                 {
                     return await attempt.WaitAsync(rest, cancellationToken).ConfigureAwait(false);
                 }
-                catch (TimeoutException) when (!attempt.IsCompleted)
+                catch (TimeoutException)
                 {
-                    // Still slow, and no failover since it was sent: wait on.
+                    // Still slow, and no failover since it was sent: wait on (unless answered just as the wait ran out).
+                    if (attempt.IsCompleted)
+                    {
+                        return await attempt.ConfigureAwait(false);
+                    }
                 }
             }
         }

@@ -1,5 +1,3 @@
-using OrleansReplication.Bench.Measurement.History;
-using OrleansReplication.Client;
 using OrleansReplication.Testing.Processes;
 using OrleansReplication.Tests.Infrastructure;
 
@@ -42,94 +40,17 @@ public sealed class FailoverHistoryTests : IDisposable
         var first = silos.Values.First();
         await Wait.UntilAsync(() => EveryPartitionHasAStandbyAsync(first), Deadline, "every partition to have a primary and a standby");
 
-        var history = new HistoryRecorder();
-        var acknowledgedAfterKill = new bool[Workers];
-        var killed = false;
-        using var stop = new CancellationTokenSource();
-        var clients = new List<ReplicationClient>();
-        foreach (var _ in Enumerable.Range(0, Workers))
-        {
-            clients.Add(await ReplicationClient.ConnectAsync(Options(silos.Values)));
-        }
-
-        var workers = clients.Select((client, w) => Task.Run(async () =>
-        {
-            var replicator = client.GetReplicator<string>("history");
-            var random = new Random(w);
-            var key = $"k{random.Next(Keys)}";
-            for (var n = 0; !stop.IsCancellationRequested; n++)
-            {
-                var value = $"w{w}-{n}";
-                var id = history.Invoke(w, key, OperationKind.Write, value);
-                try
-                {
-                    var results = await replicator.SetStateItemsAsync([KeyValuePair.Create(new ItemKey(key), value)], new WriteOptions { Safety = SafetyLevel.Applied });
-                    history.Ok(id, results[0].Version);
-                    acknowledgedAfterKill[w] |= Volatile.Read(ref killed);
-                    key = $"k{random.Next(Keys)}";
-                }
-                catch (ReplicationException)
-                {
-                    // Unknown outcome (lost connection, timeout, partition moving): it may have been applied.
-                    history.Timeout(id);
-                }
-            }
-        })).ToList();
-
-        await Wait.UntilAsync(() => history.Snapshot().Count(o => o.Outcome == OperationOutcome.Ok) >= 200, Deadline, "200 acknowledged writes before the kill");
+        await using var workload = new HistoryWorkload("history", Keys);
+        await workload.StartAsync(silos.Values, Workers);
+        await Wait.UntilAsync(() => workload.Acknowledged() >= 200, Deadline, "200 acknowledged writes before the kill");
         var map = await first.PartitionsAsync();
         var victimId = map.GroupBy(p => p.GetProperty("primary").GetString()!).OrderByDescending(g => g.Count()).First().Key;
         await silos[victimId].KillAsync();
-        Volatile.Write(ref killed, true);
-        await Wait.UntilAsync(() => acknowledgedAfterKill.All(a => a), Deadline, "every client to have a write acknowledged after the SIGKILL");
-        await stop.CancelAsync();
-        await Task.WhenAll(workers);
+        await workload.WaitForProgressAsync(1, "after the SIGKILL");
 
-        var survivor = silos.First(s => s.Key != victimId).Value;
-        await using (var reader = await ReplicationClient.ConnectAsync(Options([survivor])))
-        {
-            var replicator = reader.GetReplicator<string>("history");
-            foreach (var key in history.Snapshot().Select(o => o.Key).Distinct())
-            {
-                // Partitions may still be moving (rebalancing after the kill): a read is safe to repeat.
-                await Wait.UntilAsync(
-                    async () =>
-                    {
-                        var id = history.Invoke(100, key, OperationKind.Read);
-                        try
-                        {
-                            var items = await replicator.GetStateItemsAsync([new ItemKey(key)]);
-                            history.Ok(id, items.Count == 0 ? 0 : items[0].Version, items.Count == 0 ? null : items[0].Value);
-                            return true;
-                        }
-                        catch (ReplicationException)
-                        {
-                            history.Timeout(id);
-                            return false;
-                        }
-                    },
-                    Deadline,
-                    $"a read of {key} after the failover");
-            }
-        }
-
-        foreach (var client in clients)
-        {
-            await client.DisposeAsync();
-        }
-
-        var report = HistoryChecker.Check(history.Snapshot());
-        Assert.True(report.LostWrites.Count == 0, $"Acknowledged writes lost: {string.Join("; ", report.LostWrites.Take(5).Select(l => $"{l.Write.Key}={l.Write.Value}@{l.Write.Version}, read {l.Read.Value}@{l.Read.Version}"))}. {report}");
-        Assert.True(report.DuplicatedEffects.Count == 0, $"Writes applied twice: {report}");
-        Assert.True(report.NonLinearizableKeys.Count == 0, $"Not linearizable: {report}");
-        Assert.Empty(report.UnknownKeys);
+        var report = await workload.StopAndCheckAsync(silos.First(s => s.Key != victimId).Value);
+        HistoryWorkload.AssertClean(report, string.Empty);
     }
-
-    private static ReplicationClientOptions Options(IEnumerable<SiloProcess> silos) => new()
-    {
-        Gateways = [.. silos.Select(s => s.GatewayEndPoint.ToString())],
-        RequestTimeout = TimeSpan.FromSeconds(10),
-    };
 
     private static async Task<bool> EveryPartitionHasAStandbyAsync(SiloProcess silo)
     {
