@@ -98,6 +98,24 @@ public sealed class PostgresServerFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Stops the server (an outage of the store: fast mode, so what it committed stays committed;
+    /// the test server runs with synchronous_commit off, which an immediate stop would turn into
+    /// lost commits no production server has). Every connection breaks; <see cref="StartAgainAsync"/> ends it.
+    /// </summary>
+    public Task StopAsync() =>
+        RunAsync(Path.Combine(BinDirectory, "pg_ctl"), ["stop", "-D", DataDirectory, "-m", "fast", "-w", "-t", ((int)StartDeadline.TotalSeconds).ToString(CultureInfo.InvariantCulture)]);
+
+    /// <summary>Starts the stopped server again, on the same port, and waits until it takes connections.</summary>
+    public async Task StartAgainAsync()
+    {
+        await RunAsync(Path.Combine(BinDirectory, "pg_ctl"), ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", ((int)StartDeadline.TotalSeconds).ToString(CultureInfo.InvariantCulture)]);
+
+        // This process's pooled connections died with the old server: the next test starts afresh.
+        NpgsqlConnection.ClearAllPools();
+        await WaitForConnectionsAsync(new NpgsqlConnectionStringBuilder(ConnectionString).Port);
+    }
+
     /// <inheritdoc />
     public async Task DisposeAsync()
     {

@@ -21,12 +21,26 @@ internal enum FaultKind
     /// silo paused inside a transaction holds the shared file's write lock and stalls every silo.
     /// </summary>
     PauseUntilDeposed,
+
+    /// <summary>
+    /// The store (PostgreSQL) stopped for a few seconds and started again: no healthy silo may be
+    /// declared dead for heartbeats the outage held up, and nothing acknowledged may be lost.
+    /// </summary>
+    StoreOutage,
 }
 
 /// <summary>One fault: what, and for how long where that applies.</summary>
 internal sealed record Fault(FaultKind Kind, TimeSpan Pause)
 {
-    public override string ToString() => Kind == FaultKind.PauseBriefly ? $"{Kind} {Pause.TotalMilliseconds:0} ms" : Kind.ToString();
+    public override string ToString() => Kind switch
+    {
+        FaultKind.PauseBriefly => $"{Kind} {Pause.TotalMilliseconds:0} ms",
+        FaultKind.StoreOutage => $"{Kind} {Outage.TotalMilliseconds:0} ms",
+        _ => Kind.ToString(),
+    };
+
+    /// <summary>How long the store is down (a StoreOutage).</summary>
+    public TimeSpan Outage => Pause * 5;
 }
 
 /// <summary>
@@ -43,7 +57,7 @@ internal sealed record NemesisSchedule(int Seed, IReadOnlyList<Fault> Faults)
     public static NemesisSchedule FromSeed(int seed, int faults, bool sharedFileStore)
     {
         var random = new Random(seed);
-        var kinds = Enum.GetValues<FaultKind>().Where(k => !sharedFileStore || k != FaultKind.PauseUntilDeposed).ToArray();
+        var kinds = Enum.GetValues<FaultKind>().Where(k => !sharedFileStore || k is not (FaultKind.PauseUntilDeposed or FaultKind.StoreOutage)).ToArray();
         var list = new List<Fault>(faults);
         for (var i = 0; i < faults; i++)
         {

@@ -9,7 +9,7 @@ namespace OrleansReplication.Tests.Processes.Nemesis;
 /// The nemesis suite's fixed-seed slice (issue 16): three real silo processes on SQLite or PostgreSQL, writers
 /// recording every operation, and a seeded schedule of faults (SIGKILL of the busiest primary or
 /// of the quietest silo, a SIGSTOP shorter than failure detection, a SIGSTOP until the silo is
-/// declared dead (PostgreSQL), a SIGTERM drain-and-restart),
+/// declared dead and the store stopped and started again (both PostgreSQL), a SIGTERM drain-and-restart),
 /// each followed by the cluster settling and the writers making progress; then every key is read
 /// back and the history checked: nothing acknowledged lost, nothing applied twice, every key
 /// linearizable. A failure names the seed, which replays the schedule.
@@ -90,7 +90,7 @@ public sealed class NemesisTests(ITestOutputHelper output, PostgresServerFixture
 
     // Applies one fault; returns what it did (for the report) and the process it ends, if any, with
     // its exit (a graceful stop is still draining: the writers are watched meanwhile).
-    private static async Task<(string What, SiloProcess? Ended, Task<int> Exiting)> BreakAsync(Fault fault, Dictionary<string, SiloProcess> silos, Random targets)
+    private async Task<(string What, SiloProcess? Ended, Task<int> Exiting)> BreakAsync(Fault fault, Dictionary<string, SiloProcess> silos, Random targets)
     {
         var map = await silos.Values.First().PartitionsAsync();
         var leads = silos.Keys.ToDictionary(id => id, id => map.Count(p => p.GetProperty("primary").GetString() == id));
@@ -115,6 +115,11 @@ public sealed class NemesisTests(ITestOutputHelper output, PostgresServerFixture
                 await Task.Delay(fault.Pause); // the fault itself: the silo is frozen this long
                 await silo.ResumeAsync();
                 return (what, null, Task.FromResult(0));
+            case FaultKind.StoreOutage:
+                await postgres.StopAsync();
+                await Task.Delay(fault.Outage); // the fault itself: the store is down this long
+                await postgres.StartAgainAsync();
+                return ($"{fault}", null, Task.FromResult(0));
             case FaultKind.PauseUntilDeposed:
                 var survivor = silos.Values.First(s => s != silo);
                 await silo.PauseAsync();
