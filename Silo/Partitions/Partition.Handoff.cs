@@ -90,8 +90,7 @@ internal sealed partial class Partition
 
         if (_log is not null)
         {
-            _receivedWaiters.Advance(caughtUpTo);
-            _appliedWaiters.Advance(caughtUpTo);
+            AcknowledgeReplicatedUpTo(caughtUpTo);
         }
     }
 

@@ -140,15 +140,12 @@ internal sealed partial class Partition : IReplicationSource
         await _persister.ConfigureAwait(false);
 
         // Everything the store has survives any crash: writes waiting for standbys are safe now.
-        var durable = _log.DurableSequence;
-        _receivedWaiters.Advance(durable);
-        _appliedWaiters.Advance(durable);
+        AcknowledgeReplicatedUpTo(_log.DurableSequence);
 
         // So is everything the new primary applied from this silo's stream before it took over.
         if (_successor is { } successor && Array.Find(Volatile.Read(ref _links), l => l.Name == successor) is { } next)
         {
-            _receivedWaiters.Advance(next.AppliedSequence);
-            _appliedWaiters.Advance(next.AppliedSequence);
+            AcknowledgeReplicatedUpTo(next.AppliedSequence);
         }
         if (_status != PartitionStatus.Fenced)
         {

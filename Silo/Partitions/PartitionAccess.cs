@@ -167,7 +167,7 @@ internal sealed class PartitionAccess(PartitionManager partitions, Placement.Par
     {
         EnsureLeads(partition);
         var (from, since) = partitions.TakenFrom(partition);
-        var alive = from is { } previous && (previous == identity.Address || membership.Current.Silos.Any(s => s.Address == previous && s.Status != SiloStatus.Dead));
+        var alive = from is { } previous && (previous == identity.Address || membership.Current.IsAlive(previous));
         return alive ? TimeSpan.MaxValue : System.Diagnostics.Stopwatch.GetElapsedTime(since);
     }
 

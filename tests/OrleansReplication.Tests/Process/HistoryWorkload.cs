@@ -13,6 +13,7 @@ namespace OrleansReplication.Tests.Processes;
 internal sealed class HistoryWorkload(string component, int keys) : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
     private readonly List<ReplicationClient> _clients = [];
     private readonly List<Task> _writers = [];
     private readonly CancellationTokenSource _stop = new();
@@ -30,10 +31,7 @@ internal sealed class HistoryWorkload(string component, int keys) : IAsyncDispos
     public async Task StartAsync(IEnumerable<SiloProcess> silos, int writers)
     {
         _acknowledged = new long[writers];
-        for (var w = 0; w < writers; w++)
-        {
-            _clients.Add(await ReplicationClient.ConnectAsync(Options(silos)));
-        }
+        _clients.AddRange(await ProcessCluster.ConnectClientsAsync(silos, writers, RequestTimeout));
 
         for (var w = 0; w < writers; w++)
         {
@@ -54,7 +52,7 @@ internal sealed class HistoryWorkload(string component, int keys) : IAsyncDispos
     {
         await _stop.CancelAsync();
         await Task.WhenAll(_writers);
-        await using (var client = await ReplicationClient.ConnectAsync(Options([reader])))
+        await using (var client = (await ProcessCluster.ConnectClientsAsync([reader], 1, RequestTimeout))[0])
         {
             var replicator = client.GetReplicator<string>(component);
             foreach (var key in History.Snapshot().Select(o => o.Key).Distinct())
@@ -124,10 +122,4 @@ internal sealed class HistoryWorkload(string component, int keys) : IAsyncDispos
             return false;
         }
     }
-
-    private static ReplicationClientOptions Options(IEnumerable<SiloProcess> silos) => new()
-    {
-        Gateways = [.. silos.Select(s => s.GatewayEndPoint.ToString())],
-        RequestTimeout = TimeSpan.FromSeconds(10),
-    };
 }
