@@ -25,8 +25,10 @@ public sealed class ClientFailoverRetryTests
     {
         // Orleans declares the victim dead after two missed 4 s probes (a refused probe fails at once, so about 4 s; nothing speeds it up here).
         const string SlowProbes = "00:00:04";
-        // Unanswered replication calls do not check the victim's port either: Orleans' probes alone detect it.
-        await using var cluster = await ReplicationCluster.StartAsync(2, new Dictionary<string, string?> { ["Silo:Membership:ProbeTimeout"] = SlowProbes, ["Silo:Replication:UnansweredCallCheckDelay"] = "-00:00:00.001" }, siloProcesses: 1);
+        // Unanswered replication calls do not check the victim's port either, and no anti-entropy
+        // check travels to it (a refused one would suspect it and have it declared dead at once):
+        // Orleans' probes alone detect it.
+        await using var cluster = await ReplicationCluster.StartAsync(2, new Dictionary<string, string?> { ["Silo:Membership:ProbeTimeout"] = SlowProbes, ["Silo:Replication:UnansweredCallCheckDelay"] = "-00:00:00.001", ["Silo:Replication:AntiEntropy:CheckInterval"] = "-00:00:00.001" }, siloProcesses: 1);
 
         // The victim is a real process on the same store (it gets the cluster's settings too): SIGKILL is a crash, not a graceful leave.
         var victim = cluster.SiloProcesses[0];
