@@ -3,6 +3,7 @@ using OrleansReplication.Bench.Cluster;
 using OrleansReplication.Bench.Redis;
 using OrleansReplication.Bench.Reporting;
 using OrleansReplication.Bench.Workloads;
+using OrleansReplication.Testing.Processes;
 
 namespace OrleansReplication.Bench;
 
@@ -28,6 +29,11 @@ internal static class BenchCommand
             return 0;
         }
 
+        if (settings.Command == "nemesis")
+        {
+            return await Nemesis.NemesisCommand.RunAsync(settings);
+        }
+
         if (settings.Peer == "redis" && RedisCluster.FindServer(out var howToInstall) is null)
         {
             Console.Error.WriteLine(howToInstall);
@@ -43,7 +49,7 @@ internal static class BenchCommand
         {
             if (settings.Storage == "postgres")
             {
-                settings.Postgres = await PostgresServer.StartAsync();
+                settings.Postgres = await PostgresServer.StartAsync(durable: true);
             }
 
             var workloads = settings.Command == "all" ? ["w1", "w2", "w3", "w4", "w5", "w6"] : new[] { settings.Command };

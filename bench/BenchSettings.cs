@@ -15,6 +15,15 @@ internal sealed class BenchSettings
 
     public string Storage { get; set; } = "sqlite";
 
+    /// <summary>Whether <c>--storage</c> was given (nemesis: every schedule on it; otherwise the seed's parity picks).</summary>
+    public bool StorageGiven { get; set; }
+
+    /// <summary>Nemesis schedules to run (<c>--schedules</c>).</summary>
+    public int Schedules { get; set; } = 10;
+
+    /// <summary>The first nemesis seed (<c>--first-seed</c>); seeds 1-4 are the test suite's slice.</summary>
+    public int FirstSeed { get; set; } = 1000;
+
     public PostgresServer? Postgres { get; set; }
 
     public int Runs { get; set; } = 3;
@@ -55,7 +64,7 @@ internal sealed class BenchSettings
 
     public static string Usage => """
         usage: dotnet run -c Release --project bench -- <command> [options]
-          commands: w1 | w2 | w3 | w4 | w5 | w6 | ae | all | micro [BenchmarkDotNet arguments]
+          commands: w1 | w2 | w3 | w4 | w5 | w6 | ae | all | nemesis | micro [BenchmarkDotNet arguments]
           --safety local|received|applied|durable   W1 safety level (repeatable; default local and applied)
           --peer redis                              also run Redis (W1: primary + replica; W2: + 3 sentinels)
           --storage sqlite|postgres                 the silos' store (postgres: a PostgreSQL 15 server is started)
@@ -69,6 +78,7 @@ internal sealed class BenchSettings
           --w6-grains N                             user grains of W6 (100,000; it starts PostgreSQL unless --storage postgres)
           --ae-items N                              items the anti-entropy workload verifies (1,000,000)
           --silo-env NAME=VALUE                     environment of every silo process (repeatable), e.g. DOTNET_PerfMapEnabled=1
+          --schedules N  --first-seed S             nemesis: N schedules from seed S (default 10 from 1000; odd seeds SQLite, even PostgreSQL unless --storage)
           --out FILE                                the JSON file of every run (default bench/results/bench-<time>.json)
         """;
 
@@ -86,7 +96,7 @@ internal sealed class BenchSettings
             return settings;
         }
 
-        if (settings.Command is not ("w1" or "w2" or "w3" or "w4" or "w5" or "w6" or "ae" or "all"))
+        if (settings.Command is not ("w1" or "w2" or "w3" or "w4" or "w5" or "w6" or "ae" or "all" or "nemesis"))
         {
             throw new ArgumentException($"Unknown command '{args[0]}'.\n{Usage}");
         }
@@ -108,6 +118,13 @@ internal sealed class BenchSettings
                     break;
                 case "--storage":
                     settings.Storage = Value() is var s && s is "sqlite" or "postgres" ? s : throw new ArgumentException("--storage is sqlite or postgres.");
+                    settings.StorageGiven = true;
+                    break;
+                case "--schedules":
+                    settings.Schedules = Number();
+                    break;
+                case "--first-seed":
+                    settings.FirstSeed = Number();
                     break;
                 case "--runs":
                     settings.Runs = Number();

@@ -51,7 +51,8 @@ internal sealed partial class StateReplicator<TItem>(ReplicationContext context,
         }
 
         // One id for the write's life: every part and every retry of it carries the same.
-        return await context.Calls.ApplyAsync(Component, data, (options ?? WriteOptions.Default).Safety, context.NextId(), cancellationToken).ConfigureAwait(false);
+        options ??= WriteOptions.Default;
+        return await context.Calls.ApplyAsync(Component, data, options.Safety, options.IdempotencyId ?? context.NextId(), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<VersionedItem<TItem>>> GetStateItemsAsync(IEnumerable<ItemKey> keys, CancellationToken cancellationToken = default)

@@ -73,6 +73,24 @@ public class ReplicaUnavailableException(string message, TimeSpan retryAfter, Ex
 }
 
 /// <summary>
+/// A <see cref="SafetyLevel.Durable"/> write that the store did not confirm within the silo's
+/// <c>Replication:DurableWriteTimeout</c>: the store is down or far behind. The write may have been
+/// applied (in memory and on the standbys), and then it becomes durable when the store takes it;
+/// writing again with the same <see cref="IdempotencyId"/> (HTTP: the same <c>Idempotency-Key</c>)
+/// resolves it: answered from the first attempt once durable, this error again while the store is
+/// still down, applied now if the first attempt never was. Not retried by the client on its own.
+/// </summary>
+[GenerateSerializer]
+[Alias("OrleansReplication.StoreUnavailableException")]
+public sealed class StoreUnavailableException(string message, TimeSpan retryAfter, IdempotencyId? idempotencyId)
+    : ReplicaUnavailableException(message, retryAfter)
+{
+    /// <summary>The write's idempotency id, to write again with (null when the write carried none).</summary>
+    [Id(0)]
+    public IdempotencyId? IdempotencyId { get; private set; } = idempotencyId;
+}
+
+/// <summary>
 /// The silo that got the request does not lead the item's partition (it moved, or the activation
 /// was placed on a silo that holds only a standby copy). Nothing was applied; the activation that
 /// answered deactivates, so sending the request again (with the same idempotency id) places it

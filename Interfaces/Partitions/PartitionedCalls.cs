@@ -211,6 +211,10 @@ internal sealed class PartitionedCalls(IGrainFactory grains, Func<CancellationTo
     public static bool IsRetryable(Exception exception) => exception switch
     {
         PartiallyAppliedException => false,
+
+        // The store is down: retrying until the caller's timeout would only hide that (and its
+        // idempotency id) from the caller, who may well prefer to go on at Applied.
+        StoreUnavailableException => false,
         ReplicaUnavailableException => true,
         OrleansMessageRejectionException => true,
         TimeoutException => true,

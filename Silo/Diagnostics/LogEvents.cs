@@ -22,6 +22,7 @@ internal static class LogEvents
     public const int PartitionAssigned = 1203;
     public const int PartitionMapRace = 1204;
     public const int PartitionMapReconcileFailed = 1205;
+    public const int PartitionMapReconciled = 1223;
     public const int PartitionPromoted = 1206;
     public const int PartitionTakenCold = 1207;
     public const int PartitionDemoted = 1208;

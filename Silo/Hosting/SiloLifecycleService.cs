@@ -155,6 +155,7 @@ internal sealed partial class SiloLifecycleService(
         await using var changes = membership.WatchAsync(token).GetAsyncEnumerator(token);
         var next = changes.MoveNextAsync().AsTask();
         var nudged = notifier.Changed.WaitAsync(token).AsTask();
+        var failures = 0;
         while (!token.IsCancellationRequested)
         {
             List<TaskCompletionSource> replies = [];
@@ -193,6 +194,11 @@ internal sealed partial class SiloLifecycleService(
 
                 PartitionMapNotifier.AnswerFollowed(replies);
                 replies = [];
+                if (failures > 0)
+                {
+                    LogReconcileRecovered(identity.Address.ToString(), failures);
+                    failures = 0;
+                }
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
             {
@@ -200,7 +206,16 @@ internal sealed partial class SiloLifecycleService(
                 notifier.Requeue(replies);
                 replies = [];
                 notifier.Changed.Set();
-                LogReconcileFailed(identity.Address.ToString(), ex);
+
+                // The store is down or refusing: retry soon, but not in a spin that burns the CPU
+                // the silo's writes need and floods the log (once per streak, then every 20th).
+                var delay = ReconcileRetryDelay(++failures);
+                if (failures == 1 || failures % 20 == 0)
+                {
+                    LogReconcileFailed(identity.Address.ToString(), failures, delay.TotalMilliseconds, ex);
+                }
+
+                await Task.Delay(delay, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -259,6 +274,12 @@ internal sealed partial class SiloLifecycleService(
     [LoggerMessage(EventId = LogEvents.SiloDrainFailed, Level = LogLevel.Warning, Message = "Silo {SiloId} could not drain before stopping; its partitions fail over once it is gone.")]
     private partial void LogDrainFailed(string siloId, Exception exception);
 
-    [LoggerMessage(EventId = LogEvents.PartitionMapReconcileFailed, Level = LogLevel.Warning, Message = "Silo {SiloId} could not reconcile the partition map; it retries on the next membership change. Check the store's health.")]
-    private partial void LogReconcileFailed(string siloId, Exception exception);
+    [LoggerMessage(EventId = LogEvents.PartitionMapReconcileFailed, Level = LogLevel.Warning, Message = "Silo {SiloId} could not reconcile the partition map ({Failures} failed rounds in a row); it retries in {DelayMs} ms. Partitions keep their roles meanwhile. Check the store's health.")]
+    private partial void LogReconcileFailed(string siloId, int failures, double delayMs, Exception exception);
+
+    [LoggerMessage(EventId = LogEvents.PartitionMapReconciled, Level = LogLevel.Information, Message = "Silo {SiloId} reconciled the partition map again after {Failures} failed rounds.")]
+    private partial void LogReconcileRecovered(string siloId, int failures);
+
+    // 100 ms, doubling per failed round, at most a second: the map follows a store that comes back within about that.
+    private static TimeSpan ReconcileRetryDelay(int failures) => TimeSpan.FromMilliseconds(Math.Min(1000, 100 << Math.Min(failures - 1, 4)));
 }

@@ -40,6 +40,8 @@ internal static partial class HttpProblems
         VersionConflictException e => Conflict(e),
         IdempotencyKeyReusedException e => Problem(StatusCodes.Status422UnprocessableEntity, "idempotency-key-reused", "Idempotency-Key reused", e.Message),
         PartiallyAppliedException e => PartiallyApplied(e),
+        StoreUnavailableException e => new RetryAfterResult(
+            Problem(StatusCodes.Status503ServiceUnavailable, "store-unavailable", "Store unavailable", e.Message), Math.Max(1, (int)Math.Ceiling(e.RetryAfter.TotalSeconds))),
         ReplicaUnavailableException e => Unavailable(e),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } e => Problem(StatusCodes.Status413PayloadTooLarge, "too-large", "Payload too large", e.Message),
         BadHttpRequestException e => Problem(e.StatusCode, "invalid-request", "Invalid request", e.Message),

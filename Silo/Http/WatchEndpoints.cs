@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OrleansReplication.Silo.Listeners;
 using OrleansReplication.Silo.Membership;
@@ -41,9 +42,13 @@ internal static class WatchEndpoints
         PartitionMapManager map,
         MembershipService membership,
         PartitionManager partitionManager,
-        ILoggerFactory loggers)
+        ILoggerFactory loggers,
+        IHostApplicationLifetime lifetime)
     {
-        var aborted = context.RequestAborted;
+        // A stopping silo ends its streams first (with an error event that tells the watcher to
+        // resume elsewhere from its cursor): an open stream must not hold the silo's exit.
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var aborted = watching.Token;
         if (string.IsNullOrEmpty(cursor))
         {
             cursor = context.Request.Headers["Last-Event-ID"].ToString();
@@ -111,6 +116,11 @@ internal static class WatchEndpoints
 
                     await writer.FlushAsync(aborted).ConfigureAwait(false);
                 }
+            }
+            catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                WriteError(writer, json, new ReplicaUnavailableException("This silo is stopping; watch again from the last cursor (another silo serves it).", TimeSpan.Zero));
+                await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {

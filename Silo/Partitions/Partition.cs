@@ -98,7 +98,32 @@ internal sealed partial class Partition : IReplicationSource
             return TryHold(request) ? request.Completion : Task.FromException<IReadOnlyList<WriteResult>>(Unavailable());
         }
 
-        return request.Completion;
+        return request.EffectiveSafety == SafetyLevel.Durable && _options.DurableWriteTimeout != Timeout.InfiniteTimeSpan
+            ? WithinStoreDeadlineAsync(request)
+            : request.Completion;
+    }
+
+    // Long enough for a store restart or failover; short enough that a caller retrying does not wait long after it.
+    private static readonly TimeSpan StoreRetryAfter = TimeSpan.FromSeconds(1);
+
+    // A Durable write waits for the store; while the store is down it fails after the deadline
+    // rather than hold its caller. It stays queued or applied (and then becomes durable when the
+    // store returns): a retry with its idempotency id is answered from it, so nothing is doubled.
+    private async Task<IReadOnlyList<WriteResult>> WithinStoreDeadlineAsync(CommitRequest request)
+    {
+        try
+        {
+            return await request.Completion.WaitAsync(_options.DurableWriteTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!request.Completion.IsCompleted)
+        {
+            var state = request.Results is null ? "not applied yet (it still may be)" : "applied and will be durable once the store takes it";
+            var retry = request.Key is { } key ? $"write again with the same idempotency id {key} to learn its outcome" : "read the items to learn its outcome (give writes an idempotency id to resolve them by retrying)";
+            throw new StoreUnavailableException(
+                $"Partition {Id}: the store did not confirm this Durable write within {_options.DurableWriteTimeout.TotalMilliseconds:0} ms (it is down or far behind). The write is {state}; {retry}.",
+                StoreRetryAfter,
+                request.Key?.ToIdempotencyId());
+        }
     }
 
     /// <summary>

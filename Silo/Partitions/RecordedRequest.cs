@@ -33,6 +33,9 @@ internal readonly record struct RequestKey(string ClientId, ulong Sequence)
         return new RequestKey(value.ClientId, value.Sequence);
     }
 
+    /// <summary>The id as callers give it (to write again with).</summary>
+    public IdempotencyId ToIdempotencyId() => new(ClientId, Sequence);
+
     /// <summary>The id of a wire request, or null when it carries none; throws <see cref="InvalidRequestException"/> when malformed.</summary>
     public static RequestKey? FromWire(RequestId? id)
     {

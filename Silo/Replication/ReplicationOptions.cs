@@ -66,6 +66,15 @@ public sealed class ReplicationOptions
     /// <value>Defaults to 5 s.</value>
     public TimeSpan PersistRetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a <see cref="SafetyLevel.Durable"/> write waits for the store before it fails with
+    /// <see cref="StoreUnavailableException"/> (HTTP 503 with Retry-After): a store outage fails such
+    /// writes fast instead of holding every caller. The write may still become durable; a retry
+    /// with its idempotency id tells. Keep it under the clients' attempt timeout (5 s), or they
+    /// give up first with an unknown outcome. <see cref="Timeout.InfiniteTimeSpan"/>: wait as long as it takes.
+    /// </summary>
+    public TimeSpan DurableWriteTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
     /// <summary>How long a graceful stop waits for the store to take every applied change before giving up (and failing the writes still waiting).</summary>
     /// <value>Defaults to 30 s.</value>
     public TimeSpan StopFlushTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -164,6 +173,11 @@ internal sealed class ReplicationOptionsValidator : IValidateOptions<Replication
         if (options.StopFlushTimeout <= TimeSpan.Zero && options.StopFlushTimeout != Timeout.InfiniteTimeSpan)
         {
             failures.Add($"Replication:StopFlushTimeout is {options.StopFlushTimeout}; use a positive time.");
+        }
+
+        if (options.DurableWriteTimeout <= TimeSpan.Zero && options.DurableWriteTimeout != Timeout.InfiniteTimeSpan)
+        {
+            failures.Add($"Replication:DurableWriteTimeout is {options.DurableWriteTimeout}; use a positive time, or -00:00:00.001 (infinite) to wait for the store as long as it takes.");
         }
 
         if (options.MaxAckDelay <= TimeSpan.Zero && options.MaxAckDelay != Timeout.InfiniteTimeSpan)

@@ -22,7 +22,7 @@ internal static class W6UserGrainTakeover
 
     public static async Task RunAsync(BenchSettings settings, Results results)
     {
-        var ownPostgres = settings.Postgres is null ? await PostgresServer.StartAsync() : null;
+        var ownPostgres = settings.Postgres is null ? await PostgresServer.StartAsync(durable: true) : null;
         settings.Postgres ??= ownPostgres;
         try
         {

@@ -1,254 +1,39 @@
-using System.Diagnostics;
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using Npgsql;
-using Xunit;
+using OrleansReplication.Testing.Processes;
 
 namespace OrleansReplication.Tests.Infrastructure;
 
 /// <summary>
-/// A real, throwaway PostgreSQL 15 server: a fresh cluster in a temp directory, on a free
-/// 127.0.0.1 port with its unix socket inside that directory, stopped and deleted at the end.
+/// A real, throwaway PostgreSQL 15 server per test class (<see cref="PostgresServer"/>, durability
+/// off for speed). Missing binaries fail the tests: a database test that skips proves nothing.
 /// </summary>
-/// <remarks>
-/// initdb refuses to run as root (as CI does), so then the directory is handed to the
-/// <c>postgres</c> system user and every server binary runs through <c>runuser</c>.
-/// Missing binaries fail the tests: a database test that skips proves nothing.
-/// </remarks>
 public sealed class PostgresServerFixture : IAsyncLifetime
 {
-    private const string BinDirectory = "/usr/lib/postgresql/15/bin";
-    private const string SystemUser = "postgres";
-    private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan CommandDeadline = TimeSpan.FromSeconds(120);
+    private PostgresServer? _server;
 
-    private readonly bool _asRoot = Environment.UserName == "root";
-    private string? _root;
-    private bool _started;
+    /// <summary>The server itself, for code shared with the benchmark tool.</summary>
+    public PostgresServer Server => _server ?? throw new InvalidOperationException("The PostgreSQL fixture has not started.");
 
     /// <summary>The connection string of the server's <c>postgres</c> database, as superuser <c>postgres</c>.</summary>
-    public string ConnectionString { get; private set; } = string.Empty;
+    public string ConnectionString => Server.ConnectionString;
 
-    private string DataDirectory => Path.Combine(_root!, "data");
+    /// <inheritdoc cref="PostgresServer.CreateDatabaseAsync"/>
+    public Task<string> CreateDatabaseAsync(string? name = null) => Server.CreateDatabaseAsync(name);
 
-    private string LogFile => Path.Combine(_root!, "server.log");
+    /// <inheritdoc cref="PostgresServer.StopAsync"/>
+    public Task StopAsync() => Server.StopAsync();
 
-    /// <summary>Creates an empty database and returns its connection string, so each test class (or test) is isolated.</summary>
-    /// <param name="name">The database name (lower case letters, digits, '_'); a unique one when omitted.</param>
-    public async Task<string> CreateDatabaseAsync(string? name = null)
-    {
-        name ??= "t_" + Guid.NewGuid().ToString("N");
-        if (name.Length is 0 or > 63 || !name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_'))
-        {
-            throw new ArgumentException($"Database name '{name}' must be 1-63 characters of a-z, 0-9 and '_'.", nameof(name));
-        }
-
-        await using (var connection = new NpgsqlConnection(ConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
-            await create.ExecuteNonQueryAsync();
-        }
-
-        return new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name }.ConnectionString;
-    }
+    /// <inheritdoc cref="PostgresServer.StartAgainAsync"/>
+    public Task StartAgainAsync() => Server.StartAgainAsync();
 
     /// <inheritdoc />
-    public async Task InitializeAsync()
-    {
-        foreach (var tool in new[] { "initdb", "pg_ctl", "postgres" })
-        {
-            if (!File.Exists(Path.Combine(BinDirectory, tool)))
-            {
-                throw new InvalidOperationException(
-                    $"PostgreSQL 15 is not installed: {Path.Combine(BinDirectory, tool)} is missing. The storage tests run a real server; install it with `apt-get install postgresql` (Debian 12 ships version 15).");
-            }
-        }
-
-        _root = Directory.CreateTempSubdirectory("or-pg-").FullName;
-        Directory.CreateDirectory(Path.Combine(_root, "socket"));
-        if (_asRoot)
-        {
-            await RunAsync("chown", ["-R", $"{SystemUser}:{SystemUser}", _root], asServerUser: false);
-        }
-
-        await RunAsync(Path.Combine(BinDirectory, "initdb"), ["-D", DataDirectory, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]);
-
-        // A free port can be taken by someone else before the server binds it: try a few. pg_ctl -w
-        // waits (with its own deadline) until the postmaster is up, and fails at once if it exits.
-        var pgCtl = Path.Combine(BinDirectory, "pg_ctl");
-        var seconds = ((int)StartDeadline.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-        for (var attempt = 1; ; attempt++)
-        {
-            var port = FreePort();
-            await File.AppendAllTextAsync(Path.Combine(DataDirectory, "postgresql.conf"), ServerSettings(port));
-            try
-            {
-                await RunAsync(pgCtl, ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", seconds]);
-            }
-            catch (InvalidOperationException) when (attempt < 3)
-            {
-                continue;
-            }
-
-            _started = true;
-            await WaitForConnectionsAsync(port);
-            return;
-        }
-    }
-
-    /// <summary>
-    /// Stops the server (an outage of the store: fast mode, so what it committed stays committed;
-    /// the test server runs with synchronous_commit off, which an immediate stop would turn into
-    /// lost commits no production server has). Every connection breaks; <see cref="StartAgainAsync"/> ends it.
-    /// </summary>
-    public Task StopAsync() =>
-        RunAsync(Path.Combine(BinDirectory, "pg_ctl"), ["stop", "-D", DataDirectory, "-m", "fast", "-w", "-t", ((int)StartDeadline.TotalSeconds).ToString(CultureInfo.InvariantCulture)]);
-
-    /// <summary>Starts the stopped server again, on the same port, and waits until it takes connections.</summary>
-    public async Task StartAgainAsync()
-    {
-        await RunAsync(Path.Combine(BinDirectory, "pg_ctl"), ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", ((int)StartDeadline.TotalSeconds).ToString(CultureInfo.InvariantCulture)]);
-
-        // This process's pooled connections died with the old server: the next test starts afresh.
-        NpgsqlConnection.ClearAllPools();
-        await WaitForConnectionsAsync(new NpgsqlConnectionStringBuilder(ConnectionString).Port);
-    }
+    public async Task InitializeAsync() => _server = await PostgresServer.StartAsync();
 
     /// <inheritdoc />
     public async Task DisposeAsync()
     {
-        if (_root is null)
+        if (_server is not null)
         {
-            return;
+            await _server.DisposeAsync();
         }
-
-        try
-        {
-            NpgsqlConnection.ClearAllPools();
-            if (_started)
-            {
-                await RunAsync(Path.Combine(BinDirectory, "pg_ctl"), ["stop", "-D", DataDirectory, "-m", "immediate", "-w"]);
-            }
-        }
-        finally
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
-
-    private string ServerSettings(int port) => $"""
-
-        # OrleansReplication test server: loopback only, socket in the temp dir, durability off for speed.
-        listen_addresses = '127.0.0.1'
-        port = {port}
-        unix_socket_directories = '{Path.Combine(_root!, "socket")}'
-        fsync = off
-        synchronous_commit = off
-        full_page_writes = off
-        max_connections = 200
-
-        """;
-
-    // A real connection, retried until a deadline, proves the server is ready for the tests.
-    private async Task WaitForConnectionsAsync(int port)
-    {
-        var connectionString = new NpgsqlConnectionStringBuilder
-        {
-            Host = "127.0.0.1",
-            Port = port,
-            Username = "postgres",
-            Database = "postgres",
-            Timeout = 5,
-            Pooling = true,
-            MaxPoolSize = 20,
-        }.ConnectionString;
-
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                await using var connection = new NpgsqlConnection(connectionString);
-                await connection.OpenAsync();
-                ConnectionString = connectionString;
-                return;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or SocketException or TimeoutException)
-            {
-                if (deadline.Elapsed > StartDeadline)
-                {
-                    NpgsqlConnection.ClearAllPools();
-                    throw new InvalidOperationException(
-                        $"PostgreSQL test server on 127.0.0.1:{port} did not accept connections within {StartDeadline.TotalSeconds:0} s ({ex.Message}). Server log {LogFile}:{Environment.NewLine}{ReadLog()}", ex);
-                }
-
-                await Task.Delay(100);
-            }
-        }
-    }
-
-    private string ReadLog() => File.Exists(LogFile) ? File.ReadAllText(LogFile) : "(no log written)";
-
-    private async Task RunAsync(string fileName, IReadOnlyList<string> arguments, bool asServerUser = true)
-    {
-        var start = new ProcessStartInfo
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = _root!,
-        };
-        if (asServerUser && _asRoot)
-        {
-            start.FileName = "runuser";
-            foreach (var prefix in new[] { "-u", SystemUser, "--", fileName })
-            {
-                start.ArgumentList.Add(prefix);
-            }
-        }
-        else
-        {
-            start.FileName = fileName;
-        }
-
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var commandLine = string.Join(' ', start.ArgumentList.Prepend(start.FileName));
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start `{commandLine}`.");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(CommandDeadline);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"`{commandLine}` did not finish within {CommandDeadline.TotalSeconds:0} s. Server log:{Environment.NewLine}{ReadLogIfAny()}");
-        }
-
-        if (process.ExitCode != 0)
-        {
-            var hint = _asRoot && fileName.StartsWith(BinDirectory, StringComparison.Ordinal)
-                ? $" (ran as the '{SystemUser}' system user via runuser: the postgresql package creates that user)"
-                : string.Empty;
-            throw new InvalidOperationException(
-                $"`{commandLine}` failed with exit code {process.ExitCode}{hint}.{Environment.NewLine}{await output}{await error}{Environment.NewLine}Server log:{Environment.NewLine}{ReadLogIfAny()}");
-        }
-    }
-
-    private string ReadLogIfAny() => _root is not null && Directory.Exists(DataDirectory) ? ReadLog() : "(no server yet)";
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

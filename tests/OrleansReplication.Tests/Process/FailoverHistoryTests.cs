@@ -1,4 +1,5 @@
 using OrleansReplication.Testing.Processes;
+using OrleansReplication.Testing.Processes.Nemesis;
 using OrleansReplication.Tests.Infrastructure;
 
 namespace OrleansReplication.Tests.Processes;
@@ -49,7 +50,7 @@ public sealed class FailoverHistoryTests : IDisposable
         await workload.WaitForProgressAsync(1, "after the SIGKILL");
 
         var report = await workload.StopAndCheckAsync(silos.First(s => s.Key != victimId).Value);
-        HistoryWorkload.AssertClean(report, string.Empty);
+        Assert.True(report.Operations > 0 && workload.Violations(report) is null, workload.Violations(report) ?? "No operations recorded.");
     }
 
     private static async Task<bool> EveryPartitionHasAStandbyAsync(SiloProcess silo)

@@ -103,9 +103,9 @@ public sealed class SafetyLevelTests : ReplicationHarness
     }
 
     [Fact]
-    public async Task Durable_StoreFailing_StaysPendingAndCompletesOnceTheStoreRecovers()
+    public async Task Durable_StoreFailingNoDeadline_StaysPendingAndCompletesOnceTheStoreRecovers()
     {
-        var partition = await StartPartitionAsync(new ReplicationOptions { PersistRetryInitialDelay = TimeSpan.FromMilliseconds(5), PersistRetryMaxDelay = TimeSpan.FromMilliseconds(20) });
+        var partition = await StartPartitionAsync(new ReplicationOptions { PersistRetryInitialDelay = TimeSpan.FromMilliseconds(5), PersistRetryMaxDelay = TimeSpan.FromMilliseconds(20), DurableWriteTimeout = Timeout.InfiniteTimeSpan });
         Store.Failing = true;
 
         var write = WriteAsync(partition, SafetyLevel.Durable, Set("a", "1"));
@@ -115,6 +115,36 @@ public sealed class SafetyLevelTests : ReplicationHarness
         Store.Failing = false;
         var result = (await write.WaitAsync(Deadline))[0];
         Assert.Equal(result.Version, Assert.Single((await Sqlite.LoadPartitionAsync(partition.Id, default)).Items).Version);
+    }
+
+    [Fact]
+    public async Task Durable_StoreFailing_FailsAfterTheDeadlineWithItsId_ThenARetryWithTheIdResolvesItOnce()
+    {
+        var partition = await StartPartitionAsync(new ReplicationOptions
+        {
+            PersistRetryInitialDelay = TimeSpan.FromMilliseconds(5),
+            PersistRetryMaxDelay = TimeSpan.FromMilliseconds(20),
+            DurableWriteTimeout = TimeSpan.FromMilliseconds(200),
+        });
+        var key = new RequestKey("client-d", 7);
+        Store.Failing = true;
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<StoreUnavailableException>(() => partition.CommitAsync(new CommitRequest(Component, [Set("a", "1")], SafetyLevel.Durable, key)).WaitAsync(Deadline));
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(10));
+        Assert.Equal(new IdempotencyId("client-d", 7), error.IdempotencyId);
+        Assert.Contains("idempotency id", error.Message, StringComparison.Ordinal);
+        Assert.True(error.RetryAfter > TimeSpan.Zero);
+
+        // Applied in memory meanwhile; the retry while the store still fails fails the same way, applying nothing more.
+        var version = partition.Items.Get(Address("a"))!.Version;
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => partition.CommitAsync(new CommitRequest(Component, [Set("a", "1")], SafetyLevel.Durable, key)).WaitAsync(Deadline));
+        Assert.Equal(version, partition.Items.Get(Address("a"))!.Version);
+
+        Store.Failing = false;
+        var resolved = (await partition.CommitAsync(new CommitRequest(Component, [Set("a", "1")], SafetyLevel.Durable, key)).WaitAsync(Deadline))[0];
+        Assert.Equal(version, resolved.Version);
+        Assert.Equal(version, Assert.Single((await Sqlite.LoadPartitionAsync(partition.Id, default)).Items).Version);
     }
 
     [Fact]

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 
-namespace OrleansReplication.Tests.Infrastructure;
+namespace OrleansReplication.Testing.Processes;
 
-/// <summary>Condition waits with a deadline: the only way tests wait for something to happen (never bare sleeps).</summary>
+/// <summary>Condition waits with a deadline: the only way tests and the nemesis wait for something to happen (never bare sleeps).</summary>
 public static class Wait
 {
     // Short enough that a met condition is seen quickly, long enough not to spin a 2-core CI machine.

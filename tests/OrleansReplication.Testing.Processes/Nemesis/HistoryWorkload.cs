@@ -1,24 +1,23 @@
 using OrleansReplication.Bench.Measurement.History;
 using OrleansReplication.Client;
-using OrleansReplication.Testing.Processes;
-using OrleansReplication.Tests.Infrastructure;
-
-namespace OrleansReplication.Tests.Processes;
+namespace OrleansReplication.Testing.Processes.Nemesis;
 
 /// <summary>
 /// Jepsen's client side on real processes: writers that record every invoke and its outcome (ok,
 /// or unknown when it may have been applied), a read of every key at the end, and the check that
 /// nothing acknowledged was lost, nothing applied twice and every key is linearizable.
 /// </summary>
-internal sealed class HistoryWorkload(string component, int keys) : IAsyncDisposable
+public sealed class HistoryWorkload(string component, int keys) : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
     private readonly List<ReplicationClient> _clients = [];
     private readonly List<Task> _writers = [];
     private readonly CancellationTokenSource _stop = new();
+    private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private long[] _acknowledged = [];
 
+    /// <summary>Every operation recorded so far.</summary>
     public HistoryRecorder History { get; } = new();
 
     /// <summary>Writes acknowledged so far, per writer.</summary>
@@ -47,6 +46,32 @@ internal sealed class HistoryWorkload(string component, int keys) : IAsyncDispos
         return Wait.UntilAsync(() => targets.Select((t, w) => Acknowledged(w) >= t).All(ok => ok), Deadline, $"every writer to have {more} more writes acknowledged {after}");
     }
 
+    /// <summary>
+    /// The longest time any writer went without an acknowledgement between <paramref name="from"/>
+    /// and <paramref name="to"/> (<see cref="System.Diagnostics.Stopwatch"/> timestamps): the
+    /// unavailability a fault caused, as a client saw it.
+    /// </summary>
+    public TimeSpan LongestStall(long from, long to)
+    {
+        var longest = 0L;
+        var byWriter = History.Snapshot()
+            .Where(o => o.Process < _acknowledged.Length && o.Outcome == OperationOutcome.Ok && o.Completed >= from && o.Completed <= to)
+            .ToLookup(o => o.Process, o => o.Completed);
+        for (var writer = 0; writer < _acknowledged.Length; writer++)
+        {
+            var last = from;
+            foreach (var completed in byWriter[writer].Order())
+            {
+                longest = Math.Max(longest, completed - last);
+                last = completed;
+            }
+
+            longest = Math.Max(longest, to - last);
+        }
+
+        return TimeSpan.FromSeconds((double)longest / System.Diagnostics.Stopwatch.Frequency);
+    }
+
     /// <summary>Stops the writers, reads every key written through <paramref name="reader"/> and checks the history.</summary>
     public async Task<HistoryReport> StopAndCheckAsync(SiloProcess reader)
     {
@@ -65,15 +90,35 @@ internal sealed class HistoryWorkload(string component, int keys) : IAsyncDispos
         return HistoryChecker.Check(History.Snapshot());
     }
 
-    /// <summary>Asserts the report is clean: the first violations, and the report, otherwise.</summary>
-    public static void AssertClean(HistoryReport report, string context)
+    /// <summary>
+    /// Null when <paramref name="report"/> is clean; otherwise what was violated, with the report
+    /// and the shortest excerpt of the history that shows the first violation.
+    /// </summary>
+    public string? Violations(HistoryReport report)
     {
-        Assert.True(report.LostWrites.Count == 0, $"Acknowledged writes lost: {string.Join("; ", report.LostWrites.Take(5).Select(l => $"{l.Write.Key}={l.Write.Value}@{l.Write.Version}, read {l.Read.Value}@{l.Read.Version}"))}. {report}{context}");
-        Assert.True(report.DuplicatedEffects.Count == 0, $"Writes applied twice: {report}{context}");
-        Assert.True(report.NonLinearizableKeys.Count == 0, $"Not linearizable: {report}{context}");
-        Assert.True(report.UnknownKeys.Count == 0, $"Keys never read back: {report}{context}");
+        var (what, key, from, to) = report switch
+        {
+            { LostWrites.Count: > 0 } => ($"Acknowledged writes lost: {string.Join("; ", report.LostWrites.Take(5).Select(l => $"{l.Write.Key}={l.Write.Value}@{l.Write.Version}, read {l.Read.Value}@{l.Read.Version}"))}",
+                report.LostWrites[0].Write.Key, report.LostWrites[0].Write.Invoked, report.LostWrites[0].Read.Completed),
+            { DuplicatedEffects.Count: > 0 } => ($"Writes applied twice: {string.Join("; ", report.DuplicatedEffects.Take(5).Select(d => $"{d.Key}={d.Value} at versions {string.Join(", ", d.Versions)}"))}",
+                report.DuplicatedEffects[0].Key, long.MinValue, long.MaxValue),
+            { NonLinearizableKeys.Count: > 0 } => ("Not linearizable", report.NonLinearizableKeys[0], long.MinValue, long.MaxValue),
+            { UnknownKeys.Count: > 0 } => ("Keys the checker could not decide", report.UnknownKeys[0], long.MinValue, long.MaxValue),
+            _ => (null, null, 0L, 0L),
+        };
+        if (what is null)
+        {
+            return null;
+        }
+
+        // The operations on the key that overlap the violation (all of the key's, at most the last 20, when it has no span).
+        var excerpt = History.Snapshot().Where(o => o.Key == key && o.Completed >= from && o.Invoked <= to).TakeLast(20);
+        return $"{what}. {report}{Environment.NewLine}History of {key} (process, kind, value, version, outcome, invoked..completed ms):{Environment.NewLine}" +
+            string.Join(Environment.NewLine, excerpt.Select(o =>
+                $"  p{o.Process} {o.Kind} {o.Value ?? "(absent)"} v{o.Version} {o.Outcome} {Milliseconds(o.Invoked)}..{(o.Completed == long.MaxValue ? "?" : Milliseconds(o.Completed))}"));
     }
 
+    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -81,6 +126,8 @@ internal sealed class HistoryWorkload(string component, int keys) : IAsyncDispos
         await ProcessCluster.DisposeAllAsync(_clients);
         _stop.Dispose();
     }
+
+    private string Milliseconds(long timestamp) => System.Diagnostics.Stopwatch.GetElapsedTime(_started, timestamp).TotalMilliseconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture);
 
     private async Task WriteAsync(ReplicationClient client, int writer)
     {

@@ -1,12 +1,10 @@
 using System.Globalization;
-using OrleansReplication.Testing.Processes;
-using OrleansReplication.Tests.Infrastructure;
-
-namespace OrleansReplication.Tests.Processes;
+namespace OrleansReplication.Testing.Processes;
 
 /// <summary>What process tests wait for before and after they break something: silos balanced and in sync.</summary>
-internal static class BalancedCluster
+public static class BalancedCluster
 {
+    /// <summary>How long the cluster may take to settle.</summary>
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
 
     /// <summary>Starts <paramref name="count"/> silos on one store and waits until they are balanced and in sync; keyed by silo id.</summary>

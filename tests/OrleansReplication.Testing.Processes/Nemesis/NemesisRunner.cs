@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace OrleansReplication.Testing.Processes.Nemesis;
+
+/// <summary>
+/// Runs nemesis schedules (issue 16): three real silo processes on SQLite or PostgreSQL, writers
+/// recording every operation, the schedule's faults one after the other, each followed by the
+/// writers making progress and the cluster settling; then every key read back and the history
+/// checked. The test suite runs a fixed-seed slice, <c>bench nemesis</c> the long run.
+/// </summary>
+/// <param name="postgres">The PostgreSQL server PostgreSQL schedules use (a fresh database each); null when only SQLite runs.</param>
+/// <param name="log">Where progress lines go (a test's output, the console).</param>
+public sealed partial class NemesisRunner(PostgresServer? postgres, Action<string> log)
+{
+    private const int Silos = 3;
+    private const int Partitions = 8;
+    private const int Keys = 200;
+    private const int Writers = 4;
+    private const int ProgressPerStep = 20;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+
+    private string[] _storeArguments = [];
+    private string _dataDir = string.Empty;
+
+    /// <summary>
+    /// Runs <paramref name="schedule"/> in a fresh data directory (and database). Returns the
+    /// checker's verdict; throws when the cluster did not recover within the deadlines (with the
+    /// schedule, what ran, and the silos' logs).
+    /// </summary>
+    public async Task<NemesisOutcome> RunAsync(NemesisSchedule schedule)
+    {
+        if (schedule.Store == "postgres" && postgres is null)
+        {
+            throw new InvalidOperationException($"Schedule {schedule} needs a PostgreSQL server.");
+        }
+
+        var clock = Stopwatch.StartNew();
+        var dataDir = Directory.CreateTempSubdirectory("or-nemesis-").FullName;
+        _dataDir = dataDir;
+        _storeArguments = schedule.Store == "postgres" ? ["--storage", "postgres", "--connection-string", await PausableDatabaseAsync()] : [];
+        var targets = new Random(schedule.Seed);
+        var done = new List<FaultOutcome>();
+        var silos = await BalancedCluster.StartAsync(dataDir, Silos, Partitions, _storeArguments);
+        try
+        {
+            if (schedule.Faults.Any(f => f.NeedsBallast))
+            {
+                await Ballast.WriteAsync(silos.Values);
+            }
+
+            await using var workload = new HistoryWorkload("nemesis", Keys);
+            await workload.StartAsync(silos.Values, Writers);
+            await workload.WaitForProgressAsync(ProgressPerStep, "before the first fault");
+            foreach (var fault in schedule.Faults)
+            {
+                var started = Stopwatch.GetTimestamp();
+                var (what, ended, exiting) = await BreakAsync(fault, silos, targets);
+                await workload.WaitForProgressAsync(1, $"after {what}");
+                if (ended is not null)
+                {
+                    var exitCode = await exiting;
+                    if (fault.Kind == FaultKind.RestartGracefully && exitCode != 0)
+                    {
+                        throw new InvalidOperationException($"{what}: exited with {exitCode} after SIGTERM.{ended.Describe()}");
+                    }
+
+                    what += $", exited after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms, restarted as {await RestartAsync(ended, silos)}";
+                }
+
+                await BalancedCluster.WaitAsync(silos, Partitions, lagZero: false);
+                await workload.WaitForProgressAsync(ProgressPerStep, $"after {what}, the cluster settled");
+                done.Add(new FaultOutcome(fault, what, workload.LongestStall(started, Stopwatch.GetTimestamp()), Stopwatch.GetElapsedTime(started)));
+                log(done[^1].ToString());
+            }
+
+            var report = await workload.StopAndCheckAsync(silos.Values.First());
+            return new NemesisOutcome(schedule, done, report, workload.Acknowledged(), workload.Violations(report), clock.Elapsed);
+        }
+        catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or HttpRequestException)
+        {
+            throw new NemesisHarnessException($"Schedule {schedule} did not recover after: {string.Join("; ", done.Select(d => d.What))}. {ex.Message}{ProcessCluster.Logs(silos)}", ex);
+        }
+        finally
+        {
+            await ProcessCluster.DisposeAllAsync(silos.Values);
+            TryDelete(dataDir);
+        }
+    }
+
+    // Applies one fault; returns what it did (for the report) and the process it ends, if any, with
+    // its exit (a graceful stop is still draining: the writers are watched meanwhile).
+    private async Task<(string What, SiloProcess? Ended, Task<int> Exiting)> BreakAsync(Fault fault, Dictionary<string, SiloProcess> silos, Random targets)
+    {
+        var map = await silos.Values.First().PartitionsAsync();
+        var leads = silos.Keys.ToDictionary(id => id, id => map.Count(p => p.GetProperty("primary").GetString() == id));
+        var id = fault.Kind switch
+        {
+            FaultKind.KillBusiestPrimary or FaultKind.PauseUntilDeposed => leads.MaxBy(l => l.Value).Key,
+            FaultKind.KillQuietestSilo or FaultKind.KillJoinerCatchingUp or FaultKind.KillPrimaryOfJoiner => leads.MinBy(l => l.Value).Key,
+            _ => silos.Keys.Order(StringComparer.Ordinal).ElementAt(targets.Next(silos.Count)),
+        };
+        var silo = silos[id];
+        var what = $"{fault} on {id} ({leads[id]} primaries)";
+        switch (fault.Kind)
+        {
+            case FaultKind.KillBusiestPrimary or FaultKind.KillQuietestSilo:
+                await silo.KillAsync();
+                break;
+            case FaultKind.RestartGracefully:
+                silos.Remove(id);
+                return (what, silo, silo.StopAsync(Deadline));
+            case FaultKind.PauseBriefly:
+                await silo.PauseAsync();
+                await Task.Delay(fault.Pause); // the fault itself: the silo is frozen this long
+                await silo.ResumeAsync();
+                return (what, null, Task.FromResult(0));
+            case FaultKind.StoreOutage:
+                await StoreOutageAsync(fault.Outage);
+                return ($"{fault}", null, Task.FromResult(0));
+            case FaultKind.PauseUntilDeposed:
+                var survivor = silos.Values.First(s => s != silo);
+                await silo.PauseAsync();
+                await Wait.UntilAsync(async () => await ProcessCluster.StatusOfAsync(survivor, id) == "dead", Deadline, $"the others to declare the paused silo {id} dead");
+                await silo.ResumeAsync();
+                await silo.WaitForExitAsync(Deadline); // deposed: it learns it was declared dead and stops
+                break;
+            case FaultKind.KillJoinerCatchingUp or FaultKind.KillPrimaryOfJoiner:
+                return await KillAroundCatchUpAsync(fault, silo, silos, what);
+        }
+
+        silos.Remove(id);
+        return (what, silo, Task.FromResult(silo.ExitCode));
+    }
+
+    // SIGKILL of the quietest silo, a new process in its place, and, while that one catches up as a
+    // standby, SIGKILL of the joiner itself or of the primary it catches up from.
+    private async Task<(string What, SiloProcess? Ended, Task<int> Exiting)> KillAroundCatchUpAsync(Fault fault, SiloProcess quietest, Dictionary<string, SiloProcess> silos, string what)
+    {
+        await quietest.KillAsync();
+        silos.Remove(quietest.SiloId);
+        var joinerId = await RestartAsync(quietest, silos);
+        var (partition, primary) = await CatchingUpAsync(silos, joinerId);
+        var victim = fault.Kind == FaultKind.KillJoinerCatchingUp ? joinerId : primary ?? joinerId;
+        what += partition is null
+            ? $", restarted as {joinerId}, which caught up before it was seen catching up; then SIGKILL of {victim}"
+            : $", restarted as {joinerId}; while it caught up on partition {partition} (primary {primary}), SIGKILL of {victim}";
+        var ended = silos[victim];
+        await ended.KillAsync();
+        silos.Remove(victim);
+        return (what, ended, Task.FromResult(ended.ExitCode));
+    }
+
+    // The first partition (and its primary) on which the joiner is a standby not yet in sync, as the
+    // primary sees it; nulls when none was seen within a few seconds (it caught up at once).
+    private static async Task<(int? Partition, string? Primary)> CatchingUpAsync(Dictionary<string, SiloProcess> silos, string joiner)
+    {
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            foreach (var (id, silo) in silos.Where(s => s.Key != joiner))
+            {
+                try
+                {
+                    foreach (var view in await silo.PartitionsAsync())
+                    {
+                        if (view.GetProperty("primary").GetString() == id
+                            && PartitionViews.Standbys(view).Any(s => PartitionViews.SiloOf(s) == joiner && !PartitionViews.InSync(s)))
+                        {
+                            return (view.GetProperty("id").GetInt32(), id);
+                        }
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    // A silo busy restarting partitions: ask the next.
+                }
+            }
+
+            await Task.Delay(10);
+        }
+
+        return (null, null);
+    }
+
+    // The store unavailable for a while: PostgreSQL stopped and started again; SQLite's file write
+    // lock held by this process, as a stalled writer would hold it.
+    private async Task StoreOutageAsync(TimeSpan outage)
+    {
+        if (postgres is not null && _storeArguments.Length > 0)
+        {
+            await postgres.StopAsync();
+            await Task.Delay(outage); // the fault itself: the store is down this long
+            await postgres.StartAgainAsync();
+            return;
+        }
+
+        var file = Path.Combine(_dataDir, "replication.db");
+        await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = file, DefaultTimeout = 60, Pooling = false }.ConnectionString);
+        await connection.OpenAsync();
+        await using (var begin = new SqliteCommand("BEGIN EXCLUSIVE", connection))
+        {
+            await begin.ExecuteNonQueryAsync();
+        }
+
+        await Task.Delay(outage); // the fault itself: every other writer waits on the lock this long
+        await using var rollback = new SqliteCommand("ROLLBACK", connection);
+        await rollback.ExecuteNonQueryAsync();
+    }
+
+    // A new process in the ended one's place (same instance: ports and data directory); returns its id.
+    private async Task<string> RestartAsync(SiloProcess ended, Dictionary<string, SiloProcess> silos)
+    {
+        await ended.DisposeAsync();
+        var restarted = await SiloProcess.StartAsync(_dataDir, ended.Instance, [.. _storeArguments, "--partitions", Partitions.ToString(CultureInfo.InvariantCulture)]);
+        silos[restarted.SiloId] = restarted;
+        return restarted.SiloId;
+    }
+
+    // A fresh database whose paused sessions' open transactions the server ends (a paused silo would hold its locks otherwise).
+    private async Task<string> PausableDatabaseAsync() =>
+        new Npgsql.NpgsqlConnectionStringBuilder(await postgres!.CreateDatabaseAsync()) { Options = "-c idle_in_transaction_session_timeout=1000" }.ConnectionString;
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held by a dying process: the temp directory is cleaned up later.
+        }
+    }
+}
+
+/// <summary>A schedule whose cluster did not recover within the harness' deadlines (unbounded unavailability, or a harness failure).</summary>
+public sealed class NemesisHarnessException(string message, Exception inner) : Exception(message, inner);

@@ -1,0 +1,259 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace OrleansReplication.Testing.Processes;
+
+/// <summary>
+/// A real, throwaway PostgreSQL 15 server: a fresh cluster in a temp directory, on a free
+/// 127.0.0.1 port with its unix socket inside that directory, stopped and deleted on dispose.
+/// The tests' fixture and the benchmark tool both run one.
+/// </summary>
+/// <remarks>
+/// initdb refuses to run as root (as CI does), so then the directory is handed to the
+/// <c>postgres</c> system user and every server binary runs through <c>runuser</c>.
+/// Missing binaries fail loudly: a database test that skips proves nothing.
+/// </remarks>
+public sealed class PostgresServer : IAsyncDisposable
+{
+    private const string BinDirectory = "/usr/lib/postgresql/15/bin";
+    private const string SystemUser = "postgres";
+    private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan CommandDeadline = TimeSpan.FromSeconds(120);
+
+    private readonly bool _asRoot = Environment.UserName == "root";
+    private readonly string _root = Directory.CreateTempSubdirectory("or-pg-").FullName;
+    private readonly bool _durable;
+    private bool _started;
+
+    private PostgresServer(bool durable) => _durable = durable;
+
+    /// <summary>The connection string of the server's <c>postgres</c> database, as superuser <c>postgres</c>.</summary>
+    public string ConnectionString { get; private set; } = string.Empty;
+
+    private string DataDirectory => Path.Combine(_root, "data");
+
+    private string LogFile => Path.Combine(_root, "server.log");
+
+    /// <summary>
+    /// Starts a server. <paramref name="durable"/>: PostgreSQL's default durability (fsync,
+    /// synchronous commit), as a benchmark must measure; otherwise off, for fast tests.
+    /// </summary>
+    public static async Task<PostgresServer> StartAsync(bool durable = false)
+    {
+        foreach (var tool in new[] { "initdb", "pg_ctl", "postgres" })
+        {
+            if (!File.Exists(Path.Combine(BinDirectory, tool)))
+            {
+                throw new InvalidOperationException(
+                    $"PostgreSQL 15 is not installed: {Path.Combine(BinDirectory, tool)} is missing. Install it with `apt-get install postgresql` (Debian 12 ships version 15).");
+            }
+        }
+
+        var server = new PostgresServer(durable);
+        try
+        {
+            await server.InitializeAsync();
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Creates an empty database and returns its connection string, so each test or cluster is isolated.</summary>
+    /// <param name="name">The database name (lower case letters, digits, '_'); a unique one when omitted.</param>
+    public async Task<string> CreateDatabaseAsync(string? name = null)
+    {
+        name ??= "t_" + Guid.NewGuid().ToString("N");
+        if (name.Length is 0 or > 63 || !name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_'))
+        {
+            throw new ArgumentException($"Database name '{name}' must be 1-63 characters of a-z, 0-9 and '_'.", nameof(name));
+        }
+
+        await using (var connection = new NpgsqlConnection(ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        return new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name }.ConnectionString;
+    }
+
+    /// <summary>
+    /// Stops the server (an outage of the store: fast mode, so what it committed stays committed;
+    /// a test server runs with synchronous_commit off, which an immediate stop would turn into
+    /// lost commits no production server has). Every connection breaks; <see cref="StartAgainAsync"/> ends it.
+    /// </summary>
+    public Task StopAsync() => PgCtlAsync("stop", "-m", "fast");
+
+    /// <summary>Starts the stopped server again, on the same port, and waits until it takes connections.</summary>
+    public async Task StartAgainAsync()
+    {
+        await PgCtlAsync("start", "-l", LogFile);
+
+        // This process's pooled connections died with the old server.
+        NpgsqlConnection.ClearAllPools();
+        await WaitForConnectionsAsync(new NpgsqlConnectionStringBuilder(ConnectionString).Port);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            NpgsqlConnection.ClearAllPools();
+            if (_started)
+            {
+                await RunAsync(Path.Combine(BinDirectory, "pg_ctl"), ["stop", "-D", DataDirectory, "-m", "immediate", "-w"]);
+            }
+        }
+        finally
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    private async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "socket"));
+        if (_asRoot)
+        {
+            await RunAsync("chown", ["-R", $"{SystemUser}:{SystemUser}", _root], asServerUser: false);
+        }
+
+        await RunAsync(Path.Combine(BinDirectory, "initdb"), ["-D", DataDirectory, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]);
+
+        // A free port can be taken by someone else before the server binds it: try a few. pg_ctl -w
+        // waits (with its own deadline) until the postmaster is up, and fails at once if it exits.
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort();
+            await File.AppendAllTextAsync(Path.Combine(DataDirectory, "postgresql.conf"), ServerSettings(port));
+            try
+            {
+                await PgCtlAsync("start", "-l", LogFile);
+            }
+            catch (InvalidOperationException) when (attempt < 3)
+            {
+                continue;
+            }
+
+            _started = true;
+            await WaitForConnectionsAsync(port);
+            return;
+        }
+    }
+
+    private Task PgCtlAsync(string verb, params string[] arguments) =>
+        RunAsync(Path.Combine(BinDirectory, "pg_ctl"), [verb, "-D", DataDirectory, .. arguments, "-w", "-t", ((int)StartDeadline.TotalSeconds).ToString(CultureInfo.InvariantCulture)]);
+
+    private string ServerSettings(int port) => $"""
+
+        # OrleansReplication's throwaway server: loopback only, socket in the temp dir.
+        listen_addresses = '127.0.0.1'
+        port = {port}
+        unix_socket_directories = '{Path.Combine(_root, "socket")}'
+        max_connections = 200
+        {(_durable ? string.Empty : "fsync = off\nsynchronous_commit = off\nfull_page_writes = off")}
+
+        """;
+
+    // A real connection, retried until a deadline, proves the server is ready.
+    private async Task WaitForConnectionsAsync(int port)
+    {
+        var connectionString = new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1",
+            Port = port,
+            Username = "postgres",
+            Database = "postgres",
+            Timeout = 5,
+            Pooling = true,
+            MaxPoolSize = 20,
+        }.ConnectionString;
+
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(connectionString);
+                await connection.OpenAsync();
+                ConnectionString = connectionString;
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or SocketException or TimeoutException)
+            {
+                if (deadline.Elapsed > StartDeadline)
+                {
+                    NpgsqlConnection.ClearAllPools();
+                    throw new InvalidOperationException(
+                        $"PostgreSQL server on 127.0.0.1:{port} did not accept connections within {StartDeadline.TotalSeconds:0} s ({ex.Message}). Server log {LogFile}:{Environment.NewLine}{ReadLog()}", ex);
+                }
+
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    private string ReadLog() => File.Exists(LogFile) ? File.ReadAllText(LogFile) : "(no log written)";
+
+    private async Task RunAsync(string fileName, IReadOnlyList<string> arguments, bool asServerUser = true)
+    {
+        var start = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _root };
+        if (asServerUser && _asRoot)
+        {
+            start.FileName = "runuser";
+            foreach (var prefix in new[] { "-u", SystemUser, "--", fileName })
+            {
+                start.ArgumentList.Add(prefix);
+            }
+        }
+        else
+        {
+            start.FileName = fileName;
+        }
+
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var commandLine = string.Join(' ', start.ArgumentList.Prepend(start.FileName));
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start `{commandLine}`.");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(CommandDeadline);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"`{commandLine}` did not finish within {CommandDeadline.TotalSeconds:0} s. Server log:{Environment.NewLine}{ReadLog()}");
+        }
+
+        if (process.ExitCode != 0)
+        {
+            var hint = _asRoot && fileName.StartsWith(BinDirectory, StringComparison.Ordinal)
+                ? $" (ran as the '{SystemUser}' system user via runuser: the postgresql package creates that user)"
+                : string.Empty;
+            throw new InvalidOperationException(
+                $"`{commandLine}` failed with exit code {process.ExitCode}{hint}.{Environment.NewLine}{await output}{await error}{Environment.NewLine}Server log:{Environment.NewLine}{ReadLog()}");
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
