@@ -27,6 +27,15 @@ public sealed class PostgresServerFixture : IAsyncLifetime
     private string? _root;
     private bool _started;
 
+    /// <summary>
+    /// An address to listen on besides 127.0.0.1, e.g. a test network's bridge so that silos in
+    /// network namespaces reach the server; it must exist when the server starts.
+    /// </summary>
+    public IPAddress? ExtraListenAddress { get; init; }
+
+    /// <summary>The clients trusted without a password on <see cref="ExtraListenAddress"/> (CIDR, e.g. that test network's subnet).</summary>
+    public string? ExtraClientNetwork { get; init; }
+
     /// <summary>The connection string of the server's <c>postgres</c> database, as superuser <c>postgres</c>.</summary>
     public string ConnectionString { get; private set; } = string.Empty;
 
@@ -74,6 +83,11 @@ public sealed class PostgresServerFixture : IAsyncLifetime
         }
 
         await RunAsync(Path.Combine(BinDirectory, "initdb"), ["-D", DataDirectory, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]);
+        if (ExtraClientNetwork is not null)
+        {
+            // initdb trusts loopback clients only.
+            await File.AppendAllTextAsync(Path.Combine(DataDirectory, "pg_hba.conf"), $"{Environment.NewLine}host all all {ExtraClientNetwork} trust{Environment.NewLine}");
+        }
 
         // A free port can be taken by someone else before the server binds it: try a few. pg_ctl -w
         // waits (with its own deadline) until the postmaster is up, and fails at once if it exits.
@@ -140,8 +154,8 @@ public sealed class PostgresServerFixture : IAsyncLifetime
 
     private string ServerSettings(int port) => $"""
 
-        # OrleansReplication test server: loopback only, socket in the temp dir, durability off for speed.
-        listen_addresses = '127.0.0.1'
+        # OrleansReplication test server: loopback (and a test network's bridge, if asked) only, socket in the temp dir, durability off for speed.
+        listen_addresses = '127.0.0.1{(ExtraListenAddress is null ? string.Empty : $",{ExtraListenAddress}")}'
         port = {port}
         unix_socket_directories = '{Path.Combine(_root!, "socket")}'
         fsync = off
