@@ -9,7 +9,7 @@ namespace OrleansReplication.Tests.Processes;
 /// Issue 16's network partitions: three silo processes, each in a network namespace of the test's
 /// own (<see cref="IsolatedNetwork"/>), on PostgreSQL through the bridge; .NET clients in the root
 /// namespace write unique values at <c>Applied</c>, recording every outcome. Each test cuts the
-/// network (a silo from both peers, a silo from the store), holds the
+/// network (a silo from both peers, one way between two silos, a silo from the store), holds the
 /// cut, heals, restarts what stopped, and checks the history: nothing acknowledged lost or applied
 /// twice, every key linearizable. What the product did (detection, writers' stall) is printed;
 /// the promises are asserted.
@@ -54,14 +54,38 @@ public sealed partial class NetworkPartitionTests(ITestOutputHelper output, Netw
             var exited = run.SinceCut;
             var victimLog = victim.StandardOutput;
             await run.WaitForProgressAsync(PartitionRun.ProgressPerStep, "on the majority, the cut still in place");
-            var (stall, unknown) = await run.HealAndSettleAsync();
-            var settled = run.SinceHealed;
-            var report = await run.CheckAsync();
+            var outcome = await run.HealAndCheckAsync();
 
-            output.WriteLine($"Cut {victimId} (busiest primary) from both peers: every writer acknowledged again {resumed.TotalMilliseconds:0} ms after the cut; declared dead: {run.Watch.Describe(run.CutAt)}; it exited {exited.TotalMilliseconds:0} ms after the cut; longest writer stall while cut {stall.TotalMilliseconds:0} ms, {unknown} unknown outcomes; healed, restarted and settled in {settled.TotalMilliseconds:0} ms. {report}");
-            Assert.True(run.Watch.Dead.Keys.All(id => id == victimId), $"A silo that was not cut off was declared dead: {run.Watch.Describe(run.CutAt)}.{run.Logs()}");
+            output.WriteLine($"Cut {victimId} (busiest primary) from both peers: every writer acknowledged again {resumed.TotalMilliseconds:0} ms after the cut; it exited {exited.TotalMilliseconds:0} ms after the cut; {outcome}");
+            Assert.True(run.Watch.Dead.Keys.All(id => id == victimId), $"A silo that was not cut off was declared dead: {outcome.Dead}.{run.Logs()}");
             Assert.Contains("I have been told I am dead", victimLog, StringComparison.Ordinal);
-            HistoryWorkload.AssertClean(report, run.Logs());
+            HistoryWorkload.AssertClean(outcome.Report, run.Logs());
+        });
+    }
+
+    [Fact]
+    public async Task OneWayCutBetweenTwoSilos_WritesGoOn_TheThirdIsNeverDeclaredDead_NothingAcknowledgedLost()
+    {
+        await using var run = await PartitionRun.StartAsync(fixture, _dataDir.Path, "netns-one-way");
+        await run.GuardAsync(async () =>
+        {
+            var sender = await run.BusiestPrimaryAsync();
+            var others = run.Silos.Values.Where(s => s != sender).OrderBy(PartitionRun.HostOf).ToList();
+            var (receiver, bystander) = (others[0], others[1]);
+            run.MarkCut();
+            await Network.CutOneWayAsync(PartitionRun.HostOf(sender), PartitionRun.HostOf(receiver));
+
+            var (resumed, stalled) = await run.HoldCutWatchingWritersAsync(CutHeld, $"cutting {sender.SiloId}'s packets to {receiver.SiloId}");
+
+            // A silo declared dead reaches the store, so it must learn it and stop.
+            await Wait.UntilAsync(() => run.Silos.Values.Where(s => run.Watch.IsDead(s.SiloId)).All(s => s.HasExited), Deadline, "every silo declared dead to stop");
+            var held = run.SinceCut;
+            var outcome = await run.HealAndCheckAsync();
+
+            output.WriteLine($"Cut {sender.SiloId}'s packets (busiest primary) to {receiver.SiloId} for {held.TotalSeconds:0} s: {Resumed(resumed, stalled)}; {outcome}");
+            Assert.False(run.Watch.IsDead(bystander.SiloId), $"{bystander.SiloId}, which no cut touched, was declared dead: {outcome.Dead}.{run.Logs()}");
+            HistoryWorkload.AssertClean(outcome.Report, run.Logs());
+            Assert.True(stalled is null, $"Writes stalled while the one-way cut lasted: {stalled}");
         });
     }
 
@@ -75,21 +99,18 @@ public sealed partial class NetworkPartitionTests(ITestOutputHelper output, Netw
             run.MarkCut();
             await Network.CutFromServiceAsync(PartitionRun.HostOf(victim), fixture.StorePort);
 
-            await run.WaitForProgressAsync(1, $"after cutting {victim.SiloId} from the store");
-            var resumed = run.SinceCut;
-            await run.HoldCutAsync(StoreCutHeld);
-
             // Applied writes need the standbys, not the store: they must go on.
-            await run.WaitForProgressAsync(PartitionRun.ProgressPerStep, "the cut from the store still in place");
-            var dead = run.Watch.Describe(run.CutAt);
-            var exited = string.Join(", ", run.Silos.Values.Where(s => s.HasExited).Select(s => s.SiloId));
-            var (stall, unknown) = await run.HealAndSettleAsync();
-            var settled = run.SinceHealed;
-            var report = await run.CheckAsync();
+            var (resumed, stalled) = await run.HoldCutWatchingWritersAsync(StoreCutHeld, $"cutting {victim.SiloId} from the store");
+            var held = run.SinceCut;
+            var outcome = await run.HealAndCheckAsync();
 
-            output.WriteLine($"Cut {victim.SiloId} (busiest primary) from PostgreSQL for {StoreCutHeld.TotalSeconds:0} s: every writer acknowledged again {resumed.TotalMilliseconds:0} ms after the cut; declared dead: {dead}; exited: {(exited.Length == 0 ? "none" : exited)}; longest writer stall while cut {stall.TotalMilliseconds:0} ms, {unknown} unknown outcomes; healed and settled in {settled.TotalMilliseconds:0} ms. {report}");
-            Assert.True(run.Watch.Dead.Count == 0, $"A silo its peers and clients could reach was declared dead: {dead}.{run.Logs()}");
-            HistoryWorkload.AssertClean(report, run.Logs());
+            output.WriteLine($"Cut {victim.SiloId} (busiest primary) from PostgreSQL for {held.TotalSeconds:0} s: {Resumed(resumed, stalled)}; {outcome}");
+            HistoryWorkload.AssertClean(outcome.Report, run.Logs());
+            Assert.True(run.Watch.Dead.Count == 0, $"A silo its peers and clients could reach was declared dead: {outcome.Dead}; {Resumed(resumed, stalled)}.{run.Logs()}");
+            Assert.True(stalled is null, $"Writes stalled while the silo was cut from the store: {stalled}");
         });
     }
+
+    private static string Resumed(TimeSpan resumed, string? stalled) =>
+        stalled is null ? $"every writer acknowledged again {resumed.TotalMilliseconds:0} ms after the cut" : $"writers stalled ({resumed.TotalSeconds:0} s after the cut: {stalled})";
 }

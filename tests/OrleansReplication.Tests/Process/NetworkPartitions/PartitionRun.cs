@@ -113,15 +113,39 @@ internal sealed class PartitionRun : IAsyncDisposable
     public Task HoldCutAsync(TimeSpan held) => Wait.UntilAsync(() => SinceCut >= held, held + TimeSpan.FromSeconds(5), $"{held.TotalSeconds:0} s of the cut");
 
     /// <summary>
+    /// Holds the cut for <paramref name="held"/> while the writers must go on: returns how long until
+    /// every writer was acknowledged again, or, instead of throwing, what stalled (so that the heal
+    /// and the history check still run and the test reports everything).
+    /// </summary>
+    public async Task<(TimeSpan Resumed, string? Stalled)> HoldCutWatchingWritersAsync(TimeSpan held, string cut)
+    {
+        try
+        {
+            await WaitForProgressAsync(1, $"after {cut}");
+            var resumed = SinceCut;
+            await HoldCutAsync(held);
+            await WaitForProgressAsync(ProgressPerStep, $"with {cut} still in place");
+            return (resumed, null);
+        }
+        catch (TimeoutException ex)
+        {
+            return (SinceCut, ex.Message);
+        }
+    }
+
+    /// <summary>
     /// Heals the network, starts again (same namespace, instance, store) each silo that stopped, and
     /// waits for the cluster to settle and every writer to make progress; returns the writers'
     /// longest stall and unknown outcomes while cut.
     /// </summary>
-    public async Task<(TimeSpan LongestStall, int Unknown)> HealAndSettleAsync()
+    private async Task<(TimeSpan LongestStall, int Unknown)> HealAndSettleAsync()
     {
         _healedAt = Stopwatch.GetTimestamp();
         await _network.HealAsync();
         var stalls = WriterStalls.Measure(Workload.History.Snapshot(), _cutAt, _healedAt);
+
+        // A silo declared dead that could not read so (cut from the store) learns it now and stops.
+        await Wait.UntilAsync(() => Silos.Values.Where(s => Watch.IsDead(s.SiloId)).All(s => s.HasExited), Deadline, "every silo declared dead to stop once healed");
         foreach (var (id, silo) in Silos.Where(s => s.Value.HasExited).ToList())
         {
             // The same instance and address, but a new incarnation: a new id (its generation differs).
@@ -138,10 +162,21 @@ internal sealed class PartitionRun : IAsyncDisposable
     }
 
     /// <summary>Time from healing until the cluster settled and every writer made progress.</summary>
-    public TimeSpan SinceHealed => Stopwatch.GetElapsedTime(_healedAt);
+    private TimeSpan SinceHealed => Stopwatch.GetElapsedTime(_healedAt);
 
-    /// <summary>Stops the writers, reads every key back and checks the history.</summary>
-    public Task<HistoryReport> CheckAsync() => Workload.StopAndCheckAsync(Silos.Values.First(s => !s.HasExited));
+    /// <summary>
+    /// Notes who was declared dead and who stopped, heals and settles (<see cref="HealAndSettleAsync"/>),
+    /// then stops the writers, reads every key back and checks the history.
+    /// </summary>
+    public async Task<PartitionOutcome> HealAndCheckAsync()
+    {
+        var dead = Watch.Describe(_cutAt);
+        var exited = string.Join(", ", Silos.Values.Where(s => s.HasExited).Select(s => s.SiloId));
+        var (stall, unknown) = await HealAndSettleAsync();
+        var settled = SinceHealed;
+        var report = await Workload.StopAndCheckAsync(Silos.Values.First(s => !s.HasExited));
+        return new PartitionOutcome(dead, exited.Length == 0 ? "none" : exited, stall, unknown, settled, report);
+    }
 
     /// <summary>
     /// Runs <paramref name="scenario"/>; on a failure every silo's whole log (those replaced too) is
@@ -189,4 +224,11 @@ internal sealed class PartitionRun : IAsyncDisposable
             await ProcessCluster.DisposeAllAsync(Silos.Values.Concat(_ended));
         }
     }
+}
+
+/// <summary>What a partition scenario did, for its report line.</summary>
+internal sealed record PartitionOutcome(string Dead, string Exited, TimeSpan LongestStall, int Unknown, TimeSpan Settled, HistoryReport Report)
+{
+    public override string ToString() =>
+        $"declared dead: {Dead}; exited: {Exited}; longest writer stall while cut {LongestStall.TotalMilliseconds:0} ms, {Unknown} unknown outcomes; healed, restarted and settled in {Settled.TotalMilliseconds:0} ms. {Report}";
 }
