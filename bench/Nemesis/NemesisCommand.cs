@@ -17,7 +17,7 @@ internal static class NemesisCommand
         var seeds = Enumerable.Range(settings.FirstSeed, settings.Schedules).ToList();
         var schedules = seeds.Select(seed => NemesisSchedule.FromSeed(seed, settings.StorageGiven ? settings.Storage : null)).ToList();
         await using var postgres = schedules.Any(s => s.Store == "postgres") ? await PostgresServer.StartAsync(durable: true) : null;
-        var runner = new NemesisRunner(postgres, _ => { });
+        var runner = new NemesisRunner(postgres, line => Console.Error.WriteLine($"  {line}"));
         var outcomes = new List<NemesisOutcome>();
         var failed = new List<(NemesisSchedule Schedule, string Why)>();
         var clock = Stopwatch.StartNew();

@@ -26,9 +26,12 @@ public sealed class PostgresServer : IAsyncDisposable
     private readonly bool _asRoot = Environment.UserName == "root";
     private readonly string _root = Directory.CreateTempSubdirectory("or-pg-").FullName;
     private readonly bool _durable;
+    private readonly IPAddress? _extraListenAddress;
+    private readonly string? _extraClientNetwork;
     private bool _started;
 
-    private PostgresServer(bool durable) => _durable = durable;
+    private PostgresServer(bool durable, IPAddress? extraListenAddress, string? extraClientNetwork) =>
+        (_durable, _extraListenAddress, _extraClientNetwork) = (durable, extraListenAddress, extraClientNetwork);
 
     /// <summary>The connection string of the server's <c>postgres</c> database, as superuser <c>postgres</c>.</summary>
     public string ConnectionString { get; private set; } = string.Empty;
@@ -41,7 +44,10 @@ public sealed class PostgresServer : IAsyncDisposable
     /// Starts a server. <paramref name="durable"/>: PostgreSQL's default durability (fsync,
     /// synchronous commit), as a benchmark must measure; otherwise off, for fast tests.
     /// </summary>
-    public static async Task<PostgresServer> StartAsync(bool durable = false)
+    /// <param name="durable">Whether commits are synced.</param>
+    /// <param name="extraListenAddress">An address to listen on besides 127.0.0.1, e.g. a test network's bridge, so silos in network namespaces reach the server; it must exist.</param>
+    /// <param name="extraClientNetwork">The clients trusted without a password on that address (CIDR, e.g. the test network's subnet).</param>
+    public static async Task<PostgresServer> StartAsync(bool durable = false, IPAddress? extraListenAddress = null, string? extraClientNetwork = null)
     {
         foreach (var tool in new[] { "initdb", "pg_ctl", "postgres" })
         {
@@ -52,7 +58,7 @@ public sealed class PostgresServer : IAsyncDisposable
             }
         }
 
-        var server = new PostgresServer(durable);
+        var server = new PostgresServer(durable, extraListenAddress, extraClientNetwork);
         try
         {
             await server.InitializeAsync();
@@ -128,6 +134,11 @@ public sealed class PostgresServer : IAsyncDisposable
         }
 
         await RunAsync(Path.Combine(BinDirectory, "initdb"), ["-D", DataDirectory, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]);
+        if (_extraClientNetwork is not null)
+        {
+            // initdb trusts loopback clients only.
+            await File.AppendAllTextAsync(Path.Combine(DataDirectory, "pg_hba.conf"), $"{Environment.NewLine}host all all {_extraClientNetwork} trust{Environment.NewLine}");
+        }
 
         // A free port can be taken by someone else before the server binds it: try a few. pg_ctl -w
         // waits (with its own deadline) until the postmaster is up, and fails at once if it exits.
@@ -155,8 +166,8 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private string ServerSettings(int port) => $"""
 
-        # OrleansReplication's throwaway server: loopback only, socket in the temp dir.
-        listen_addresses = '127.0.0.1'
+        # OrleansReplication's throwaway server: loopback (and a test network's bridge, if asked) only, socket in the temp dir.
+        listen_addresses = '127.0.0.1{(_extraListenAddress is null ? string.Empty : $",{_extraListenAddress}")}'
         port = {port}
         unix_socket_directories = '{Path.Combine(_root, "socket")}'
         max_connections = 200

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using OrleansReplication.Client;
+using OrleansReplication.Testing.Processes.Network;
 
 namespace OrleansReplication.Testing.Processes;
 
@@ -8,14 +9,21 @@ namespace OrleansReplication.Testing.Processes;
 public static class ProcessCluster
 {
     /// <summary>Starts <paramref name="count"/> silos one after the other, each as <paramref name="options"/> say on a free instance; keyed by silo id. Disposes those started if one fails.</summary>
-    public static async Task<Dictionary<string, SiloProcess>> StartAsync(SiloLaunchOptions options, int count)
+    public static Task<Dictionary<string, SiloProcess>> StartAsync(SiloLaunchOptions options, int count) =>
+        StartAsync(Enumerable.Repeat(options with { Instance = null }, count));
+
+    /// <summary>Starts a silo in each of <paramref name="network"/>'s hosts (the i-th silo in the i-th namespace), as <paramref name="options"/> say; see <see cref="StartAsync(SiloLaunchOptions, int)"/>.</summary>
+    public static Task<Dictionary<string, SiloProcess>> StartAsync(SiloLaunchOptions options, IsolatedNetwork network) =>
+        StartAsync(network.Hosts.Select(host => options with { Instance = null, Network = host }));
+
+    private static async Task<Dictionary<string, SiloProcess>> StartAsync(IEnumerable<SiloLaunchOptions> each)
     {
         var silos = new Dictionary<string, SiloProcess>();
         try
         {
-            for (var i = 0; i < count; i++)
+            foreach (var options in each)
             {
-                var silo = await SiloProcess.StartAsync(options with { Instance = null });
+                var silo = await SiloProcess.StartAsync(options);
                 silos[silo.SiloId] = silo;
             }
 

@@ -1,3 +1,5 @@
+using OrleansReplication.Testing.Processes.Network;
+
 namespace OrleansReplication.Testing.Processes;
 
 /// <summary>How to launch one silo process; keep it to restart "the same" silo.</summary>
@@ -21,6 +23,12 @@ public sealed record SiloLaunchOptions
 
     /// <summary>How long the silo may take to answer <c>GET /healthz/ready</c>.</summary>
     public TimeSpan ReadyDeadline { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The network namespace to run in (<c>ip netns exec</c>), whose address the silo listens on and
+    /// advertises; null: the root namespace on 127.0.0.1.
+    /// </summary>
+    public NetworkHost? Network { get; init; }
 
     /// <summary>The most characters of stdout (and of stderr) kept, the latest; null keeps all (a long benchmark run must not grow its memory).</summary>
     public int? OutputLimit { get; init; }

@@ -33,7 +33,7 @@ public sealed class SiloProcess : IAsyncDisposable
         CommandLine = commandLine;
         _output = new OutputTail(options.OutputLimit);
         _error = new OutputTail(options.OutputLimit);
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}/"), Timeout = TimeSpan.FromSeconds(30) };
+        Http = new HttpClient { BaseAddress = new Uri($"http://{Address}:{HttpPort}/"), Timeout = TimeSpan.FromSeconds(30) };
     }
 
     /// <summary>How this silo was launched (its instance aside, when that was picked free).</summary>
@@ -48,11 +48,17 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>The command line, for messages.</summary>
     public string CommandLine { get; }
 
+    /// <summary>The address the silo listens on: its network namespace's, or 127.0.0.1.</summary>
+    public IPAddress Address => Options.Network?.Address ?? IPAddress.Loopback;
+
     /// <summary>The HTTP port.</summary>
     public int HttpPort => SiloPorts.BaseHttpPort + Instance;
 
     /// <summary>The gateway endpoint.</summary>
-    public IPEndPoint GatewayEndPoint => new(IPAddress.Loopback, SiloPorts.BaseGatewayPort + Instance);
+    public IPEndPoint GatewayEndPoint => new(Address, SiloPorts.BaseGatewayPort + Instance);
+
+    /// <summary>The silo-to-silo endpoint.</summary>
+    public IPEndPoint SiloEndPoint => new(Address, SiloPorts.BaseSiloPort + Instance);
 
     /// <summary>An HTTP client whose base address is the silo's HTTP endpoint.</summary>
     public HttpClient Http { get; }
@@ -105,7 +111,7 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the same silo again (same instance, data directory, options), e.g. after a SIGTERM or SIGKILL.</summary>
+    /// <summary>Starts the same silo again (same instance, data directory, options, network namespace), e.g. after a SIGTERM or SIGKILL.</summary>
     public Task<SiloProcess> RestartAsync() => StartAsync(Options with { Instance = Instance });
 
     /// <summary>Starts a silo process without waiting for it to be ready (e.g. to see it refuse bad options).</summary>
@@ -122,16 +128,24 @@ public sealed class SiloProcess : IAsyncDisposable
 
         Directory.CreateDirectory(options.DataDir);
         var instance = options.Instance ?? SiloPorts.FindFreeInstance();
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var start = new ProcessStartInfo
         {
-            FileName = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet",
+            // `ip netns exec` enters the namespace and execs dotnet: the pid is the silo's, so signals reach it.
+            FileName = options.Network is null ? dotnet : Network.NetworkCommand.Find("ip") ?? "ip",
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = false,
             UseShellExecute = false,
             WorkingDirectory = options.DataDir,
         };
-        foreach (var argument in new[] { dll, "--instance", instance.ToString(CultureInfo.InvariantCulture), "--data-dir", options.DataDir }.Concat(options.Arguments))
+        string[] namespaceArguments = options.Network is { } network
+            ? ["netns", "exec", network.Namespace, dotnet]
+            : [];
+        string[] addressArguments = options.Network is { } placed
+            ? ["--listen-address", placed.Address.ToString(), "--advertised-address", placed.Address.ToString()]
+            : [];
+        foreach (var argument in namespaceArguments.Concat([dll, "--instance", instance.ToString(CultureInfo.InvariantCulture), "--data-dir", options.DataDir]).Concat(addressArguments).Concat(options.Arguments))
         {
             start.ArgumentList.Add(argument);
         }

@@ -135,38 +135,46 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
     }
 
     // SIGKILL of the quietest silo, a new process in its place, and, while that one catches up as a
-    // standby, SIGKILL of the joiner itself or of the primary it catches up from.
+    // standby, SIGKILL of the joiner itself or of the primary it catches up from. The new process is
+    // watched before it is ready: a silo reports ready only once its standbys caught up.
     private async Task<(string What, SiloProcess? Ended, Task<int> Exiting)> KillAroundCatchUpAsync(Fault fault, SiloProcess quietest, Dictionary<string, SiloProcess> silos, string what)
     {
         await quietest.KillAsync();
         silos.Remove(quietest.SiloId);
-        var joinerId = await RestartAsync(quietest, silos);
-        var (partition, primary) = await CatchingUpAsync(silos, joinerId);
-        var victim = fault.Kind == FaultKind.KillJoinerCatchingUp ? joinerId : primary ?? joinerId;
-        what += partition is null
-            ? $", restarted as {joinerId}, which caught up before it was seen catching up; then SIGKILL of {victim}"
-            : $", restarted as {joinerId}; while it caught up on partition {partition} (primary {primary}), SIGKILL of {victim}";
-        var ended = silos[victim];
+        await quietest.DisposeAsync();
+        var joiner = SiloProcess.Launch(quietest.Options with { Instance = quietest.Instance });
+        var sameEndpoint = quietest.SiloId[..(quietest.SiloId.IndexOf('@', StringComparison.Ordinal) + 1)];
+        var (partition, primary) = await CatchingUpAsync(silos, id => id.StartsWith(sameEndpoint, StringComparison.Ordinal));
+        var seen = partition is null ? "before it was seen catching up (it caught up at once)" : $"while it caught up on partition {partition} from {primary}";
+        if (fault.Kind == FaultKind.KillJoinerCatchingUp || primary is null)
+        {
+            await joiner.KillAsync();
+            return ($"{what}, restarted, and the new process SIGKILLed {seen}", joiner, Task.FromResult(joiner.ExitCode));
+        }
+
+        var ended = silos[primary];
         await ended.KillAsync();
-        silos.Remove(victim);
-        return (what, ended, Task.FromResult(ended.ExitCode));
+        silos.Remove(primary);
+        await joiner.WaitUntilReadyAsync();
+        silos[joiner.SiloId] = joiner;
+        return ($"{what}, restarted as {joiner.SiloId}; SIGKILL of the primary {primary} {seen}", ended, Task.FromResult(ended.ExitCode));
     }
 
-    // The first partition (and its primary) on which the joiner is a standby not yet in sync, as the
-    // primary sees it; nulls when none was seen within a few seconds (it caught up at once).
-    private static async Task<(int? Partition, string? Primary)> CatchingUpAsync(Dictionary<string, SiloProcess> silos, string joiner)
+    // The first partition (and its primary) with a standby on the joiner not yet in sync, as the
+    // primary sees it; nulls when none was seen within the deadline (it caught up at once).
+    private static async Task<(int? Partition, string? Primary)> CatchingUpAsync(Dictionary<string, SiloProcess> silos, Func<string, bool> isJoiner)
     {
         var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < TimeSpan.FromSeconds(10))
+        while (watch.Elapsed < TimeSpan.FromSeconds(30))
         {
-            foreach (var (id, silo) in silos.Where(s => s.Key != joiner))
+            foreach (var (id, silo) in silos)
             {
                 try
                 {
                     foreach (var view in await silo.PartitionsAsync())
                     {
                         if (view.GetProperty("primary").GetString() == id
-                            && PartitionViews.Standbys(view).Any(s => PartitionViews.SiloOf(s) == joiner && !PartitionViews.InSync(s)))
+                            && PartitionViews.Standbys(view).Any(s => isJoiner(PartitionViews.SiloOf(s)) && !PartitionViews.InSync(s)))
                         {
                             return (view.GetProperty("id").GetInt32(), id);
                         }

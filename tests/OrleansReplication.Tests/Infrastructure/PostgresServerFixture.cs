@@ -1,3 +1,4 @@
+using System.Net;
 using OrleansReplication.Testing.Processes;
 
 namespace OrleansReplication.Tests.Infrastructure;
@@ -9,6 +10,12 @@ namespace OrleansReplication.Tests.Infrastructure;
 public sealed class PostgresServerFixture : IAsyncLifetime
 {
     private PostgresServer? _server;
+
+    /// <summary>An address to listen on besides 127.0.0.1, e.g. a test network's bridge; it must exist when the server starts.</summary>
+    public IPAddress? ExtraListenAddress { get; init; }
+
+    /// <summary>The clients trusted without a password on <see cref="ExtraListenAddress"/> (CIDR, e.g. that test network's subnet).</summary>
+    public string? ExtraClientNetwork { get; init; }
 
     /// <summary>The server itself, for code shared with the benchmark tool.</summary>
     public PostgresServer Server => _server ?? throw new InvalidOperationException("The PostgreSQL fixture has not started.");
@@ -26,7 +33,7 @@ public sealed class PostgresServerFixture : IAsyncLifetime
     public Task StartAgainAsync() => Server.StartAgainAsync();
 
     /// <inheritdoc />
-    public async Task InitializeAsync() => _server = await PostgresServer.StartAsync();
+    public async Task InitializeAsync() => _server = await PostgresServer.StartAsync(extraListenAddress: ExtraListenAddress, extraClientNetwork: ExtraClientNetwork);
 
     /// <inheritdoc />
     public async Task DisposeAsync()

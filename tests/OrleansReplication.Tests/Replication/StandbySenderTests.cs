@@ -105,7 +105,9 @@ public sealed class StandbySenderTests : ReplicationHarness
         await WriteAsync(p0, SafetyLevel.Local, Set("lost", "1"));
         await Wait.UntilAsync(() => !l0.InSync && !l1.InSync, Deadline, "both links to leave the in-sync set after the failed call");
         Assert.True(sender.Broken);
-        Assert.NotEmpty(_suspicions);
+
+        // The links leave the in-sync set first, then the standby's silo is suspected.
+        await Wait.UntilAsync(() => { lock (_suspicions) { return _suspicions.Count > 0; } }, Deadline, "the standby's silo to be suspected after the failed call");
 
         // Writes go on without the standby meanwhile.
         await WriteAsync(p1, SafetyLevel.Local, Set("meanwhile", "1"));
