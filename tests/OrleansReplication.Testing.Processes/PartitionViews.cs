@@ -55,12 +55,14 @@ public static class PartitionViews
     public static List<JsonElement> Standbys(JsonElement view) => [.. view.GetProperty("standbys").EnumerateArray()];
 
     /// <summary>Whether a standby row says it is in sync.</summary>
-    public static bool InSync(JsonElement standby) => standby.GetProperty("inSync").ValueKind == JsonValueKind.True;
+    /// <remarks>A standby the primary has no link to yet has no <c>inSync</c> (nulls are left out).</remarks>
+    public static bool InSync(JsonElement standby) => standby.TryGetProperty("inSync", out var inSync) && inSync.ValueKind == JsonValueKind.True;
 
     /// <summary>The silo holding a standby row.</summary>
     public static string SiloOf(JsonElement standby) => standby.GetProperty("silo").GetString()!;
 
     /// <summary>Whether a standby applied everything its primary wrote (<paramref name="view"/> is the primary's row).</summary>
     public static bool AtLastSequence(JsonElement standby, JsonElement view) =>
-        standby.GetProperty("appliedSequence").GetInt64() == view.GetProperty("lastSequence").GetInt64();
+        standby.TryGetProperty("appliedSequence", out var applied) && applied.ValueKind == JsonValueKind.Number
+        && applied.GetInt64() == view.GetProperty("lastSequence").GetInt64();
 }

@@ -78,8 +78,9 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
             var report = await workload.StopAndCheckAsync(silos.Values.First());
             return new NemesisOutcome(schedule, done, report, workload.Acknowledged(), workload.Violations(report), clock.Elapsed);
         }
-        catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or HttpRequestException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Whatever went wrong, the run goes on with the next schedule; the seed replays this one.
             throw new NemesisHarnessException($"Schedule {schedule} did not recover after: {string.Join("; ", done.Select(d => d.What))}. {ex.Message}{ProcessCluster.Logs(silos)}", ex);
         }
         finally
