@@ -111,8 +111,12 @@ public sealed class HistoryWorkload(string component, int keys) : IAsyncDisposab
             return null;
         }
 
-        // The operations on the key that overlap the violation (all of the key's, at most the last 20, when it has no span).
-        var excerpt = History.Snapshot().Where(o => o.Key == key && o.Completed >= from && o.Invoked <= to).TakeLast(20);
+        // The operations on the key that overlap the violation: for a lost write, the write, the
+        // ten before and after it, and the read that missed it; else the key's last 20.
+        var ops = History.Snapshot().Where(o => o.Key == key).ToList();
+        var excerpt = report.LostWrites.Count > 0
+            ? ops.Skip(Math.Max(0, ops.FindIndex(o => o.Id == report.LostWrites[0].Write.Id) - 10)).Take(21).Append(report.LostWrites[0].Read).Distinct()
+            : ops.TakeLast(20);
         return $"{what}. {report}{Environment.NewLine}History of {key} (process, kind, value, version, outcome, invoked..completed ms):{Environment.NewLine}" +
             string.Join(Environment.NewLine, excerpt.Select(o =>
                 $"  p{o.Process} {o.Kind} {o.Value ?? "(absent)"} v{o.Version} {o.Outcome} {Milliseconds(o.Invoked)}..{(o.Completed == long.MaxValue ? "?" : Milliseconds(o.Completed))}"));

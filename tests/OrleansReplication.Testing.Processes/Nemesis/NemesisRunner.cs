@@ -43,6 +43,8 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
         var targets = new Random(schedule.Seed);
         var done = new List<FaultOutcome>();
         var silos = await BalancedCluster.StartAsync(dataDir, Silos, Partitions, _storeArguments);
+        _everyProcess.Clear();
+        _everyProcess.AddRange(silos.Values);
         try
         {
             if (schedule.Faults.Any(f => f.NeedsBallast))
@@ -76,7 +78,13 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
             }
 
             var report = await workload.StopAndCheckAsync(silos.Values.First());
-            return new NemesisOutcome(schedule, done, report, workload.Acknowledged(), workload.Violations(report), clock.Elapsed);
+            var violation = workload.Violations(report);
+            if (violation is not null)
+            {
+                violation += $"{Environment.NewLine}Every silo's log, the ended ones' too: {SaveLogs(schedule, silos)}";
+            }
+
+            return new NemesisOutcome(schedule, done, report, workload.Acknowledged(), violation, clock.Elapsed);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -88,6 +96,21 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
             await ProcessCluster.DisposeAllAsync(silos.Values);
             TryDelete(dataDir);
         }
+    }
+
+    // Every process of the schedule, the ended ones included, for the logs of a violation.
+    private readonly List<SiloProcess> _everyProcess = [];
+
+    private string SaveLogs(NemesisSchedule schedule, Dictionary<string, SiloProcess> silos)
+    {
+        var folder = Directory.CreateTempSubdirectory($"or-nemesis-logs-{schedule.Seed}-").FullName;
+        foreach (var silo in _everyProcess.Concat(silos.Values).Distinct())
+        {
+            var name = $"{silo.Instance}-{silo.ProcessId}.log";
+            File.WriteAllText(Path.Combine(folder, name), $"{silo.CommandLine}{Environment.NewLine}{silo.StandardOutput}{Environment.NewLine}--- stderr ---{Environment.NewLine}{silo.StandardError}");
+        }
+
+        return folder;
     }
 
     // Applies one fault; returns what it did (for the report) and the process it ends, if any, with
@@ -144,6 +167,7 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
         silos.Remove(quietest.SiloId);
         await quietest.DisposeAsync();
         var joiner = SiloProcess.Launch(quietest.Options with { Instance = quietest.Instance });
+        _everyProcess.Add(joiner);
         var sameEndpoint = quietest.SiloId[..(quietest.SiloId.IndexOf('@', StringComparison.Ordinal) + 1)];
         var (partition, primary) = await CatchingUpAsync(silos, id => id.StartsWith(sameEndpoint, StringComparison.Ordinal));
         var seen = partition is null ? "before it was seen catching up (it caught up at once)" : $"while it caught up on partition {partition} from {primary}";
@@ -223,6 +247,7 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
     {
         await ended.DisposeAsync();
         var restarted = await SiloProcess.StartAsync(_dataDir, ended.Instance, [.. _storeArguments, "--partitions", Partitions.ToString(CultureInfo.InvariantCulture)]);
+        _everyProcess.Add(restarted);
         silos[restarted.SiloId] = restarted;
         return restarted.SiloId;
     }
