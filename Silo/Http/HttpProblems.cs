@@ -40,8 +40,7 @@ internal static partial class HttpProblems
         VersionConflictException e => Conflict(e),
         IdempotencyKeyReusedException e => Problem(StatusCodes.Status422UnprocessableEntity, "idempotency-key-reused", "Idempotency-Key reused", e.Message),
         PartiallyAppliedException e => PartiallyApplied(e),
-        StoreUnavailableException e => new RetryAfterResult(
-            Problem(StatusCodes.Status503ServiceUnavailable, "store-unavailable", "Store unavailable", e.Message), Math.Max(1, (int)Math.Ceiling(e.RetryAfter.TotalSeconds))),
+        StoreUnavailableException e => Unavailable(e, "store-unavailable", "Store unavailable"),
         ReplicaUnavailableException e => Unavailable(e),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } e => Problem(StatusCodes.Status413PayloadTooLarge, "too-large", "Payload too large", e.Message),
         BadHttpRequestException e => Problem(e.StatusCode, "invalid-request", "Invalid request", e.Message),
@@ -80,8 +79,8 @@ internal static partial class HttpProblems
         Problem(StatusCodes.Status503ServiceUnavailable, "partially-applied", "Partially applied", e.Message, new Dictionary<string, object?> { ["applied"] = e.Applied.Select(HttpJson.ResultObject).ToArray() }),
         Math.Max(1, (int)Math.Ceiling(e.RetryAfter.TotalSeconds)));
 
-    private static IResult Unavailable(ReplicaUnavailableException e) => new RetryAfterResult(
-        Problem(StatusCodes.Status503ServiceUnavailable, "unavailable", "Unavailable", e.Message),
+    private static IResult Unavailable(ReplicaUnavailableException e, string type = "unavailable", string title = "Unavailable") => new RetryAfterResult(
+        Problem(StatusCodes.Status503ServiceUnavailable, type, title, e.Message),
         Math.Max(1, (int)Math.Ceiling(e.RetryAfter.TotalSeconds)));
 
     /// <summary>Adds <c>Retry-After</c> to a problem response.</summary>

@@ -20,6 +20,10 @@ namespace OrleansReplication.Silo.Partitions;
 /// </remarks>
 internal sealed partial class Partition : IReplicationSource
 {
+    // A Durable write failed for the store: long enough for a store restart or failover, short
+    // enough that a caller retrying does not wait long after it.
+    private static readonly TimeSpan StoreRetryAfter = TimeSpan.FromSeconds(1);
+
     private readonly Channel<CommitRequest> _requests = Channel.CreateUnbounded<CommitRequest>(new() { SingleReader = true });
     private readonly IStateStore _store;
     private readonly ILogger _logger;
@@ -102,9 +106,6 @@ internal sealed partial class Partition : IReplicationSource
             ? WithinStoreDeadlineAsync(request)
             : request.Completion;
     }
-
-    // Long enough for a store restart or failover; short enough that a caller retrying does not wait long after it.
-    private static readonly TimeSpan StoreRetryAfter = TimeSpan.FromSeconds(1);
 
     // A Durable write waits for the store; while the store is down it fails after the deadline
     // rather than hold its caller. It stays queued or applied (and then becomes durable when the

@@ -217,47 +217,24 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private async Task RunAsync(string fileName, IReadOnlyList<string> arguments, bool asServerUser = true)
     {
-        var start = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _root };
-        if (asServerUser && _asRoot)
-        {
-            start.FileName = "runuser";
-            foreach (var prefix in new[] { "-u", SystemUser, "--", fileName })
-            {
-                start.ArgumentList.Add(prefix);
-            }
-        }
-        else
-        {
-            start.FileName = fileName;
-        }
-
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var commandLine = string.Join(' ', start.ArgumentList.Prepend(start.FileName));
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start `{commandLine}`.");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(CommandDeadline);
+        var (command, all) = asServerUser && _asRoot ? ("runuser", new[] { "-u", SystemUser, "--", fileName }.Concat(arguments)) : (fileName, arguments);
+        ToolProcess.Result result;
         try
         {
-            await process.WaitForExitAsync(timeout.Token);
+            result = await ToolProcess.RunAsync(command, all, CommandDeadline, _root);
         }
-        catch (OperationCanceledException)
+        catch (TimeoutException ex)
         {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"`{commandLine}` did not finish within {CommandDeadline.TotalSeconds:0} s. Server log:{Environment.NewLine}{ReadLog()}");
+            throw new InvalidOperationException($"{ex.Message} Server log:{Environment.NewLine}{ReadLog()}", ex);
         }
 
-        if (process.ExitCode != 0)
+        if (result.ExitCode != 0)
         {
             var hint = _asRoot && fileName.StartsWith(BinDirectory, StringComparison.Ordinal)
                 ? $" (ran as the '{SystemUser}' system user via runuser: the postgresql package creates that user)"
                 : string.Empty;
             throw new InvalidOperationException(
-                $"`{commandLine}` failed with exit code {process.ExitCode}{hint}.{Environment.NewLine}{await output}{await error}{Environment.NewLine}Server log:{Environment.NewLine}{ReadLog()}");
+                $"`{result.CommandLine}` failed with exit code {result.ExitCode}{hint}.{Environment.NewLine}{result.Output}{result.Error}{Environment.NewLine}Server log:{Environment.NewLine}{ReadLog()}");
         }
     }
 

@@ -72,6 +72,10 @@ public sealed class HistoryWorkload(string component, int keys) : IAsyncDisposab
         return TimeSpan.FromSeconds((double)longest / System.Diagnostics.Stopwatch.Frequency);
     }
 
+    /// <summary>Writes invoked between <paramref name="from"/> and <paramref name="to"/> whose outcome is unknown (timed out, connection lost).</summary>
+    public int UnknownWrites(long from, long to) =>
+        History.Snapshot().Count(o => o.Kind == OperationKind.Write && o.Outcome == OperationOutcome.Timeout && o.Invoked >= from && o.Invoked <= to);
+
     /// <summary>Stops the writers, reads every key written through <paramref name="reader"/> and checks the history.</summary>
     public async Task<HistoryReport> StopAndCheckAsync(SiloProcess reader)
     {

@@ -195,7 +195,7 @@ public sealed class IsolatedNetwork : IAsyncDisposable
         }
     }
 
-    private static void Expect(NetworkCommand.Result result, List<string> failures)
+    private static void Expect(ToolProcess.Result result, List<string> failures)
     {
         // Gone already (never made, or the namespace took its veth with it) is what removal wants.
         if (result.ExitCode != 0 && !result.Error.Contains("Cannot find device", StringComparison.Ordinal) && !result.Error.Contains("No such file", StringComparison.Ordinal))

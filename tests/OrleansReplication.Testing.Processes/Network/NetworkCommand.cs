@@ -1,16 +1,9 @@
-using System.Diagnostics;
-
 namespace OrleansReplication.Testing.Processes.Network;
 
 /// <summary>Runs <c>ip</c> and <c>nft</c>; a failure names the command line, its exit code and stderr.</summary>
 internal static class NetworkCommand
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-
-    public sealed record Result(string CommandLine, int ExitCode, string Output, string Error)
-    {
-        public override string ToString() => $"`{CommandLine}` exited with {ExitCode}{(Error.Length > 0 ? ": " + Error.Trim() : string.Empty)}";
-    }
 
     /// <summary>Fails unless this process is root and <c>ip</c> and <c>nft</c> are installed.</summary>
     public static void EnsureAvailable()
@@ -49,41 +42,6 @@ internal static class NetworkCommand
     }
 
     /// <summary>Runs <paramref name="tool"/> and returns how it ended (for commands whose failure is an answer).</summary>
-    public static async Task<Result> TryRunAsync(string tool, IReadOnlyList<string> arguments, string? input = null)
-    {
-        var start = new ProcessStartInfo(Find(tool) ?? tool)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = input is not null,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var commandLine = string.Join(' ', start.ArgumentList.Prepend(tool));
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start `{commandLine}`.");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (input is not null)
-        {
-            await process.StandardInput.WriteAsync(input);
-            process.StandardInput.Close();
-        }
-
-        using var timeout = new CancellationTokenSource(Deadline);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"`{commandLine}` did not finish within {Deadline.TotalSeconds:0} s.");
-        }
-
-        return new Result(commandLine, process.ExitCode, await output, await error);
-    }
+    public static Task<ToolProcess.Result> TryRunAsync(string tool, IReadOnlyList<string> arguments, string? input = null) =>
+        ToolProcess.RunAsync(Find(tool) ?? tool, arguments, Deadline, input: input);
 }

@@ -57,4 +57,18 @@ public sealed class PersistGatherTests : ReplicationHarness
             Assert.Contains("Replication:PersistGatherDelay", result.FailureMessage, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public void Validate_DurableWriteTimeoutNotPositive_NamesTheSetting_InfiniteIsValid()
+    {
+        var validator = new ReplicationOptionsValidator();
+        foreach (var timeout in new[] { TimeSpan.Zero, TimeSpan.FromSeconds(-2) })
+        {
+            var result = validator.Validate(null, new ReplicationOptions { DurableWriteTimeout = timeout });
+            Assert.True(result.Failed);
+            Assert.Contains("Replication:DurableWriteTimeout", result.FailureMessage, StringComparison.Ordinal);
+        }
+
+        Assert.True(validator.Validate(null, new ReplicationOptions { DurableWriteTimeout = Timeout.InfiniteTimeSpan }).Succeeded);
+    }
 }

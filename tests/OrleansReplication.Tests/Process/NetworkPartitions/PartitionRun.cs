@@ -143,7 +143,7 @@ internal sealed class PartitionRun : IAsyncDisposable
     {
         _healedAt = Stopwatch.GetTimestamp();
         await _network.HealAsync();
-        var stalls = WriterStalls.Measure(Workload.History.Snapshot(), _cutAt, _healedAt);
+        var stalls = (Workload.LongestStall(_cutAt, _healedAt), Workload.UnknownWrites(_cutAt, _healedAt));
 
         // A silo declared dead that could not read so (cut from the store) learns it now and stops.
         await Wait.UntilAsync(() => Silos.Values.Where(s => Watch.IsDead(s.SiloId)).All(s => s.HasExited), Deadline, "every silo declared dead to stop once healed");
