@@ -241,6 +241,14 @@ internal sealed partial class SiloLifecycleService(
             return;
         }
 
+        // A standby a move replaced leaves once its successor caught up here. Not beside a handoff
+        // under way (both write the row: one would undo the other), and a round that retired plans
+        // handoffs on the next round's map.
+        if (handoff.IsIdle && await partitionMap.RetireReplacedStandbysAsync(identity.Address, IsInSyncStandby, cancellationToken).ConfigureAwait(false) > 0)
+        {
+            return;
+        }
+
         // Balancing moves primaries gracefully too (seal, catch up, swap): no request fails.
         handoff.Start(map, partitionMap.PlanBalancingHandoffs(snapshot, IsInSyncStandby), snapshot, cancellationToken);
     }

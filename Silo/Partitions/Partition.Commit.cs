@@ -288,7 +288,7 @@ internal sealed partial class Partition
 
     // With no in-sync standby, Applied writes wait for the store behind the whole backlog: keep it short.
     private int MaxUnpersistedChanges() =>
-        AnyLinkInSync() ? _options.MaxUnpersistedChanges : Math.Min(_options.MaxUnpersistedChanges, _options.MaxUnpersistedChangesWithoutStandby);
+        StandbysCarryAcknowledgements() ? _options.MaxUnpersistedChanges : Math.Min(_options.MaxUnpersistedChanges, _options.MaxUnpersistedChangesWithoutStandby);
 
     private async Task WaitForStoreAsync()
     {

@@ -144,7 +144,7 @@ internal sealed partial class Partition
         _options.PersistGatherDelay <= TimeSpan.Zero
         || _commitLoopEnded
         || _durableWaiters.Count > 0
-        || !AnyLinkInSync()
+        || !StandbysCarryAcknowledgements()
         || _log.UnpersistedChanges >= _options.FlushMaxChanges;
 
     /// <summary>Reads the next flush from the log and builds its store writes and recorded requests (those not forgotten already); returns its last sequence.</summary>

@@ -13,6 +13,9 @@ internal sealed partial class Partition
     // recomputation on any thread: each sees a consistent array, at worst one change old.
     private IReplicaLink[] _links = [];
 
+    // The standby a failover would promote (SetPromotionCandidate); null: not known (no map, as in unit tests).
+    private string? _promotionCandidate;
+
     ReplicationLog IReplicationSource.Log => _log;
 
     /// <summary>The partition's standbys, as this primary sees them (diagnostics).</summary>
@@ -84,9 +87,9 @@ internal sealed partial class Partition
     void IReplicationSource.OnLinkChanged(IReplicaLink link)
     {
         UpdateReplicaWatermarks();
-        if (!AnyLinkInSync())
+        if (!StandbysCarryAcknowledgements())
         {
-            _persistNow.Set(); // the last in-sync standby left: Applied waits for the store, so stop gathering
+            _persistNow.Set(); // the last in-sync standby (or the one a failover promotes) left: Applied waits for the store, so stop gathering
         }
     }
 
@@ -143,24 +146,52 @@ internal sealed partial class Partition
         }
     }
 
-    /// <summary>Whether some standby is in sync, i.e. carries Applied and Received without the store.</summary>
-    private bool AnyLinkInSync()
+    /// <summary>
+    /// Names the standby that a failover would promote (the first live one of the map's row), or
+    /// null. Writes are acknowledged by the standbys only while it is in sync: were it out of sync
+    /// while another carries the writes, a failover would promote it without them.
+    /// </summary>
+    public void SetPromotionCandidate(string? standby)
     {
+        if (Volatile.Read(ref _promotionCandidate) == standby)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _promotionCandidate, standby);
+        UpdateReplicaWatermarks();
+        if (!StandbysCarryAcknowledgements())
+        {
+            _persistNow.Set();
+        }
+    }
+
+    /// <summary>
+    /// Whether the in-sync standbys carry Applied and Received without the store: some standby is
+    /// in sync, and so is the one a failover would promote (when known).
+    /// </summary>
+    private bool StandbysCarryAcknowledgements()
+    {
+        var candidate = Volatile.Read(ref _promotionCandidate);
+        var inSync = false;
+        var candidateInSync = candidate is null;
         foreach (var link in Volatile.Read(ref _links))
         {
             if (link.InSync)
             {
-                return true;
+                inSync = true;
+                candidateInSync |= link.Name == candidate;
             }
         }
 
-        return false;
+        return inSync && candidateInSync;
     }
 
     /// <summary>
-    /// Raises the Received and Applied watermarks to the lowest of the in-sync standbys' — or, with
-    /// no in-sync standby, to the durable sequence: a write acknowledged at Applied must survive
-    /// this silo's crash, and without a standby only the store guarantees that.
+    /// Raises the Received and Applied watermarks to the lowest of the in-sync standbys' — or, when
+    /// they do not carry acknowledgements (none in sync, or not the one a failover would promote), to
+    /// the durable sequence: a write acknowledged at Applied must survive this silo's crash, and
+    /// without that standby only the store guarantees that.
     /// </summary>
     private void UpdateReplicaWatermarks()
     {
@@ -171,18 +202,16 @@ internal sealed partial class Partition
 
         var received = long.MaxValue;
         var applied = long.MaxValue;
-        var inSync = false;
         foreach (var link in Volatile.Read(ref _links))
         {
             if (link.InSync)
             {
-                inSync = true;
                 received = Math.Min(received, link.ReceivedSequence);
                 applied = Math.Min(applied, link.AppliedSequence);
             }
         }
 
-        if (!inSync)
+        if (!StandbysCarryAcknowledgements())
         {
             received = applied = _log.DurableSequence;
         }

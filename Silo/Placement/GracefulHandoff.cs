@@ -60,6 +60,9 @@ internal sealed partial class GracefulHandoff(
     /// <summary>Completes when no handoff round runs (the silo is stopping).</summary>
     public Task WaitIdleAsync() => _running;
 
+    /// <summary>Whether no round of handoffs is under way.</summary>
+    public bool IsIdle => _running.IsCompleted;
+
     /// <summary>A drain's handoffs: every partition <paramref name="map"/> says this silo leads, to an in-sync standby on an active silo.</summary>
     public IReadOnlyList<PartitionAssignment> PlanDrain(PartitionMap map, MembershipSnapshot membership)
     {

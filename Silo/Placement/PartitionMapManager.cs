@@ -211,6 +211,32 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
     }
 
     /// <summary>
+    /// Drops the standbys that moves replaced, in the rows this silo leads, once their successors
+    /// are in sync here (<see cref="PlacementPolicy.PlanStandbyRetirements"/>). Returns how many rows it wrote.
+    /// </summary>
+    public async Task<int> RetireReplacedStandbysAsync(SiloIncarnation self, Func<int, SiloIncarnation, bool> isInSync, CancellationToken cancellationToken)
+    {
+        var map = _current;
+        if (!map.IsComplete)
+        {
+            return 0;
+        }
+
+        var written = 0;
+        foreach (var row in PlacementPolicy.PlanStandbyRetirements([.. map.Assignments.Select(a => a!)], self, isInSync, _options))
+        {
+            if (await store.TryUpdateAssignmentAsync(row, cancellationToken).ConfigureAwait(false))
+            {
+                Volatile.Write(ref _written, 1);
+                written++;
+                LogAssigned(row.PartitionId, row.Epoch, row.Primary?.ToString() ?? "(none)", string.Join(", ", row.Standbys));
+            }
+        }
+
+        return written;
+    }
+
+    /// <summary>
     /// The row of a drain: <paramref name="current"/>'s primary moves to its standby <paramref name="target"/>
     /// at epoch + 1 and the old primary leaves the buddy group (placement refills it).
     /// </summary>

@@ -204,6 +204,39 @@ internal static class PlacementPolicy
         return result;
     }
 
+    /// <summary>
+    /// Standbys that a move replaced, to drop now that their successors caught up: a move adds the
+    /// new standby beside the old one (<see cref="PlanStandbys"/>), so the partition keeps a standby
+    /// holding every acknowledged write while the new one catches up; only the primary knows when it
+    /// did (<paramref name="isInSync"/>), so only rows led by <paramref name="self"/> are planned.
+    /// </summary>
+    public static IReadOnlyList<PartitionAssignment> PlanStandbyRetirements(IReadOnlyList<PartitionAssignment> map, SiloIncarnation self, Func<int, SiloIncarnation, bool> isInSync, PlacementOptions options)
+    {
+        var keep = Math.Max(0, options.ReplicationFactor - 1);
+        var result = new List<PartitionAssignment>();
+        foreach (var a in map)
+        {
+            if (a.Primary != self || a.Standbys.Count <= keep)
+            {
+                continue;
+            }
+
+            // The newest standbys stay (a move appends), once every one of them is in sync.
+            var successors = a.Standbys.Skip(a.Standbys.Count - keep).ToList();
+            if (successors.All(s => isInSync(a.PartitionId, s)))
+            {
+                result.Add(a with { Version = a.Version + 1, Standbys = successors });
+            }
+        }
+
+        return result;
+    }
+
+    // A row with more standbys than the replication factor asks for is in the middle of a move: its
+    // newest standbys are the ones it keeps (the older ones retire once those caught up).
+    private static IEnumerable<SiloIncarnation> SettledStandbys(PartitionAssignment a, PlacementOptions options) =>
+        a.Standbys.Skip(Math.Max(0, a.Standbys.Count - Math.Max(0, options.ReplicationFactor - 1)));
+
     private static bool TryMoveOneStandby(Dictionary<int, PartitionAssignment> rows, List<SiloRecord> silos, LoadTable load, PlacementOptions options, out PartitionAssignment moved)
     {
         moved = null!;
@@ -215,7 +248,7 @@ internal static class PlacementPolicy
         var standbyCount = silos.ToDictionary(s => s.Address, _ => 0);
         foreach (var a in rows.Values)
         {
-            foreach (var s in a.Standbys.Where(standbyCount.ContainsKey))
+            foreach (var s in SettledStandbys(a, options).Where(standbyCount.ContainsKey))
             {
                 standbyCount[s]++;
             }
@@ -227,7 +260,8 @@ internal static class PlacementPolicy
         var over = silos.Where(s => standbyCount[s.Address] > share).OrderByDescending(s => standbyCount[s.Address]).ThenBy(s => s.Address.ToString(), StringComparer.Ordinal).ToList();
         foreach (var from in over)
         {
-            foreach (var a in rows.Values.Where(a => a.Standbys.Contains(from.Address)).OrderBy(a => a.PartitionId))
+            // One move at a time per row: a row still moving keeps its old standby until the new one caught up.
+            foreach (var a in rows.Values.Where(a => a.Standbys.Contains(from.Address) && a.Standbys.Count <= options.ReplicationFactor - 1).OrderBy(a => a.PartitionId))
             {
                 var others = a.Standbys.Where(s => s != from.Address).Append(a.Primary!.Value).ToList();
                 var fromAffinity = AffinityCost(from, others, silos, options);
@@ -239,7 +273,9 @@ internal static class PlacementPolicy
                         continue;
                     }
 
-                    moved = a with { Version = a.Version + 1, Standbys = a.Standbys.Select(s => s == from.Address ? to.Address : s).ToList() };
+                    // Beside, not instead: the old standby holds every acknowledged write and stays
+                    // first in line for promotion until the new one caught up (PlanStandbyRetirements).
+                    moved = a with { Version = a.Version + 1, Standbys = [.. a.Standbys, to.Address] };
                     rows[a.PartitionId] = moved;
                     load.Remove(from.Address);
                     load.Add(to.Address);

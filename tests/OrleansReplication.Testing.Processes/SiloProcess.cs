@@ -67,10 +67,11 @@ public sealed class SiloProcess : IAsyncDisposable
     public string SiloId => _siloId ?? throw new InvalidOperationException($"Silo instance {Instance} has not been ready yet, so its id is unknown.{Describe()}");
 
     /// <summary>The process id.</summary>
-    public int ProcessId => _process.Id;
+    /// <remarks>Kept from the start: the logs of a schedule name ended (disposed) processes by it.</remarks>
+    public int ProcessId { get; private set; }
 
-    /// <summary>Whether the process ended.</summary>
-    public bool HasExited => _process.HasExited;
+    /// <summary>Whether the process ended (a disposed one did: it was killed).</summary>
+    public bool HasExited => Volatile.Read(ref _disposed) != 0 || _process.HasExited;
 
     /// <summary>The exit code; only valid once <see cref="HasExited"/>.</summary>
     public int ExitCode => _process.ExitCode;
@@ -168,6 +169,7 @@ public sealed class SiloProcess : IAsyncDisposable
             throw new InvalidOperationException($"Could not start `{commandLine}`.");
         }
 
+        silo.ProcessId = process.Id;
         ChildProcesses.Track(process);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -290,8 +292,8 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>The command line, exit state and captured output, for an error or assertion message.</summary>
     public string Describe()
     {
-        var state = _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
-        return $"{Environment.NewLine}`{CommandLine}` ({state}, pid {_process.Id}).{Environment.NewLine}--- stdout ---{Environment.NewLine}{StandardOutput}--- stderr ---{Environment.NewLine}{StandardError}";
+        var state = Volatile.Read(ref _disposed) != 0 ? "ended" : _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
+        return $"{Environment.NewLine}`{CommandLine}` ({state}, pid {ProcessId}).{Environment.NewLine}--- stdout ---{Environment.NewLine}{StandardOutput}--- stderr ---{Environment.NewLine}{StandardError}";
     }
 
     /// <inheritdoc />

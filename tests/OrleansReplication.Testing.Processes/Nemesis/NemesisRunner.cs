@@ -89,7 +89,7 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Whatever went wrong, the run goes on with the next schedule; the seed replays this one.
-            throw new NemesisHarnessException($"Schedule {schedule} did not recover after: {string.Join("; ", done.Select(d => d.What))}. {ex.Message}{ProcessCluster.Logs(silos)}", ex);
+            throw new NemesisHarnessException($"Schedule {schedule} did not recover after: {string.Join("; ", done.Select(d => d.What))}. {ex.Message}{(ex is TimeoutException ? string.Empty : $" ({ex.GetType().Name} at {ex.StackTrace})")}{ProcessCluster.Logs(silos)}", ex);
         }
         finally
         {
@@ -169,7 +169,12 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
         var joiner = SiloProcess.Launch(quietest.Options with { Instance = quietest.Instance });
         _everyProcess.Add(joiner);
         var sameEndpoint = quietest.SiloId[..(quietest.SiloId.IndexOf('@', StringComparison.Ordinal) + 1)];
-        var (partition, primary) = await CatchingUpAsync(silos, id => id.StartsWith(sameEndpoint, StringComparison.Ordinal));
+        // The new incarnation only: a primary may still list the killed one, out of sync, for a moment.
+        var killed = quietest.SiloId;
+        var (partition, primary) = await CatchingUpAsync(
+            silos,
+            id => id.StartsWith(sameEndpoint, StringComparison.Ordinal) && id != killed,
+            besideInSyncStandby: fault.Kind == FaultKind.KillPrimaryOfJoiner);
         var seen = partition is null ? "before it was seen catching up (it caught up at once)" : $"while it caught up on partition {partition} from {primary}";
         if (fault.Kind == FaultKind.KillJoinerCatchingUp || primary is null)
         {
@@ -186,8 +191,10 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
     }
 
     // The first partition (and its primary) with a standby on the joiner not yet in sync, as the
-    // primary sees it; nulls when none was seen within the deadline (it caught up at once).
-    private static async Task<(int? Partition, string? Primary)> CatchingUpAsync(Dictionary<string, SiloProcess> silos, Func<string, bool> isJoiner)
+    // primary sees it (with besideInSyncStandby, one that also has another standby in sync: the
+    // primary's death is then one failure, which must lose nothing); nulls when none was seen
+    // within the deadline (it caught up at once).
+    private static async Task<(int? Partition, string? Primary)> CatchingUpAsync(Dictionary<string, SiloProcess> silos, Func<string, bool> isJoiner, bool besideInSyncStandby)
     {
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < TimeSpan.FromSeconds(30))
@@ -199,7 +206,8 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
                     foreach (var view in await silo.PartitionsAsync())
                     {
                         if (view.GetProperty("primary").GetString() == id
-                            && PartitionViews.Standbys(view).Any(s => isJoiner(PartitionViews.SiloOf(s)) && !PartitionViews.InSync(s)))
+                            && PartitionViews.Standbys(view).Any(s => isJoiner(PartitionViews.SiloOf(s)) && !PartitionViews.InSync(s))
+                            && (!besideInSyncStandby || PartitionViews.Standbys(view).Any(s => !isJoiner(PartitionViews.SiloOf(s)) && PartitionViews.InSync(s))))
                         {
                             return (view.GetProperty("id").GetInt32(), id);
                         }

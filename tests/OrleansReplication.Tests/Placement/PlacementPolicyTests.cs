@@ -113,26 +113,30 @@ public sealed class PlacementPolicyTests
     }
 
     [Fact]
-    public void PlanStandbys_ThirdSiloJoins_TakesItsShareGraduallyByBoundedMoves()
+    public void PlanStandbys_ThirdSiloJoins_TakesItsShareGraduallyByBoundedMovesBesideTheOldStandbys()
     {
         var two = Silos(("a", "h1", ""), ("b", "h2", ""));
         var map = PlacementPolicy.Initial(64, two, Rf2).ToDictionary(a => a.PartitionId);
         var three = Silos(("a", "h1", ""), ("b", "h2", ""), ("c", "h3", ""));
         var newcomer = three[2].Address;
 
+        // A move adds the newcomer after the standby it replaces, which stays first in line for promotion.
         var first = PlacementPolicy.PlanStandbys([.. map.Values], three, Rf2, maxMoves: 5);
         Assert.Equal(5, first.Count);
-        Assert.All(first, a => Assert.Equal(newcomer, Assert.Single(a.Standbys)));
+        Assert.All(first, a => Assert.Equal([map[a.PartitionId].Standbys[0], newcomer], a.Standbys));
 
-        for (var round = 0; round < 20; round++)
+        for (var round = 0; round < 40; round++)
         {
             var changes = round == 0 ? first : PlacementPolicy.PlanStandbys([.. map.Values], three, Rf2, maxMoves: 5);
-            if (changes.Count == 0)
+
+            // The primaries retire the replaced standbys once the newcomer caught up (here at once).
+            var retired = three.SelectMany(s => PlacementPolicy.PlanStandbyRetirements([.. map.Values], s.Address, (_, _) => true, Rf2)).ToList();
+            if (changes.Count == 0 && retired.Count == 0)
             {
                 break;
             }
 
-            foreach (var change in changes)
+            foreach (var change in retired.Concat(changes.Where(c => retired.All(r => r.PartitionId != c.PartitionId))))
             {
                 Assert.Equal(map[change.PartitionId].Version + 1, change.Version);
                 map[change.PartitionId] = change;
@@ -142,6 +146,35 @@ public sealed class PlacementPolicyTests
         Assert.All(map.Values, a => Assert.NotEqual(a.Primary, Assert.Single(a.Standbys)));
         AssertSpread(map.Values.SelectMany(a => a.Standbys).GroupBy(s => s).Select(g => g.Count()), 64, 3, slack: 2);
         Assert.Empty(PlacementPolicy.PlanStandbys([.. map.Values], three, Rf2, maxMoves: 5));
+    }
+
+    [Fact]
+    public void PlanStandbyRetirements_KeepsTheReplacedStandbyUntilItsSuccessorIsInSync()
+    {
+        var three = Silos(("a", "h1", ""), ("b", "h2", ""), ("c", "h3", ""));
+        var (a, b, c) = (three[0].Address, three[1].Address, three[2].Address);
+        PartitionAssignment[] map = [new(0, Version: 4, Epoch: 2, a, [b, c])];
+
+        Assert.Empty(PlacementPolicy.PlanStandbyRetirements(map, a, (_, s) => s == b, Rf2));
+        Assert.Empty(PlacementPolicy.PlanStandbyRetirements(map, b, (_, _) => true, Rf2)); // only the primary knows
+
+        var retired = Assert.Single(PlacementPolicy.PlanStandbyRetirements(map, a, (_, _) => true, Rf2));
+        Assert.Equal([c], retired.Standbys);
+        Assert.Equal((5L, 2L, a), (retired.Version, retired.Epoch, retired.Primary!.Value));
+    }
+
+    [Fact]
+    public void PlanFailover_DuringAMove_PromotesTheOldStandbyNotTheJoiner()
+    {
+        var survivors = Silos(("b", "h2", ""), ("c", "h3", ""));
+        var (b, c) = (survivors[0].Address, survivors[1].Address);
+        var dead = Silos(("a", "h1", ""))[0].Address;
+        PartitionAssignment[] map = [new(0, Version: 4, Epoch: 2, dead, [b, c])];
+
+        var promoted = Assert.Single(PlacementPolicy.PlanFailover(map, survivors));
+
+        Assert.Equal((b, 3L), (promoted.Primary!.Value, promoted.Epoch));
+        Assert.Equal([c], promoted.Standbys);
     }
 
     [Fact]
