@@ -212,17 +212,16 @@ internal static class PlacementPolicy
     /// </summary>
     public static IReadOnlyList<PartitionAssignment> PlanStandbyRetirements(IReadOnlyList<PartitionAssignment> map, SiloIncarnation self, Func<int, SiloIncarnation, bool> isInSync, PlacementOptions options)
     {
-        var keep = Math.Max(0, options.ReplicationFactor - 1);
         var result = new List<PartitionAssignment>();
         foreach (var a in map)
         {
-            if (a.Primary != self || a.Standbys.Count <= keep)
+            if (a.Primary != self || a.Standbys.Count <= options.ReplicationFactor - 1)
             {
                 continue;
             }
 
             // The newest standbys stay (a move appends), once every one of them is in sync.
-            var successors = a.Standbys.Skip(a.Standbys.Count - keep).ToList();
+            var successors = SettledStandbys(a, options).ToList();
             if (successors.All(s => isInSync(a.PartitionId, s)))
             {
                 result.Add(a with { Version = a.Version + 1, Standbys = successors });
