@@ -6,7 +6,8 @@ namespace OrleansReplication.Silo.Listeners;
 
 /// <summary>
 /// One listener's change feed: per partition, a position and a pin on the log; one signal that
-/// every served partition's commit loop sets. Memory is bounded without a queue: changes stay in
+/// every served partition's commit loop sets, and the partition when it stops being served.
+/// Memory is bounded without a queue: changes stay in
 /// the logs and are read one bounded batch at a time when the listener asks, so a slow listener
 /// only falls behind; once the logs evict what it has not read (past the pin's
 /// <see cref="ReplicationLog.PinnedRetentionFactor"/> bound), its stream ends with
@@ -167,9 +168,10 @@ internal sealed class ChangeSubscription : IDisposable
                 continue;
             }
 
-            // A partition that stopped being served (handed off or deposed) keeps its log: what it
-            // committed is delivered first, so the listener resumes at its new primary without a gap.
-            var stopped = partition.Status != PartitionStatus.Serving;
+            // A partition that stopped being served (handed off, deposed, fenced, or the silo stops)
+            // keeps its log: what it committed is delivered first, so the listener resumes at its
+            // new primary without a gap.
+            var stopped = Stopped(partition);
             _read.Clear();
             if (!partition.Log.TryRead(_positions[p] + 1, _options.CatchUpBatchChanges, budget, _read))
             {
@@ -178,7 +180,7 @@ internal sealed class ChangeSubscription : IDisposable
 
             if (stopped && _read.Count == 0 && batch.Count == 0)
             {
-                throw new ReplicaUnavailableException($"Partition {p} stopped being served by this silo; resume from the last cursor (on the silo that leads it now).", TimeSpan.FromSeconds(1));
+                throw StoppedHere(p);
             }
 
             foreach (var entry in _read)
@@ -203,6 +205,11 @@ internal sealed class ChangeSubscription : IDisposable
         _read.Clear();
         return (batch, readAny);
     }
+
+    private static bool Stopped(Partition partition) => partition.Status != PartitionStatus.Serving || partition.HandedOff;
+
+    private static ReplicaUnavailableException StoppedHere(int partition) =>
+        new($"Partition {partition} stopped being served by this silo; resume from the last cursor (on the silo that leads it now).", TimeSpan.FromSeconds(1));
 
     private bool Matches(ItemAddress address) =>
         string.Equals(address.Component, _component, StringComparison.Ordinal) && address.Id.StartsWith(_prefix, StringComparison.Ordinal);

@@ -2,7 +2,10 @@ using OrleansReplication.Silo.Replication;
 
 namespace OrleansReplication.Silo.Partitions;
 
-/// <summary>Wake-ups for change-feed listeners: the commit loop sets each watcher's signal after appending to the log.</summary>
+/// <summary>
+/// Wake-ups for change-feed listeners: the commit loop sets each watcher's signal after appending
+/// to the log, and the partition sets them when it stops being served here.
+/// </summary>
 internal sealed partial class Partition
 {
     private readonly Lock _watchersLock = new();
@@ -11,7 +14,7 @@ internal sealed partial class Partition
     // batch: it sees a consistent array, at worst one batch old (a new watcher reads the log first).
     private AsyncSignal[] _watchers = [];
 
-    /// <summary>Registers a signal set after every batch of changes is appended to the log.</summary>
+    /// <summary>Registers a signal set after every batch of changes is appended to the log, and when the partition stops, is fenced or handed off.</summary>
     public void AddWatcher(AsyncSignal signal)
     {
         ArgumentNullException.ThrowIfNull(signal);
@@ -30,7 +33,7 @@ internal sealed partial class Partition
         }
     }
 
-    /// <summary>Commit loop only; allocation-free (an array walk and a dropped-when-full channel write each).</summary>
+    /// <summary>Any thread; allocation-free and lock-free here (an array walk and a dropped-when-full channel write each).</summary>
     private void NotifyWatchers()
     {
         foreach (var watcher in Volatile.Read(ref _watchers))
