@@ -6,7 +6,8 @@ namespace OrleansReplication.Silo.Listeners;
 
 /// <summary>
 /// One listener's change feed: per partition, a position and a pin on the log; one signal that
-/// every served partition's commit loop sets. Memory is bounded without a queue: changes stay in
+/// every served partition sets when its Applied watermark advances (the feed reads up to there
+/// only) or it stops being served. Memory is bounded without a queue: changes stay in
 /// the logs and are read one bounded batch at a time when the listener asks, so a slow listener
 /// only falls behind; once the logs evict what it has not read (past the pin's
 /// <see cref="ReplicationLog.PinnedRetentionFactor"/> bound), its stream ends with
@@ -103,6 +104,16 @@ internal sealed class ChangeSubscription : IDisposable
     {
         if (_snapshots is { } snapshots)
         {
+            // A snapshot is the table at its sequence, which may hold changes a failover would lose:
+            // like the log, it is delivered once it survives a crash.
+            while (WaitingSnapshot(snapshots) >= 0)
+            {
+                if (!await _signal.WaitAsync(heartbeat, _time, cancellationToken).ConfigureAwait(false))
+                {
+                    yield return [];
+                }
+            }
+
             _snapshots = null;
             var chunk = new List<ChangeFeedEvent>(_options.SnapshotChunkItems);
             foreach (var snapshot in snapshots)
@@ -153,6 +164,24 @@ internal sealed class ChangeSubscription : IDisposable
         }
     }
 
+    /// <summary>The first partition whose snapshot is past its Applied watermark still, or -1; throws when it stopped before it got there.</summary>
+    private int WaitingSnapshot(PartitionSnapshot?[] snapshots)
+    {
+        for (var p = 0; p < snapshots.Length; p++)
+        {
+            if (snapshots[p] is { } snapshot && _served[p] is { } partition)
+            {
+                var stopped = Stopped(partition);
+                if (partition.AppliedWatermark < snapshot.Sequence)
+                {
+                    return stopped ? throw StoppedHere(p) : p;
+                }
+            }
+        }
+
+        return -1;
+    }
+
     /// <summary>Reads one bounded batch from the logs, round-robin over the partitions so a busy one cannot starve the others.</summary>
     private (List<ChangeFeedEvent> Batch, bool ReadAny) ReadLogs()
     {
@@ -167,18 +196,23 @@ internal sealed class ChangeSubscription : IDisposable
                 continue;
             }
 
-            // A partition that stopped being served (handed off or deposed) keeps its log: what it
-            // committed is delivered first, so the listener resumes at its new primary without a gap.
-            var stopped = partition.Status != PartitionStatus.Serving;
+            // A partition that stopped being served (handed off, deposed, fenced, or the silo stops)
+            // keeps its log: what survives of it is delivered first, so the listener resumes at its
+            // new primary without a gap. Read before the watermark: a stop raises it first.
+            var stopped = Stopped(partition);
+
+            // Only what survives a crash (see Partition.AppliedWatermark): a change past it may be
+            // lost in a failover and its sequence reused, and the cursor would skip or repeat.
+            var readable = (int)Math.Clamp(partition.AppliedWatermark - _positions[p], 0, _options.CatchUpBatchChanges);
             _read.Clear();
-            if (!partition.Log.TryRead(_positions[p] + 1, _options.CatchUpBatchChanges, budget, _read))
+            if (!partition.Log.TryRead(_positions[p] + 1, readable, budget, _read))
             {
                 throw Expired(p);
             }
 
             if (stopped && _read.Count == 0 && batch.Count == 0)
             {
-                throw new ReplicaUnavailableException($"Partition {p} stopped being served by this silo; resume from the last cursor (on the silo that leads it now).", TimeSpan.FromSeconds(1));
+                throw StoppedHere(p);
             }
 
             foreach (var entry in _read)
@@ -203,6 +237,11 @@ internal sealed class ChangeSubscription : IDisposable
         _read.Clear();
         return (batch, readAny);
     }
+
+    private static bool Stopped(Partition partition) => partition.Status != PartitionStatus.Serving || partition.HandedOff;
+
+    private static ReplicaUnavailableException StoppedHere(int partition) =>
+        new($"Partition {partition} stopped being served by this silo; resume from the last cursor (on the silo that leads it now).", TimeSpan.FromSeconds(1));
 
     private bool Matches(ItemAddress address) =>
         string.Equals(address.Component, _component, StringComparison.Ordinal) && address.Id.StartsWith(_prefix, StringComparison.Ordinal);

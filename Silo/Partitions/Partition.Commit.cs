@@ -104,7 +104,6 @@ internal sealed partial class Partition
             Volatile.Write(ref _lastSequence, sequence);
             Replicate();
             _persistWork.Set();
-            NotifyWatchers();
         }
 
         foreach (var request in _batch)

@@ -92,6 +92,8 @@ internal sealed partial class Partition
         {
             AcknowledgeReplicatedUpTo(caughtUpTo);
         }
+
+        NotifyWatchers(); // their streams end here and resume at the new primary
     }
 
     /// <summary>

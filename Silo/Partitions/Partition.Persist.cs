@@ -191,6 +191,7 @@ internal sealed partial class Partition
         _appliedWaiters.FailAll(error);
         _receivedWaiters.FailAll(error);
         _persisted.Set();
+        NotifyWatchers(); // their streams end: the partition is led elsewhere
     }
 
     [LoggerMessage(EventId = ReplicationLogEvents.PersistFailed, Level = LogLevel.Warning, Message = "Partition {Partition}: persisting changes {From}..{To} failed; retrying in {DelayMs} ms. Writes waiting for Durable (and for Applied with no in-sync standby) wait meanwhile. Check the store's health.")]

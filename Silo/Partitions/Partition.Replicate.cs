@@ -217,13 +217,19 @@ internal sealed partial class Partition
         }
 
         _receivedWaiters.Advance(received);
-        _appliedWaiters.Advance(applied);
+        if (_appliedWaiters.Advance(applied))
+        {
+            NotifyWatchers();
+        }
     }
 
     /// <summary>Everything up to <paramref name="sequence"/> survives this silo (in the store, or on the primary that took over): the Received and Applied writes up to there are acknowledged.</summary>
     private void AcknowledgeReplicatedUpTo(long sequence)
     {
         _receivedWaiters.Advance(sequence);
-        _appliedWaiters.Advance(sequence);
+        if (_appliedWaiters.Advance(sequence))
+        {
+            NotifyWatchers();
+        }
     }
 }

@@ -151,6 +151,7 @@ internal sealed partial class Partition : IReplicationSource
         if (_loop is null || _persister is null)
         {
             _status = PartitionStatus.Stopped;
+            NotifyWatchers();
             return;
         }
 
@@ -177,6 +178,11 @@ internal sealed partial class Partition : IReplicationSource
         {
             _status = PartitionStatus.Stopped;
         }
+
+        // After the status and the acknowledgements above: a woken listener delivers what it may of
+        // the log, then its stream ends with a resumable error (it resumes from its cursor where the
+        // partition is led now).
+        NotifyWatchers();
 
         var error = Unavailable();
         _receivedWaiters.FailAll(error);

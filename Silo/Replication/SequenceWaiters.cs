@@ -71,19 +71,19 @@ internal sealed class SequenceWaiters(long watermark)
         }
     }
 
-    /// <summary>Raises the watermark to <paramref name="watermark"/> and completes every waiter at or below it.</summary>
-    public void Advance(long watermark)
+    /// <summary>Raises the watermark to <paramref name="watermark"/> and completes every waiter at or below it; false when it was there already.</summary>
+    public bool Advance(long watermark)
     {
         if (watermark <= Volatile.Read(ref _watermark))
         {
-            return;
+            return false;
         }
 
         lock (_lock)
         {
             if (watermark <= _watermark)
             {
-                return;
+                return false;
             }
 
             Volatile.Write(ref _watermark, watermark);
@@ -93,6 +93,8 @@ internal sealed class SequenceWaiters(long watermark)
                 head.Waiter.Complete();
             }
         }
+
+        return true;
     }
 
     /// <summary>Fails every pending waiter and every later one with <paramref name="error"/>.</summary>

@@ -5,9 +5,11 @@ namespace OrleansReplication.Testing.Processes.Nemesis;
 /// <summary>
 /// Jepsen's client side on real processes: writers that record every invoke and its outcome (ok,
 /// or unknown when it may have been applied), a read of every key at the end, and the check that
-/// nothing acknowledged was lost, nothing applied twice and every key is linearizable.
+/// nothing acknowledged was lost, nothing applied twice and every key is linearizable. With
+/// <paramref name="watchChanges"/>, a change-feed subscriber too (<see cref="ChangeWatcher"/>):
+/// every acknowledged write must reach it, once, in each key's version order.
 /// </summary>
-public sealed class HistoryWorkload(string component, int keys) : IAsyncDisposable
+public sealed class HistoryWorkload(string component, int keys, bool watchChanges = false) : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
@@ -16,6 +18,8 @@ public sealed class HistoryWorkload(string component, int keys) : IAsyncDisposab
     private readonly CancellationTokenSource _stop = new();
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private long[] _acknowledged = [];
+    private ChangeWatcher? _watcher;
+    private string? _feedViolation;
 
     /// <summary>Every operation recorded so far.</summary>
     public HistoryRecorder History { get; } = new();
@@ -30,6 +34,12 @@ public sealed class HistoryWorkload(string component, int keys) : IAsyncDisposab
     public async Task StartAsync(IEnumerable<SiloProcess> silos, int writers)
     {
         _acknowledged = new long[writers];
+        if (watchChanges)
+        {
+            // Subscribed before the first write: every acknowledged write must be delivered live.
+            _watcher = await ChangeWatcher.StartAsync(silos, component, RequestTimeout, Deadline);
+        }
+
         _clients.AddRange(await ProcessCluster.ConnectClientsAsync(silos, writers, RequestTimeout));
 
         for (var w = 0; w < writers; w++)
@@ -91,14 +101,40 @@ public sealed class HistoryWorkload(string component, int keys) : IAsyncDisposab
             }
         }
 
+        if (_watcher is not null)
+        {
+            _feedViolation = await _watcher.CheckAsync(History.Snapshot(), Deadline);
+        }
+
         return HistoryChecker.Check(History.Snapshot());
     }
 
     /// <summary>
-    /// Null when <paramref name="report"/> is clean; otherwise what was violated, with the report
-    /// and the shortest excerpt of the history that shows the first violation.
+    /// Null when <paramref name="report"/> is clean and the change feed (when watched) delivered
+    /// every acknowledged write; otherwise what was violated, with the report and the shortest
+    /// excerpt of the history that shows the first violation, then what the feed got wrong.
     /// </summary>
     public string? Violations(HistoryReport report)
+    {
+        var history = HistoryViolation(report);
+        return history is null ? _feedViolation : _feedViolation is null ? history : history + Environment.NewLine + _feedViolation;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await Task.WhenAll(_writers);
+        await ProcessCluster.DisposeAllAsync(_clients);
+        if (_watcher is not null)
+        {
+            await _watcher.DisposeAsync();
+        }
+
+        _stop.Dispose();
+    }
+
+    private string? HistoryViolation(HistoryReport report)
     {
         var (what, key, from, to) = report switch
         {
@@ -124,15 +160,6 @@ public sealed class HistoryWorkload(string component, int keys) : IAsyncDisposab
         return $"{what}. {report}{Environment.NewLine}History of {key} (process, kind, value, version, outcome, invoked..completed ms):{Environment.NewLine}" +
             string.Join(Environment.NewLine, excerpt.Select(o =>
                 $"  p{o.Process} {o.Kind} {o.Value ?? "(absent)"} v{o.Version} {o.Outcome} {Milliseconds(o.Invoked)}..{(o.Completed == long.MaxValue ? "?" : Milliseconds(o.Completed))}"));
-    }
-
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        await Task.WhenAll(_writers);
-        await ProcessCluster.DisposeAllAsync(_clients);
-        _stop.Dispose();
     }
 
     private string Milliseconds(long timestamp) => System.Diagnostics.Stopwatch.GetElapsedTime(_started, timestamp).TotalMilliseconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture);

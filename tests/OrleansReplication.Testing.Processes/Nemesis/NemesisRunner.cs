@@ -6,9 +6,10 @@ namespace OrleansReplication.Testing.Processes.Nemesis;
 
 /// <summary>
 /// Runs nemesis schedules (issue 16): three real silo processes on SQLite or PostgreSQL, writers
-/// recording every operation, the schedule's faults one after the other, each followed by the
-/// writers making progress and the cluster settling; then every key read back and the history
-/// checked. The test suite runs a fixed-seed slice, <c>bench nemesis</c> the long run.
+/// recording every operation beside a change-feed subscriber, the schedule's faults one after the
+/// other, each followed by the writers making progress and the cluster settling; then every key
+/// read back, the history checked, and every acknowledged write checked to have reached the
+/// subscriber. The test suite runs a fixed-seed slice, <c>bench nemesis</c> the long run.
 /// </summary>
 /// <param name="postgres">The PostgreSQL server PostgreSQL schedules use (a fresh database each); null when only SQLite runs.</param>
 /// <param name="log">Where progress lines go (a test's output, the console).</param>
@@ -52,7 +53,7 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
                 await Ballast.WriteAsync(silos.Values);
             }
 
-            await using var workload = new HistoryWorkload("nemesis", Keys);
+            await using var workload = new HistoryWorkload("nemesis", Keys, watchChanges: true);
             await workload.StartAsync(silos.Values, Writers);
             await workload.WaitForProgressAsync(ProgressPerStep, "before the first fault");
             foreach (var fault in schedule.Faults)

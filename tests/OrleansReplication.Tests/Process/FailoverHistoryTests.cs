@@ -7,7 +7,8 @@ namespace OrleansReplication.Tests.Processes;
 /// <summary>
 /// Jepsen's method on real processes: clients write unique values while the silo leading the most
 /// partitions gets SIGKILL; every invoke and outcome is recorded, every key read back, and the
-/// history checked for lost acknowledged writes, duplicated effects and linearizability per key.
+/// history checked for lost acknowledged writes, duplicated effects and linearizability per key;
+/// a change-feed subscriber beside them must get every acknowledged write, once, in order.
 /// </summary>
 [Collection(SerialClusterCollection.Name)]
 public sealed class FailoverHistoryTests : IDisposable
@@ -41,7 +42,7 @@ public sealed class FailoverHistoryTests : IDisposable
         var first = silos.Values.First();
         await Wait.UntilAsync(() => EveryPartitionHasAStandbyAsync(first), Deadline, "every partition to have a primary and a standby");
 
-        await using var workload = new HistoryWorkload("history", Keys);
+        await using var workload = new HistoryWorkload("history", Keys, watchChanges: true);
         await workload.StartAsync(silos.Values, Workers);
         await Wait.UntilAsync(() => workload.Acknowledged() >= 200, Deadline, "200 acknowledged writes before the kill");
         var map = await first.PartitionsAsync();
