@@ -27,14 +27,17 @@ public sealed class StalledAttemptsTests
     [Fact]
     public async Task ServedByAGrainOlderThanTheAttempt_WaitedForUntilItAnswers()
     {
-        var slow = Task.Delay(TimeSpan.FromMilliseconds(800)).ContinueWith(_ => 42, TaskScheduler.Default);
+        // The attempt answers at the third question: counted, not timed, so a loaded machine cannot skew it.
+        var slow = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var asked = 0;
+        var started = Stopwatch.GetTimestamp();
 
-        var result = await StalledAttempts.WaitAsync(slow, () => { asked++; return Task.FromResult(TimeSpan.FromHours(1)); }, null, Limit, default);
+        var result = await StalledAttempts.WaitAsync(slow.Task, () => { if (++asked == 3) { slow.SetResult(42); } return Task.FromResult(TimeSpan.FromHours(1)); }, null, Limit, default);
 
         Assert.Equal(42, result);
+        Assert.Equal(3, asked);
         // Asked every ProbeInterval from ProbeAfter on, not in a busy loop.
-        Assert.InRange(asked, 2, (int)((TimeSpan.FromMilliseconds(800) - StalledAttempts.ProbeAfter) / StalledAttempts.ProbeInterval) + 2);
+        Assert.True(Stopwatch.GetElapsedTime(started) >= StalledAttempts.ProbeAfter + (2 * StalledAttempts.ProbeInterval) - TimeSpan.FromMilliseconds(20));
     }
 
     [Fact]

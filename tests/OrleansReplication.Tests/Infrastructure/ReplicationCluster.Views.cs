@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using OrleansReplication.Silo.Hosting;
 using OrleansReplication.Silo.Placement;
 using OrleansReplication.Testing.Processes;
@@ -46,12 +47,14 @@ public sealed partial class ReplicationCluster
     /// <summary>
     /// Waits until replication is settled: every partition is led by a running silo (silo processes
     /// included), no silo leads more than its share (primaries are handed off gradually), and every
-    /// partition's standbys are in sync as seen by its own primary (only the primary knows).
+    /// partition's standbys are in sync as seen by its own primary (only the primary knows), and no
+    /// standby is being moved.
     /// </summary>
     public async Task WaitForReplicationToStabilizeAsync(TimeSpan? timeout = null)
     {
         var reason = "nothing observed yet";
         var live = Live();
+        var replicationFactor = Silos[0].Services.GetRequiredService<IOptions<PlacementOptions>>().Value.ReplicationFactor;
         try
         {
             await Wait.UntilAsync(
@@ -62,7 +65,8 @@ public sealed partial class ReplicationCluster
                     reason = await PartitionViews.FirstUnsettledAsync(live, partitions, share, (_, view) =>
                     {
                         var standbys = PartitionViews.Standbys(view);
-                        return (live.Count == 1 || standbys.Count > 0) && standbys.All(PartitionViews.InSync);
+                        // A row with more standbys than it keeps is moving one (the newcomer beside the one it replaces).
+                        return (live.Count == 1 || standbys.Count > 0) && standbys.Count < replicationFactor && standbys.All(PartitionViews.InSync);
                     }) ?? string.Empty;
                     return reason.Length == 0;
                 },
