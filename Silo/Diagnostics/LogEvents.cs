@@ -56,6 +56,8 @@ internal static class LogEvents
     public const int SiloDrainFailed = 1514;
     public const int HandoffTargetSlow = 1515;
     public const int SiloDrainSkipped = 1516;
+    public const int DeposedSiloStopping = 1517;
+    public const int DeposedSiloAlive = 1518;
 
     // Replication 1600-1699: see Replication/ReplicationLogEvents.cs
 

@@ -53,7 +53,11 @@ public static class StateReplicationSiloBuilderExtensions
             // A partition this silo stops leading: its grains deactivate, so the next call is placed on the new primary.
             LeadershipLost = sp.GetRequiredService<PartitionActivations>().DeactivateAll,
             AntiEntropyReported = report => sp.GetRequiredService<AntiEntropy.AntiEntropyReporter>().Report(report),
+
+            // Deposed without handing off: declared dead; stop unless the membership table answers.
+            PartitionDeposed = (p, epoch) => sp.GetRequiredService<DeposedSiloGuard>().OnDeposed(p, epoch),
         });
+        services.TryAddSingleton<DeposedSiloGuard>();
         services.TryAddSingleton<AntiEntropy.AntiEntropyReporter>();
         services.AddHostedService<AntiEntropy.AntiEntropyScheduler>();
 

@@ -84,8 +84,16 @@ internal sealed partial class Partition
         return await taken.Task.ConfigureAwait(false);
     }
 
+    /// <summary>Called with the partition's id and epoch when a standby refuses its records for a newer epoch (this primary was deposed without handing off).</summary>
+    public Action<int, long>? Deposed { get; init; }
+
     void IReplicationSource.OnLinkChanged(IReplicaLink link)
     {
+        if (link.State == ReplicaLinkState.Deposed && _status == PartitionStatus.Serving && !HandedOff)
+        {
+            Deposed?.Invoke(Id, Epoch);
+        }
+
         UpdateReplicaWatermarks();
         if (!StandbysCarryAcknowledgements())
         {

@@ -123,8 +123,11 @@ internal sealed partial class PartitionManager(IStateStore store, ILoggerFactory
     /// <summary>Called with what anti-entropy found and repaired on a partition this silo leads (any thread).</summary>
     public Action<AntiEntropy.AntiEntropyReport>? AntiEntropyReported { get; set; }
 
+    /// <summary>Called with a partition's id and epoch when a standby refused it for a newer epoch: this silo was deposed without handing it off (any thread).</summary>
+    public Action<int, long>? PartitionDeposed { get; set; }
+
     private Partition NewPartition(int id, ILogger<Partition> logger) =>
-        new(id, store, logger, _replication) { AntiEntropyReported = report => AntiEntropyReported?.Invoke(report) };
+        new(id, store, logger, _replication) { AntiEntropyReported = report => AntiEntropyReported?.Invoke(report), Deposed = (p, epoch) => PartitionDeposed?.Invoke(p, epoch) };
 
     /// <summary>
     /// Applies writes (atomic per partition) under an optional idempotency id: a retry with the
