@@ -43,6 +43,7 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
         _storeArguments = schedule.Store == "postgres" ? ["--storage", "postgres", "--connection-string", await PausableDatabaseAsync()] : [];
         var targets = new Random(schedule.Seed);
         var done = new List<FaultOutcome>();
+        string? breaking = null; // the fault under way, for a report of a cluster that did not recover from it
         var silos = await BalancedCluster.StartAsync(dataDir, Silos, Partitions, _storeArguments);
         _everyProcess.Clear();
         _everyProcess.AddRange(silos.Values);
@@ -60,6 +61,7 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
             {
                 var started = Stopwatch.GetTimestamp();
                 var (what, ended, exiting) = await BreakAsync(fault, silos, targets);
+                breaking = what;
                 await workload.WaitForProgressAsync(1, $"after {what}");
                 if (ended is not null)
                 {
@@ -70,12 +72,14 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
                     }
 
                     what += $", exited after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms, restarted as {await RestartAsync(ended, silos)}";
+                    breaking = what;
                 }
 
                 await BalancedCluster.WaitAsync(silos, Partitions, lagZero: false);
                 await workload.WaitForProgressAsync(ProgressPerStep, $"after {what}, the cluster settled");
                 done.Add(new FaultOutcome(fault, what, workload.LongestStall(started, Stopwatch.GetTimestamp()), Stopwatch.GetElapsedTime(started)));
                 log(done[^1].ToString());
+                breaking = null;
             }
 
             var report = await workload.StopAndCheckAsync(silos.Values.First());
@@ -90,7 +94,18 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Whatever went wrong, the run goes on with the next schedule; the seed replays this one.
-            throw new NemesisHarnessException($"Schedule {schedule} did not recover after: {string.Join("; ", done.Select(d => d.What))}. {ex.Message}{(ex is TimeoutException ? string.Empty : $" ({ex.GetType().Name} at {ex.StackTrace})")}{ProcessCluster.Logs(silos)}", ex);
+            var during = breaking is null ? string.Empty : $" Under way: {breaking}.";
+            string saved;
+            try
+            {
+                saved = SaveLogs(schedule, silos);
+            }
+            catch (IOException io)
+            {
+                saved = $"(not saved: {io.Message})";
+            }
+
+            throw new NemesisHarnessException($"Schedule {schedule} did not recover after: {string.Join("; ", done.Select(d => d.What))}.{during} {ex.Message}{(ex is TimeoutException ? string.Empty : $" ({ex.GetType().Name} at {ex.StackTrace})")}{ProcessCluster.Logs(silos)}{Environment.NewLine}Every silo's log, the ended ones' too: {saved}", ex);
         }
         finally
         {
