@@ -157,7 +157,16 @@ internal sealed class PostgresStateStore : IStateStore
             }
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == "25P03")
+        {
+            // 25P03, idle_in_transaction_session_timeout. Every row was read from the one snapshot; the read-only transaction's end adds nothing.
+            // The server ended the session because this process stalled before COMMIT (CPU-starved, paused).
+        }
+
         return requests.Count == 0
             ? new PartitionData(partitionId, epoch, lastSequence, items)
             : new PartitionData(partitionId, epoch, lastSequence, items) { Requests = requests };
