@@ -94,8 +94,7 @@ internal sealed partial class Partition
             Deposed?.Invoke(Id, Epoch);
         }
 
-        UpdateReplicaWatermarks();
-        if (!StandbysCarryAcknowledgements())
+        if (!UpdateReplicaWatermarks())
         {
             _persistNow.Set(); // the last in-sync standby (or the one a failover promotes) left: Applied waits for the store, so stop gathering
         }
@@ -167,8 +166,7 @@ internal sealed partial class Partition
         }
 
         Volatile.Write(ref _promotionCandidate, standby);
-        UpdateReplicaWatermarks();
-        if (!StandbysCarryAcknowledgements())
+        if (!UpdateReplicaWatermarks())
         {
             _persistNow.Set();
         }
@@ -178,9 +176,15 @@ internal sealed partial class Partition
     /// Whether the in-sync standbys carry Applied and Received without the store: some standby is
     /// in sync, and so is the one a failover would promote (when known).
     /// </summary>
-    private bool StandbysCarryAcknowledgements()
+    private bool StandbysCarryAcknowledgements() => InSyncStandbys().Carry;
+
+    // One pass over the links (it runs on every acknowledgement a standby sends): the lowest
+    // Received and Applied sequences of the in-sync standbys, and whether they carry acknowledgements.
+    private (long Received, long Applied, bool Carry) InSyncStandbys()
     {
         var candidate = Volatile.Read(ref _promotionCandidate);
+        var received = long.MaxValue;
+        var applied = long.MaxValue;
         var inSync = false;
         var candidateInSync = candidate is null;
         foreach (var link in Volatile.Read(ref _links))
@@ -189,37 +193,29 @@ internal sealed partial class Partition
             {
                 inSync = true;
                 candidateInSync |= link.Name == candidate;
+                received = Math.Min(received, link.ReceivedSequence);
+                applied = Math.Min(applied, link.AppliedSequence);
             }
         }
 
-        return inSync && candidateInSync;
+        return (received, applied, inSync && candidateInSync);
     }
 
     /// <summary>
     /// Raises the Received and Applied watermarks to the lowest of the in-sync standbys' — or, when
     /// they do not carry acknowledgements (none in sync, or not the one a failover would promote), to
     /// the durable sequence: a write acknowledged at Applied must survive this silo's crash, and
-    /// without that standby only the store guarantees that.
+    /// without that standby only the store guarantees that. Returns whether they carry them.
     /// </summary>
-    private void UpdateReplicaWatermarks()
+    private bool UpdateReplicaWatermarks()
     {
+        var (received, applied, carry) = InSyncStandbys();
         if (_log is null)
         {
-            return;
+            return carry;
         }
 
-        var received = long.MaxValue;
-        var applied = long.MaxValue;
-        foreach (var link in Volatile.Read(ref _links))
-        {
-            if (link.InSync)
-            {
-                received = Math.Min(received, link.ReceivedSequence);
-                applied = Math.Min(applied, link.AppliedSequence);
-            }
-        }
-
-        if (!StandbysCarryAcknowledgements())
+        if (!carry)
         {
             received = applied = _log.DurableSequence;
         }
@@ -229,6 +225,8 @@ internal sealed partial class Partition
         {
             NotifyWatchers();
         }
+
+        return carry;
     }
 
     /// <summary>Everything up to <paramref name="sequence"/> survives this silo (in the store, or on the primary that took over): the Received and Applied writes up to there are acknowledged.</summary>

@@ -215,7 +215,7 @@ internal static class PlacementPolicy
         var result = new List<PartitionAssignment>();
         foreach (var a in map)
         {
-            if (a.Primary != self || a.Standbys.Count <= options.ReplicationFactor - 1)
+            if (a.Primary != self || !IsMovingAStandby(a, options))
             {
                 continue;
             }
@@ -231,8 +231,11 @@ internal static class PlacementPolicy
         return result;
     }
 
-    // A row with more standbys than the replication factor asks for is in the middle of a move: its
-    // newest standbys are the ones it keeps (the older ones retire once those caught up).
+    // A row with more standbys than the replication factor asks for is in the middle of a move.
+    private static bool IsMovingAStandby(PartitionAssignment a, PlacementOptions options) => a.Standbys.Count > options.ReplicationFactor - 1;
+
+    // The standbys a row keeps: all, or in the middle of a move its newest ones (the older ones
+    // retire once those caught up).
     private static IEnumerable<SiloIncarnation> SettledStandbys(PartitionAssignment a, PlacementOptions options) =>
         a.Standbys.Skip(Math.Max(0, a.Standbys.Count - Math.Max(0, options.ReplicationFactor - 1)));
 
@@ -260,7 +263,7 @@ internal static class PlacementPolicy
         foreach (var from in over)
         {
             // One move at a time per row: a row still moving keeps its old standby until the new one caught up.
-            foreach (var a in rows.Values.Where(a => a.Standbys.Contains(from.Address) && a.Standbys.Count <= options.ReplicationFactor - 1).OrderBy(a => a.PartitionId))
+            foreach (var a in rows.Values.Where(a => a.Standbys.Contains(from.Address) && !IsMovingAStandby(a, options)).OrderBy(a => a.PartitionId))
             {
                 var others = a.Standbys.Where(s => s != from.Address).Append(a.Primary!.Value).ToList();
                 var fromAffinity = AffinityCost(from, others, silos, options);

@@ -51,7 +51,8 @@ public sealed class ClusterAntiEntropyTests
         var events = primary.Services.GetRequiredService<ClusterEventChannel>();
         var (storePrimary, _, q) = RolesOf(cluster, "k77");
         var storeEvents = storePrimary.Services.GetRequiredService<ClusterEventChannel>();
-        var before = (events.Recent.Select(e => e.Id).DefaultIfEmpty().Max(), storeEvents.Recent.Select(e => e.Id).DefaultIfEmpty().Max());
+        var lastEvent = events.Recent.Select(e => e.Id).DefaultIfEmpty().Max();
+        var lastStoreEvent = storeEvents.Recent.Select(e => e.Id).DefaultIfEmpty().Max();
         repairs.Reset();
         var sentBefore = partition.RepairItemsSent;
 
@@ -66,11 +67,11 @@ public sealed class ClusterAntiEntropyTests
         }
 
         await Wait.UntilAsync(
-            () => events.Recent.Any(e => e.Id > before.Item1 && e.Kind == ClusterEventKinds.ReplicaRepaired && e.Partition == p),
+            () => events.Recent.Any(e => e.Id > lastEvent && e.Kind == ClusterEventKinds.ReplicaRepaired && e.Partition == p),
             Deadline,
             $"anti-entropy to repair partition {p}'s standby on {standby.Name}");
         await Wait.UntilAsync(
-            () => storeEvents.Recent.Any(e => e.Id > before.Item2 && e.Kind == ClusterEventKinds.StoreRepaired && e.Partition == q),
+            () => storeEvents.Recent.Any(e => e.Id > lastStoreEvent && e.Kind == ClusterEventKinds.StoreRepaired && e.Partition == q),
             Deadline,
             $"anti-entropy to repair partition {q}'s store row on {storePrimary.Name}");
 
@@ -85,7 +86,7 @@ public sealed class ClusterAntiEntropyTests
         Assert.Equal("v77", Assert.Single(await replicator.GetStateItemsAsync([new ItemKey("k77")])).Value);
         var row = (await storePrimary.Services.GetRequiredService<IStateStore>().LoadPartitionAsync(q, default)).Items.Single(i => i.Id == "k77");
         Assert.Equal("\"v77\"", System.Text.Encoding.UTF8.GetString(row.Value));
-        var repaired = events.Recent.First(e => e.Id > before.Item1 && e.Kind == ClusterEventKinds.ReplicaRepaired && e.Partition == p);
+        var repaired = events.Recent.First(e => e.Id > lastEvent && e.Kind == ClusterEventKinds.ReplicaRepaired && e.Partition == p);
         Assert.Contains("1 item(s) repaired", repaired.Reason, StringComparison.Ordinal);
         Assert.Equal(2, repairs.Items); // one item on the standby, one row in the store
 
