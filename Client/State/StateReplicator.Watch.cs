@@ -156,9 +156,10 @@ internal sealed partial class StateReplicator<TItem>
             case "remove":
                 var key = new ItemKey(data.GetProperty("id").GetString()!, data.TryGetProperty("partitionKey", out var pk) ? pk.GetString() : null);
                 var version = data.GetProperty("version").GetInt64();
+                var catchUp = data.TryGetProperty("catchUp", out var c) && c.ValueKind == JsonValueKind.True;
                 return e.Type == "set"
-                    ? new StateChange<TItem>(StateChangeKind.Set, key, Read(key, version, () => data.GetProperty("value").Deserialize<TItem>(_json)), version, cursor)
-                    : new StateChange<TItem>(StateChangeKind.Removed, key, default, version, cursor);
+                    ? new StateChange<TItem>(StateChangeKind.Set, key, Read(key, version, () => data.GetProperty("value").Deserialize<TItem>(_json)), version, cursor) { CatchUp = catchUp }
+                    : new StateChange<TItem>(StateChangeKind.Removed, key, default, version, cursor) { CatchUp = catchUp };
             case "snapshot-end":
                 return new StateChange<TItem>(StateChangeKind.SnapshotEnd, default, default, 0, cursor);
             case "error":

@@ -26,4 +26,14 @@ public enum StateChangeKind
 /// in the middle of its snapshot starts over without a cursor).
 /// </param>
 /// <typeparam name="TItem">The component's item type.</typeparam>
-public sealed record StateChange<TItem>(StateChangeKind Kind, ItemKey Key, TItem? Value, long Version, string? Cursor);
+public sealed record StateChange<TItem>(StateChangeKind Kind, ItemKey Key, TItem? Value, long Version, string? Cursor)
+{
+    /// <summary>
+    /// The item's current state sent in place of its changes since the cursor: its partition's
+    /// new primary started its history after the cursor (it installed a snapshot or loaded from
+    /// the store since), so earlier versions of this item after the cursor are folded into this
+    /// one, and items removed in that gap are not reported. A listener that must see every version
+    /// (an audit log) reconciles here; one that mirrors state needs nothing more.
+    /// </summary>
+    public bool CatchUp { get; init; }
+}

@@ -191,6 +191,11 @@ internal static class WatchEndpoints
                 }
 
                 writer.WriteNumber("version"u8, change.Version);
+                if (change.CatchUp)
+                {
+                    writer.WriteBoolean("catchUp"u8, true);
+                }
+
                 if (change.Json is { } value)
                 {
                     writer.WritePropertyName("value"u8);

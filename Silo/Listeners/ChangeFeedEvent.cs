@@ -18,6 +18,7 @@ internal enum ChangeKind
 /// <summary>
 /// One event of a change feed. <see cref="Cursor"/> is <see langword="null"/> on snapshot items
 /// (resuming in the middle of a snapshot is not possible: a listener cut off there starts over);
-/// snapshot-end and live changes carry the position to resume from.
+/// snapshot-end and live changes carry the position to resume from. <see cref="CatchUp"/> marks an
+/// item's current state sent in place of the changes a restarted partition history no longer holds.
 /// </summary>
-internal readonly record struct ChangeFeedEvent(ChangeKind Kind, ItemAddress Address, long Version, byte[]? Json, string? Cursor);
+internal readonly record struct ChangeFeedEvent(ChangeKind Kind, ItemAddress Address, long Version, byte[]? Json, string? Cursor, bool CatchUp = false);

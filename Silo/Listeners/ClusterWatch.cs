@@ -149,7 +149,7 @@ internal sealed partial class ClusterWatch
                 var cursor = ChangeCursor.Encode(_positions);
                 foreach (var changed in source.Delta)
                 {
-                    output.Add(changed with { Cursor = cursor });
+                    output.Add(changed with { Cursor = cursor, CatchUp = true });
                 }
 
                 source.Delta.Clear();
