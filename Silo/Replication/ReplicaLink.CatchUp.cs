@@ -59,6 +59,10 @@ internal abstract partial class ReplicaLink
         // A link reaches the live stream only through here, so it is never streaming (or counted
         // in sync) before its transport can carry a record.
         await PrepareTransportAsync(cancellationToken).ConfigureAwait(false);
+
+        // A snapshot of an earlier run that never reached the standby (its transport restarted) is
+        // not waited for: only one this run sends keeps the link out of the in-sync set.
+        Volatile.Write(ref _awaitedSnapshot, 0);
         var source = _source!;
         var log = source.Log;
         ReplicationLog.Pin? pin = null;
@@ -168,30 +172,44 @@ internal abstract partial class ReplicaLink
         var requests = snapshot.Requests;
         var next = 0;
         var nextRequest = 0;
-        bool last;
-        do
+        var id = Random.Shared.NextInt64(1, long.MaxValue);
+
+        // Until the standby reports this snapshot installed, it is not in sync, even if its applied
+        // sequence already reaches the snapshot's (a resync replaces a diverged copy in place).
+        Volatile.Write(ref _awaitedSnapshot, id);
+        try
         {
-            // The items first, then the recorded requests; each chunk bounded by count and bytes.
-            var chunk = new SnapshotChunk { Partition = source.PartitionId, Epoch = source.Epoch, SnapshotSequence = snapshot.Sequence };
-            var bytes = 0;
-            while (next < items.Count && chunk.Items.Count < Options.SnapshotChunkItems && bytes < Options.CatchUpBatchBytes)
+            bool last;
+            do
             {
-                var (address, entry) = items[next++];
-                chunk.Items.Add(ReplicatedChanges.ToRecord(address, entry));
-                bytes += entry.Json.Length;
-            }
+                // The items first, then the recorded requests; each chunk bounded by count and bytes.
+                var chunk = new SnapshotChunk { Partition = source.PartitionId, Epoch = source.Epoch, SnapshotSequence = snapshot.Sequence, SnapshotId = id };
+                var bytes = 0;
+                while (next < items.Count && chunk.Items.Count < Options.SnapshotChunkItems && bytes < Options.CatchUpBatchBytes)
+                {
+                    var (address, entry) = items[next++];
+                    chunk.Items.Add(ReplicatedChanges.ToRecord(address, entry));
+                    bytes += entry.Json.Length;
+                }
 
-            while (next == items.Count && nextRequest < requests.Count && chunk.Items.Count + chunk.Requests.Count < Options.SnapshotChunkItems && bytes < Options.CatchUpBatchBytes)
-            {
-                var request = requests[nextRequest++];
-                chunk.Requests.Add(request.ToWire());
-                bytes += request.ApproximateBytes;
-            }
+                while (next == items.Count && nextRequest < requests.Count && chunk.Items.Count + chunk.Requests.Count < Options.SnapshotChunkItems && bytes < Options.CatchUpBatchBytes)
+                {
+                    var request = requests[nextRequest++];
+                    chunk.Requests.Add(request.ToWire());
+                    bytes += request.ApproximateBytes;
+                }
 
-            chunk.Last = last = next == items.Count && nextRequest == requests.Count;
-            await EnqueueAsync(new ReplicationMessage(null, chunk, ReplicatedChanges.ApproximateBytes(chunk)), cancellationToken).ConfigureAwait(false);
+                chunk.Last = last = next == items.Count && nextRequest == requests.Count;
+                await EnqueueAsync(new ReplicationMessage(null, chunk, ReplicatedChanges.ApproximateBytes(chunk)), cancellationToken).ConfigureAwait(false);
+            }
+            while (!last);
         }
-        while (!last);
+        catch
+        {
+            // Not all sent: the standby will not report it; the next catch-up decides again.
+            Interlocked.CompareExchange(ref _awaitedSnapshot, 0, id);
+            throw;
+        }
 
         Interlocked.Increment(ref _snapshots);
         OnSent(snapshot.Sequence);

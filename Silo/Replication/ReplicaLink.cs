@@ -60,6 +60,9 @@ internal abstract partial class ReplicaLink : IReplicaLink
     // When the standby last made progress (or had nothing outstanding): the ack-delay check's clock.
     private long _lastProgress;
     private int _snapshots;
+
+    // The snapshot sent last that the standby has not reported installed (0: none); it keeps the link out of the in-sync set.
+    private long _awaitedSnapshot;
     private int _logCatchUps;
 
     protected ReplicaLink(string name, ReplicationOptions options, ILogger? logger, TimeProvider? timeProvider)
@@ -234,6 +237,11 @@ internal abstract partial class ReplicaLink : IReplicaLink
         // Watermarks count only in the primary's own epoch: a standby of another history holds other changes.
         if (ack.Epoch == source.Epoch)
         {
+            if (ack.InstalledSnapshot != 0)
+            {
+                Interlocked.CompareExchange(ref _awaitedSnapshot, 0, ack.InstalledSnapshot);
+            }
+
             if (InterlockedMax(ref _applied, ack.AppliedSequence))
             {
                 Volatile.Write(ref _lastProgress, Time.GetTimestamp());
@@ -423,7 +431,7 @@ internal abstract partial class ReplicaLink : IReplicaLink
         long from;
         lock (_gate)
         {
-            if (_inSync || _state != ReplicaLinkState.Streaming || Volatile.Read(ref _applied) < _inSyncFrom || !IsTransportReady)
+            if (_inSync || _state != ReplicaLinkState.Streaming || Volatile.Read(ref _applied) < _inSyncFrom || Volatile.Read(ref _awaitedSnapshot) != 0 || !IsTransportReady)
             {
                 return false;
             }

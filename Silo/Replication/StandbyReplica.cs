@@ -65,6 +65,10 @@ internal sealed class StandbyReplica
     private ItemTable? _staging;
     private long _stagingSequence;
     private long _stagingEpoch;
+    private long _stagingId;
+
+    // Consumer only: the id of the last snapshot installed, reported in every ack.
+    private long _installedSnapshot;
 
     // Written by the consumer, read by any thread (64-bit values written whole).
     private long _appliedSequence;
@@ -300,13 +304,14 @@ internal sealed class StandbyReplica
             return StandbyApplyResult.StaleEpoch;
         }
 
-        if (_staging is null || chunk.SnapshotSequence != _stagingSequence || chunk.Epoch != _stagingEpoch)
+        if (_staging is null || chunk.SnapshotSequence != _stagingSequence || chunk.Epoch != _stagingEpoch || chunk.SnapshotId != _stagingId)
         {
             // A new snapshot (one left unfinished is dropped: the primary restarted it).
             _staging = new ItemTable(_options.AntiEntropy.Clumps);
             _stagingRequests = [];
             _stagingSequence = chunk.SnapshotSequence;
             _stagingEpoch = chunk.Epoch;
+            _stagingId = chunk.SnapshotId;
         }
 
         _changes.Clear();
@@ -340,6 +345,7 @@ internal sealed class StandbyReplica
 
         _stagingRequests = null;
         _tail = new ReplicationLog(chunk.SnapshotSequence, _options);
+        _installedSnapshot = chunk.SnapshotId;
         _catchUpAskedAt = -1;
         Volatile.Write(ref _epoch, chunk.Epoch);
         Volatile.Write(ref _appliedSequence, chunk.SnapshotSequence);
@@ -385,6 +391,7 @@ internal sealed class StandbyReplica
             AppliedSequence = applied,
             CatchUpRequested = ask,
             Digest = TakeAnswer(),
+            InstalledSnapshot = _installedSnapshot,
         };
     }
 }

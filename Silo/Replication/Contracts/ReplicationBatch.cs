@@ -58,6 +58,14 @@ internal sealed class SnapshotChunk
     /// <summary>The partition's recorded requests (idempotency ids) as of the snapshot, oldest first, spread over the chunks after the items.</summary>
     [Id(5)]
     public List<ReplicatedRequest> Requests { get; init; } = [];
+
+    /// <summary>
+    /// Names this snapshot (random, never 0): the standby reports the last one it installed, which
+    /// is how the primary knows the copy was replaced when the snapshot leaves its sequence as it was
+    /// (an anti-entropy resync of a diverged standby).
+    /// </summary>
+    [Id(6)]
+    public long SnapshotId { get; init; }
 }
 
 /// <summary>Standby to primary, after it applied records (one ack may cover many batches of its partition).</summary>
@@ -89,6 +97,10 @@ internal readonly record struct ReplicationAck
     /// <summary>The answer to an anti-entropy check or repair in the records this ack covers; such an ack is never merged away.</summary>
     [Id(5)]
     public DigestAnswer? Digest { get; init; }
+
+    /// <summary>The <see cref="SnapshotChunk.SnapshotId"/> of the last snapshot the standby installed; 0 if none.</summary>
+    [Id(6)]
+    public long InstalledSnapshot { get; init; }
 }
 
 /// <summary>A record queued to a standby: a batch of changes or a snapshot chunk, with its approximate size.</summary>

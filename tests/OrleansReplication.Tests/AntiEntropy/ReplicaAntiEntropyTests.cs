@@ -114,6 +114,26 @@ public sealed class ReplicaAntiEntropyTests : ReplicationHarness
     }
 
     [Fact]
+    public async Task Resync_AtTheSameSequence_NotInSyncUntilTheStandbyInstalledTheSnapshot()
+    {
+        // No write follows: the snapshot leaves the standby's applied sequence where it was, so only
+        // its report of the installed snapshot can tell the primary that the diverged copy is gone.
+        var (partition, link, _) = await StartWithItemsAsync();
+        link.Standby.CorruptForTesting(Address("k3"), 1, "\"rotten\""u8.ToArray());
+        var snapshots = link.SnapshotsSent;
+        link.Pause();
+        link.Resync("a test");
+        await Wait.UntilAsync(() => link.SnapshotsSent > snapshots && link.State == ReplicaLinkState.Streaming, Deadline, "the snapshot to be queued and the link to stream");
+
+        Assert.False(link.InSync, "the standby counted in sync with its diverged copy still in place");
+        Assert.Equal("\"rotten\"", System.Text.Encoding.UTF8.GetString(link.Standby.Items.Get(Address("k3"))!.Json));
+
+        link.Resume();
+        await Wait.UntilAsync(() => link.InSync, Deadline, "the standby to install the snapshot and be in sync");
+        await AssertStandbyMatchesAsync(partition, link.Standby);
+    }
+
+    [Fact]
     public async Task Check_AnswerOfAnOlderRound_IgnoredAndTheNewerCompletes()
     {
         var (partition, link, _) = await StartWithItemsAsync();
