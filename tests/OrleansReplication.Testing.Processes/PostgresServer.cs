@@ -92,11 +92,16 @@ public sealed class PostgresServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops the server (an outage of the store: fast mode, so what it committed stays committed;
-    /// a test server runs with synchronous_commit off, which an immediate stop would turn into
-    /// lost commits no production server has). Every connection breaks; <see cref="StartAgainAsync"/> ends it.
+    /// Stops the server (an outage of the store); every connection breaks; <see cref="StartAgainAsync"/>
+    /// ends it. Fast mode by default. <paramref name="immediate"/>: a crash (no checkpoint, recovery
+    /// from the WAL at the next start), which keeps every commit only of sessions that ran with
+    /// <c>synchronous_commit</c> on: a test server runs with it off for speed, so a crash test sets it
+    /// on its own connections (<see cref="SynchronousCommitOption"/>), as every production server has it.
     /// </summary>
-    public Task StopAsync() => PgCtlAsync("stop", "-m", "fast");
+    public Task StopAsync(bool immediate = false) => PgCtlAsync("stop", "-m", immediate ? "immediate" : "fast");
+
+    /// <summary>The connection-string <c>Options</c> that make a session's commits survive <see cref="StopAsync"/> with <c>immediate</c>.</summary>
+    public const string SynchronousCommitOption = "-c synchronous_commit=on";
 
     /// <summary>Starts the stopped server again, on the same port, and waits until it takes connections.</summary>
     public async Task StartAgainAsync()

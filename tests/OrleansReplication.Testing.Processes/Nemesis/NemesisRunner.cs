@@ -241,13 +241,13 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
         return (null, null);
     }
 
-    // The store unavailable for a while: PostgreSQL stopped and started again; SQLite's file write
+    // The store unavailable for a while: PostgreSQL crashed (immediate stop) and started again; SQLite's file write
     // lock held by this process, as a stalled writer would hold it.
     private async Task StoreOutageAsync(TimeSpan outage)
     {
         if (postgres is not null && _storeArguments.Length > 0)
         {
-            await postgres.StopAsync();
+            await postgres.StopAsync(immediate: true);
             await Task.Delay(outage); // the fault itself: the store is down this long
             await postgres.StartAgainAsync();
             return;
@@ -278,7 +278,7 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
 
     // A fresh database whose paused sessions' open transactions the server ends (a paused silo would hold its locks otherwise).
     private async Task<string> PausableDatabaseAsync() =>
-        new Npgsql.NpgsqlConnectionStringBuilder(await postgres!.CreateDatabaseAsync()) { Options = "-c idle_in_transaction_session_timeout=1000" }.ConnectionString;
+        new Npgsql.NpgsqlConnectionStringBuilder(await postgres!.CreateDatabaseAsync()) { Options = "-c idle_in_transaction_session_timeout=1000 " + PostgresServer.SynchronousCommitOption }.ConnectionString;
 
     private static void TryDelete(string directory)
     {

@@ -23,7 +23,7 @@ public enum FaultKind
     PauseUntilDeposed,
 
     /// <summary>
-    /// The store down for a few seconds: PostgreSQL stopped and started again; on SQLite, the file's
+    /// The store down for a few seconds: PostgreSQL crashed (`pg_ctl stop -m immediate`) and started again; on SQLite, the file's
     /// write lock held by another process (a stalled writer). No healthy silo may be declared dead
     /// for heartbeats the outage held up, and nothing acknowledged may be lost.
     /// </summary>
