@@ -1,4 +1,3 @@
-using System.Data;
 using System.Globalization;
 using Npgsql;
 using static OrleansReplication.Silo.Storage.PostgresConnections;
@@ -31,8 +30,17 @@ internal sealed class PostgresStateStore : IStateStore
     // Locks the head row until the transaction ends: a fenced commit of another epoch waits behind it.
     private const string LockPartitionSql = "SELECT epoch, last_sequence FROM or_partitions WHERE partition_id = $1 FOR UPDATE";
 
-    private const string SelectItemsSql =
-        "SELECT component, partition_key, item_id, version, value FROM or_items WHERE partition_id = $1";
+    private const int LoadedHead = 0;
+    private const int LoadedItem = 1;
+
+    // A partition's head, items (when $2) and recorded requests, told apart by the first column.
+    private const string LoadPartitionSql = """
+        SELECT 0, epoch, last_sequence, NULL::text, NULL::text, NULL::text, NULL::bytea FROM or_partitions WHERE partition_id = $1
+        UNION ALL
+        SELECT 1, version, 0, component, partition_key, item_id, value FROM or_items WHERE partition_id = $1 AND $2
+        UNION ALL
+        SELECT 2, last_sequence, 0, NULL, NULL, NULL, requests FROM or_requests WHERE partition_id = $1
+        """;
 
     private const string FenceSql = """
         INSERT INTO or_partitions (partition_id, epoch, last_sequence) VALUES ($1, $2, $3)
@@ -55,8 +63,6 @@ internal sealed class PostgresStateStore : IStateStore
 
     private const string SelectVersionSql =
         "SELECT version FROM or_items WHERE component = $1 AND partition_key = $2 AND item_id = $3";
-
-    private const string SelectRequestsSql = "SELECT last_sequence, requests FROM or_requests WHERE partition_id = $1";
 
     private const string InsertRequestsSql =
         "INSERT INTO or_requests (partition_id, last_sequence, requests) VALUES ($1, $2, $3) ON CONFLICT (partition_id, last_sequence) DO NOTHING";
@@ -116,60 +122,43 @@ internal sealed class PostgresStateStore : IStateStore
 
     private async Task<PartitionData> LoadAsync(int partitionId, bool withItems, CancellationToken cancellationToken)
     {
+        // One statement, so one snapshot (the sequence matches the items) and no transaction: a
+        // session stalled between reads cannot be ended by idle_in_transaction_session_timeout.
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-
-        // REPEATABLE READ: both SELECTs see one snapshot, so the sequence matches the items.
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(Statement(SelectPartitionSql, Int(partitionId)));
-        if (withItems)
-        {
-            batch.BatchCommands.Add(Statement(SelectItemsSql, Int(partitionId)));
-        }
-
-        batch.BatchCommands.Add(Statement(SelectRequestsSql, Int(partitionId)));
+        await using var command = new NpgsqlCommand(LoadPartitionSql, connection);
+        command.Parameters.Add(Int(partitionId));
+        command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = withItems });
 
         long epoch = 0;
         long lastSequence = 0;
         var items = new List<StoredItem>();
         var requests = new List<StoredRequestBlock>();
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                epoch = reader.GetInt64(0);
-                lastSequence = reader.GetInt64(1);
-            }
-
-            if (withItems)
-            {
-                await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    items.Add(new StoredItem(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<byte[]>(4)));
-                }
-            }
-
-            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                requests.Add(new StoredRequestBlock(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
+                switch (reader.GetInt32(0))
+                {
+                    case LoadedHead:
+                        (epoch, lastSequence) = (reader.GetInt64(1), reader.GetInt64(2));
+                        break;
+                    case LoadedItem:
+                        items.Add(new StoredItem(reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetInt64(1), reader.GetFieldValue<byte[]>(6)));
+                        break;
+                    default:
+                        requests.Add(new StoredRequestBlock(reader.GetInt64(1), reader.GetFieldValue<byte[]>(6)));
+                        break;
+                }
             }
         }
 
-        try
+        if (requests.Count == 0)
         {
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (PostgresException ex) when (ex.SqlState == "25P03")
-        {
-            // 25P03, idle_in_transaction_session_timeout. Every row was read from the one snapshot; the read-only transaction's end adds nothing.
-            // The server ended the session because this process stalled before COMMIT (CPU-starved, paused).
+            return new PartitionData(partitionId, epoch, lastSequence, items);
         }
 
-        return requests.Count == 0
-            ? new PartitionData(partitionId, epoch, lastSequence, items)
-            : new PartitionData(partitionId, epoch, lastSequence, items) { Requests = requests };
+        requests.Sort((a, b) => a.LastSequence.CompareTo(b.LastSequence));
+        return new PartitionData(partitionId, epoch, lastSequence, items) { Requests = requests };
     }
 
     /// <inheritdoc />

@@ -18,11 +18,11 @@ public sealed class PostgresStateStoreTests(PostgresServerFixture server) : Stat
     }
 
     [Fact]
-    public async Task LoadPartition_ServerEndsTheSessionBeforeTheReadOnlyCommit_EveryRowIsReadAnyway()
+    public async Task LoadPartition_IdleInTransactionTimeoutOf1ms_EveryRowIsRead()
     {
-        // A silo stalled (CPU-starved, paused) between reading a partition and ending its read-only
-        // transaction, with idle_in_transaction_session_timeout ending the session meanwhile: it
-        // once failed a silo's start. Here the server gives 1 ms, less than parsing the rows takes.
+        // A silo stalled (CPU-starved, paused) inside a partition load's read transaction, with
+        // idle_in_transaction_session_timeout ending the session meanwhile: it once failed a silo's
+        // start. The load is one statement, outside any transaction; here the server gives 1 ms.
         const int Items = 20_000;
         await using var writer = await CreateStoreAsync();
         await writer.InitializeAsync(CancellationToken.None);
