@@ -9,6 +9,8 @@ namespace OrleansReplication.Testing.Processes;
 /// </summary>
 public static class PartitionViews
 {
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
     /// <summary>A silo's id (<c>GET /v1/cluster</c>).</summary>
     public static async Task<string> IdAsync(HttpClient silo) =>
         (await silo.GetFromJsonAsync<JsonElement>("v1/cluster")).GetProperty("id").GetString()!;
@@ -43,7 +45,8 @@ public static class PartitionViews
                 var view = seenByPrimary[row.GetProperty("id").GetInt32()];
                 if (view.GetProperty("primary").GetString() != group.Key || !settled(group.Key, view))
                 {
-                    return $"partition {row.GetProperty("id")} as its primary {group.Key} sees it: {view}";
+                    // Indented: a CI log that shows a part of each long line still shows the whole row.
+                    return $"partition {row.GetProperty("id")} as its primary {group.Key} sees it:{Environment.NewLine}{JsonSerializer.Serialize(view, Indented)}";
                 }
             }
         }
