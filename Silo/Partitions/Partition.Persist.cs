@@ -47,6 +47,10 @@ internal sealed partial class Partition
     {
         var token = _persistStop.Token;
         var delay = _options.PersistRetryInitialDelay;
+
+        // Set when a commit failed without an answer (the connection broke, the server crashed):
+        // it may have landed all the same, and retrying its writes would find them there already.
+        var landedUnknown = false;
         try
         {
             while (_status != PartitionStatus.Fenced)
@@ -73,6 +77,21 @@ internal sealed partial class Partition
                 var sync = SyncOwed() ? CommitSync.Disk : CommitSync.Process;
                 try
                 {
+                    if (landedUnknown)
+                    {
+                        var head = await _store.LoadPartitionHeadAsync(Id, token).ConfigureAwait(false);
+                        landedUnknown = false;
+                        if (head.Epoch == Epoch && head.LastSequence > durable && head.LastSequence <= _log.LastSequence)
+                        {
+                            // Only this primary commits at its epoch: the failed commit landed.
+                            LogCommitLandedUnanswered(Id, durable + 1, head.LastSequence);
+                            _log.MarkDurable(head.LastSequence);
+                            UpdateReplicaWatermarks();
+                            _persisted.Set();
+                            continue;
+                        }
+                    }
+
                     if (durable >= _log.LastSequence)
                     {
                         // Everything is in the store, some of it not yet on disk, and a Durable write waits for it.
@@ -98,6 +117,7 @@ internal sealed partial class Partition
                     // The store is down or slow: the changes stay in the log, writes waiting for
                     // Durable stay pending, and the same range (plus whatever came since) is retried.
                     LogPersistFailed(Id, durable + 1, _log.LastSequence, delay.TotalMilliseconds, ex);
+                    landedUnknown = true;
                     await Task.Delay(delay, _time, token).ConfigureAwait(false);
                     delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.PersistRetryMaxDelay.Ticks));
                     continue;
@@ -173,18 +193,27 @@ internal sealed partial class Partition
         return _flushEntries[^1].Sequence;
     }
 
+    /// <summary>
+    /// Fenced because the store, at this primary's own epoch, holds other changes than its log
+    /// (another writer): the partition map will not move it on, so the partition manager reloads it
+    /// from the store here (<see cref="PartitionManager.ApplyRolesAsync"/>).
+    /// </summary>
+    public bool StoreDiverged { get; private set; }
+
     /// <summary>Stops serving: the store holds a newer epoch (another silo leads) or no longer matches the warm copy.</summary>
     private void Fence(Exception exception)
     {
-        _status = PartitionStatus.Fenced;
-        if (exception is StaleEpochException stale)
+        if (exception is StaleEpochException stale && stale.StoredEpoch > Epoch)
         {
             LogFenced(Id, Epoch, stale.StoredEpoch);
         }
         else
         {
-            LogStoreDiverged(Id, exception);
+            StoreDiverged = true;
+            LogStoreDiverged(Id, _log.DurableSequence + 1, _log.LastSequence, exception);
         }
+
+        _status = PartitionStatus.Fenced;
 
         var error = Unavailable(exception);
         _durableWaiters.FailAll(error);
@@ -197,9 +226,12 @@ internal sealed partial class Partition
     [LoggerMessage(EventId = ReplicationLogEvents.PersistFailed, Level = LogLevel.Warning, Message = "Partition {Partition}: persisting changes {From}..{To} failed; retrying in {DelayMs} ms. Writes waiting for Durable (and for Applied with no in-sync standby) wait meanwhile. Check the store's health.")]
     private partial void LogPersistFailed(int partition, long from, long to, double delayMs, Exception exception);
 
+    [LoggerMessage(EventId = ReplicationLogEvents.PersistLandedUnanswered, Level = LogLevel.Information, Message = "Partition {Partition}: the store had committed changes {From}..{To} although the commit failed without an answer; persisting goes on after them.")]
+    private partial void LogCommitLandedUnanswered(int partition, long from, long to);
+
     [LoggerMessage(EventId = ReplicationLogEvents.PersistStopTimedOut, Level = LogLevel.Error, Message = "Partition {Partition}: stopping gave up on the store after {Seconds} s with changes {Durable}..{Last} not persisted; writes still waiting for them were answered 'unavailable'.")]
     private partial void LogStopTimedOut(int partition, double seconds, long durable, long last);
 
-    [LoggerMessage(EventId = ReplicationLogEvents.StoreDiverged, Level = LogLevel.Error, Message = "Partition {Partition}: the store no longer matches this primary's changes (another writer?); this silo stopped serving the partition so that nothing more is acknowledged here.")]
-    private partial void LogStoreDiverged(int partition, Exception exception);
+    [LoggerMessage(EventId = ReplicationLogEvents.StoreDiverged, Level = LogLevel.Error, Message = "Partition {Partition}: the store no longer matches this primary's changes (another writer?); this silo stopped serving the partition and reloads it from the store, dropping its changes {From}..{To} that the store does not have. Find what else writes to the store.")]
+    private partial void LogStoreDiverged(int partition, long from, long to, Exception exception);
 }

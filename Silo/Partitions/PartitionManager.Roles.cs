@@ -98,7 +98,8 @@ internal sealed partial class PartitionManager
                 continue;
             }
 
-            if ((current.Status == PartitionStatus.Fenced || current.HandedOff) && current.Epoch >= assignment.Epoch)
+            var reload = current.Status == PartitionStatus.Fenced && current.StoreDiverged && current.Epoch == assignment.Epoch;
+            if ((current.Status == PartitionStatus.Fenced || current.HandedOff) && current.Epoch >= assignment.Epoch && !reload)
             {
                 // This silo moved the partition on (a handoff), or the store fenced it: a newer
                 // epoch leads it elsewhere, and this map was read before that. Restarting it here
@@ -115,7 +116,8 @@ internal sealed partial class PartitionManager
             }
 
             Volatile.Write(ref _taken[p], new Takeover(previousPrimary, System.Diagnostics.Stopwatch.GetTimestamp()));
-            starts.Add(StartAsync(p, assignment.Epoch, current, warmCopy, cancellationToken));
+            // A partition whose store diverged from it restarts from the store, at the same epoch (only this silo writes at it).
+            starts.Add(StartAsync(p, assignment.Epoch, current, reload ? static _ => null : warmCopy, cancellationToken));
         }
 
         // Concurrently: each start reads its partition's head (or rows) from the store, and a

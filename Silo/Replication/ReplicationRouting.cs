@@ -60,12 +60,21 @@ internal sealed class ReplicationRouting(
                     _links.TryRemove((p, standby), out _);
                 }
 
-                if (!_links.ContainsKey((p, standby)))
+                // A partition that does not serve (stopping, fenced, not started yet) gets its links
+                // once it does, in a later round; the other partitions' links go on regardless.
+                if (!_links.ContainsKey((p, standby)) && owner.Status == PartitionStatus.Serving)
                 {
                     var link = new NetworkReplicaLink(SenderTo(standby, record.Silo), standby, options.Value, _linkLogger, time);
                     if (_links.TryAdd((p, standby), (owner, link)))
                     {
-                        owner.AddLink(link);
+                        try
+                        {
+                            owner.AddLink(link);
+                        }
+                        catch (ReplicaUnavailableException)
+                        {
+                            _links.TryRemove((p, standby), out _); // it stopped meanwhile
+                        }
                     }
                 }
             }

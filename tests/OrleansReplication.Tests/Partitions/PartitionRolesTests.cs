@@ -126,6 +126,30 @@ public sealed class PartitionRolesTests : IAsyncLifetime
         await other.StopAsync();
     }
 
+    [Fact]
+    public async Task ApplyRolesAsync_StoreDivergedFromThePrimaryAtItsEpoch_ReloadsThePartitionFromTheStore()
+    {
+        var manager = await StartManagerAsync();
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        var key = KeyOfPartition0(manager);
+        var first = (await manager.ApplyAsync("c", [new ItemWriteData(key, "1"u8.ToArray(), default)], SafetyLevel.Durable, default))[0];
+
+        // Another writer changes the store at this primary's epoch; the primary's next commit finds it.
+        await _store.CommitAsync(0, 2, first.Version + 1, [new StoredWrite("c", string.Empty, key.Id, first.Version, first.Version + 1, "\"foreign\""u8.ToArray())], RequestRecords.None, CommitSync.Disk, default);
+        await Assert.ThrowsAsync<ReplicaUnavailableException>(() => manager.ApplyAsync("c", [new ItemWriteData(key, "2"u8.ToArray(), default)], SafetyLevel.Durable, default));
+        Assert.Equal((PartitionStatus.Fenced, true), (manager.Partitions[0].Status, manager.Partitions[0].StoreDiverged));
+
+        // The map still names this silo at epoch 2 and will not move the partition: it is reloaded here.
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+
+        Assert.True(manager.Leads(0));
+        Assert.Equal((PartitionStatus.Serving, 2L), (manager.Partitions[0].Status, manager.Partitions[0].Epoch));
+        Assert.Equal("\"foreign\"", System.Text.Encoding.UTF8.GetString(manager.Get("c", key)!.Json));
+        var next = (await manager.ApplyAsync("c", [new ItemWriteData(key, "3"u8.ToArray(), default)], SafetyLevel.Durable, default))[0];
+        Assert.Equal(first.Version + 2, next.Version);
+        await manager.StopAsync();
+    }
+
     private static readonly SiloRecord[] Silos = [Record(Self, "self"), Record(Other, "other")];
 
     private async Task<PartitionManager> StartManagerAsync()

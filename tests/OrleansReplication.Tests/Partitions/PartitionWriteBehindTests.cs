@@ -74,6 +74,40 @@ public sealed class PartitionWriteBehindTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Commit_LandsButItsAnswerIsLost_TheRetryFindsItThere_ThePartitionKeepsServing()
+    {
+        // The store crashed (or the connection broke) after the COMMIT reached it: the persister
+        // retried the same changes, found its own earlier commit in the way, and stopped serving
+        // the partition as if another writer had changed the store (nemesis seed 4014).
+        var gated = new GatedStateStore(_sqlite);
+        var manager = new PartitionManager(gated, NullLoggerFactory.Instance);
+        await manager.StartAsync(PartitionCount, default);
+        try
+        {
+            gated.LoseAnswers(1);
+            var first = (await manager.ApplyAsync("c", [Set("a", "1")], SafetyLevel.Default, default).WaitAsync(Deadline))[0];
+            var partition = manager.Partitions[manager.GetPartitionId("c", new ItemKey("a"))];
+            Assert.Equal((PartitionStatus.Serving, false), (partition.Status, partition.StoreDiverged));
+            Assert.True(partition.DurableSequence >= first.Version);
+
+            gated.LoseAnswers(1);
+            var second = (await manager.ApplyAsync("c", [Set("a", "2"), Set("b", "3")], SafetyLevel.Durable, default).WaitAsync(Deadline))[0];
+            Assert.All(manager.Partitions, p => Assert.Equal(PartitionStatus.Serving, p.Status));
+            Assert.True(second.Version > first.Version);
+        }
+        finally
+        {
+            await manager.StopAsync();
+        }
+
+        var restarted = new PartitionManager(_sqlite, NullLoggerFactory.Instance);
+        await restarted.StartAsync(PartitionCount, default);
+        Assert.Equal("2", Encoding.UTF8.GetString(restarted.Get("c", new ItemKey("a"))!.Json));
+        Assert.Equal("3", Encoding.UTF8.GetString(restarted.Get("c", new ItemKey("b"))!.Json));
+        await restarted.StopAsync();
+    }
+
+    [Fact]
     public async Task Apply_DefaultSafetyOnOneSilo_AcknowledgedOnlyOncePersisted()
     {
         var gated = new GatedStateStore(_sqlite);

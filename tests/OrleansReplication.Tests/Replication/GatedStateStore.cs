@@ -14,6 +14,7 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
     private int _waiting;
     private int _failures;
     private int _fullLoads;
+    private int _answersToLose;
 
     public string ProviderName => inner.ProviderName;
 
@@ -34,6 +35,9 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
 
     /// <summary>When set, every commit throws (a store outage).</summary>
     public bool Failing { get; set; }
+
+    /// <summary>The next <paramref name="count"/> commits land in the store, then throw as if the connection broke before the answer came.</summary>
+    public void LoseAnswers(int count) => Volatile.Write(ref _answersToLose, count);
 
     public void Close() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -82,6 +86,10 @@ internal sealed class GatedStateStore(IStateStore inner) : IStateStore
         await inner.CommitAsync(partitionId, epoch, lastSequence, writes, requests, sync, cancellationToken);
         Persisted.Enqueue((partitionId, lastSequence, sync));
         Interlocked.Increment(ref _commits);
+        if (Volatile.Read(ref _answersToLose) > 0 && Interlocked.Decrement(ref _answersToLose) >= 0)
+        {
+            throw new IOException("Injected: the connection broke after the commit reached the store, before its answer.");
+        }
     }
 
     public Task<int> RepairAsync(int partitionId, long epoch, IReadOnlyList<StoredWrite> writes, CancellationToken cancellationToken) =>
