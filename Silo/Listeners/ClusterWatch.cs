@@ -134,7 +134,7 @@ internal sealed partial class ClusterWatch
                 : source.Mode == SourceMode.Snapshot && !source.SnapshotEnded ? SourceMode.Snapshot
                 : SourceMode.Resume;
             var everything = ended is InvalidRequestException || (source.Mode == SourceMode.Delta && source.Everything && !source.SnapshotEnded);
-            LogResubscribing(_component, string.Join(",", source.Partitions), source.Local ? "this silo" : source.Target is { Length: > 0 } target ? target : "(no live primary)", ended.Message, mode.ToString());
+            LogResubscribing(_component, string.Join(",", source.Partitions), string.Join(",", source.Partitions.Select(p => _positions[p])), source.Local ? "this silo" : source.Target is { Length: > 0 } target ? target : "(no live primary)", ended.Message, mode.ToString());
             Subscribe(source.Partitions, mode, initial: source.Initial && mode == SourceMode.Snapshot, pumps, stop, everything);
             return;
         }
@@ -197,6 +197,6 @@ internal sealed partial class ClusterWatch
     private int PartitionOf(in ChangeFeedEvent change) =>
         PartitionHasher.GetPartition(change.Address.Component, change.Address.PartitionKey.Length == 0 ? change.Address.Id : change.Address.PartitionKey, _positions.Length);
 
-    [LoggerMessage(EventId = LogEvents.WatchResubscribed, Level = LogLevel.Information, Message = "Watch of '{Component}': partitions [{Partitions}] from {Target} ended ({Reason}); following them where the partition map says now ({Mode}).")]
-    private partial void LogResubscribing(string component, string partitions, string target, string reason, string mode);
+    [LoggerMessage(EventId = LogEvents.WatchResubscribed, Level = LogLevel.Information, Message = "Watch of '{Component}': partitions [{Partitions}] (delivered up to sequences [{Positions}]) from {Target} ended ({Reason}); following them where the partition map says now ({Mode}).")]
+    private partial void LogResubscribing(string component, string partitions, string positions, string target, string reason, string mode);
 }
