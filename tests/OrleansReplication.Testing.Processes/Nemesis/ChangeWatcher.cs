@@ -15,12 +15,13 @@ namespace OrleansReplication.Testing.Processes.Nemesis;
 internal sealed class ChangeWatcher : IAsyncDisposable
 {
     private readonly ReplicationClient _client;
+    private readonly string _component;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _snapshotEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
 
     // Under _lock: every delivered set, in delivery order per key; and where each value was delivered.
-    private readonly Dictionary<string, List<(long Version, string? Value, bool CatchUp)>> _byKey = [];
+    private readonly Dictionary<string, List<(long Version, string? Value, bool CatchUp, long Position)>> _byKey = [];
     private readonly Dictionary<string, List<(string Key, long Version)>> _byValue = [];
     private readonly Task _reading;
     private Exception? _ended;
@@ -28,6 +29,7 @@ internal sealed class ChangeWatcher : IAsyncDisposable
     private ChangeWatcher(ReplicationClient client, string component)
     {
         _client = client;
+        _component = component;
         _reading = Task.Run(() => ReadAsync(component));
     }
 
@@ -123,7 +125,7 @@ internal sealed class ChangeWatcher : IAsyncDisposable
 
                 lock (_lock)
                 {
-                    Add(_byKey, change.Key.Id, (change.Version, change.Value, change.CatchUp));
+                    Add(_byKey, change.Key.Id, (change.Version, change.Value, change.CatchUp, PositionOf(change.Key.Id, change.Cursor)));
                     if (change.Value is { } value)
                     {
                         Add(_byValue, value, (change.Key.Id, change.Version));
@@ -187,8 +189,44 @@ internal sealed class ChangeWatcher : IAsyncDisposable
         return Describe(delivered.Skip(from).Take(8));
     }
 
-    private static string Describe(IEnumerable<(long Version, string? Value, bool CatchUp)> deliveries) =>
-        string.Join(", ", deliveries.Select(d => $"{d.Value ?? "(removed)"}@{d.Version}{(d.CatchUp ? " (catch-up)" : string.Empty)}"));
+    private static string Describe(IEnumerable<(long Version, string? Value, bool CatchUp, long Position)> deliveries) =>
+        string.Join(", ", deliveries.Select(d => $"{d.Value ?? "(removed)"}@{d.Version}{(d.CatchUp ? " (catch-up)" : string.Empty)} [cursor at {d.Position}]"));
+
+    // The delivery's cursor position in its key's partition (the cursor is base64url of LEB128
+    // varints: the partition count, then each partition's sequence); -1 without one.
+    private long PositionOf(string key, string? cursor)
+    {
+        if (cursor is null)
+        {
+            return -1;
+        }
+
+        var bytes = System.Buffers.Text.Base64Url.DecodeFromChars(cursor);
+        var offset = 0;
+        var count = (int)ReadVarint(bytes, ref offset);
+        var partition = PartitionHasher.GetPartition(_component, key, count);
+        long position = 0;
+        for (var p = 0; p <= partition; p++)
+        {
+            position = (long)ReadVarint(bytes, ref offset);
+        }
+
+        return position;
+    }
+
+    private static ulong ReadVarint(byte[] bytes, ref int offset)
+    {
+        ulong value = 0;
+        for (var shift = 0; ; shift += 7)
+        {
+            var b = bytes[offset++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return value;
+            }
+        }
+    }
 
     private static void Add<T>(Dictionary<string, List<T>> into, string key, T item)
     {
