@@ -142,16 +142,12 @@ internal sealed partial class ClusterWatch
         var change = next.Event;
         if (change.Kind == ChangeKind.SnapshotEnd)
         {
+            var before = source.Mode == SourceMode.Delta && !source.Everything && source.Delta.Count > 1 ? (long[])_positions.Clone() : null;
             Advance(source, change.Cursor);
             source.SnapshotEnded = true;
             if (source.Mode == SourceMode.Delta)
             {
-                var cursor = ChangeCursor.Encode(_positions);
-                foreach (var changed in source.Delta)
-                {
-                    output.Add(changed with { Cursor = cursor, CatchUp = true });
-                }
-
+                AddCatchUp(source.Delta, before, output);
                 source.Delta.Clear();
             }
             else if (source.Mode == SourceMode.Snapshot && --_pendingSnapshots == 0)
@@ -176,6 +172,43 @@ internal sealed partial class ClusterWatch
         {
             Advance(source, change.Cursor);
             output.Add(change with { Cursor = ChangeCursor.Encode(_positions) });
+        }
+    }
+
+    /// <summary>
+    /// A catch-up's items, each with a cursor at its own version (in version order per partition),
+    /// the last with the cursor after the catch-up: a listener whose stream breaks in the middle
+    /// resumes right after the last item it got. No change after that version touches a key it
+    /// already got (the catch-up holds each key's latest), so the rest comes once, from the log or
+    /// a catch-up again. With <paramref name="before"/> null (one item, or every item of a new
+    /// history whose sequences may sit below the cursor) every item carries the cursor after it.
+    /// </summary>
+    private void AddCatchUp(List<ChangeFeedEvent> items, long[]? before, List<ChangeFeedEvent> output)
+    {
+        var after = ChangeCursor.Encode(_positions);
+        if (before is null)
+        {
+            foreach (var item in items)
+            {
+                output.Add(item with { Cursor = after, CatchUp = true });
+            }
+
+            return;
+        }
+
+        items.Sort((a, b) => (PartitionOf(a), a.Version).CompareTo((PartitionOf(b), b.Version)));
+        var current = -1;
+        for (var i = 0; i < items.Count; i++)
+        {
+            var p = PartitionOf(items[i]);
+            if (p != current && current >= 0)
+            {
+                before[current] = _positions[current]; // the partition before is complete
+            }
+
+            current = p;
+            before[p] = items[i].Version;
+            output.Add(items[i] with { Cursor = i == items.Count - 1 ? after : ChangeCursor.Encode(before), CatchUp = true });
         }
     }
 

@@ -8,7 +8,8 @@ namespace OrleansReplication.Tests.Listeners;
 /// A cursor from before a partition's history restarted (here: the silo stopped and loaded its
 /// partitions from the store, so their logs start after the cursor) resumes with a catch-up: each
 /// item changed since the cursor once, at its current version, marked <c>catchUp</c> (SSE) and
-/// <see cref="StateChange{TItem}.CatchUp"/> (.NET), then live changes unmarked.
+/// <see cref="StateChange{TItem}.CatchUp"/> (.NET), then live changes unmarked. Each item carries
+/// a cursor that resumes right after it.
 /// </summary>
 [Collection(SerialClusterCollection.Name)]
 public sealed class WatchCatchUpTests : IDisposable
@@ -86,6 +87,34 @@ public sealed class WatchCatchUpTests : IDisposable
         Assert.Equal(3, seen.Single(c => c.Key.Id == "a").Value);
         Assert.Equal("f", seen[3].Key.Id);
         Assert.False(seen[3].CatchUp);
+
+        // A stream that breaks after the catch-up's first item resumes from that item's cursor
+        // right after it: the other items once, then live changes.
+        string firstCursor, firstId;
+        var rest = new List<string>();
+        await using (var stream = await SseStream.OpenAsync(restarted.Http, $"v1/components/{Component}/watch?cursor={Uri.EscapeDataString(cursor)}"))
+        {
+            var first = await stream.ReadAsync() ?? throw new InvalidOperationException("The watch ended during its catch-up.");
+            (firstCursor, firstId) = (first.Id!, first.Data.GetProperty("id").GetString()!);
+        }
+
+        await using (var resumed = await SseStream.OpenAsync(restarted.Http, $"v1/components/{Component}/watch?cursor={Uri.EscapeDataString(firstCursor)}"))
+        {
+            while (rest.Count < 3)
+            {
+                var e = await resumed.ReadAsync() ?? throw new InvalidOperationException("The resumed watch ended.");
+                Assert.True(e.Data.GetProperty("catchUp").GetBoolean(), $"Not a catch-up: {e.Data}");
+                rest.Add(e.Data.GetProperty("id").GetString()!);
+            }
+
+            // Nothing more of the catch-up: the next event is the next live change.
+            await replicator.SetStateItemsAsync([Item("g", 1)], Durable);
+            var live = await resumed.ReadAsync() ?? throw new InvalidOperationException("The resumed watch ended.");
+            Assert.Equal("g", live.Data.GetProperty("id").GetString());
+            Assert.False(live.Data.TryGetProperty("catchUp", out _), $"{live.Data}");
+        }
+
+        Assert.Equal(new[] { "a", "d", "e", "f" }.Where(id => id != firstId), rest.Order());
     }
 
     private static KeyValuePair<ItemKey, int> Item(string id, int value) => KeyValuePair.Create(new ItemKey(id), value);
