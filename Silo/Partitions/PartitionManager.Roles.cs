@@ -49,7 +49,7 @@ internal sealed partial class PartitionManager
         PartitionMap map,
         SiloIncarnation self,
         IReadOnlyList<SiloRecord> silos,
-        Func<int, WarmCopy?> warmCopy,
+        Func<int, long, WarmCopy?> warmCopy,
         CancellationToken cancellationToken)
     {
         var count = _partitions.Length;
@@ -117,7 +117,7 @@ internal sealed partial class PartitionManager
 
             Volatile.Write(ref _taken[p], new Takeover(previousPrimary, System.Diagnostics.Stopwatch.GetTimestamp()));
             // A partition whose store diverged from it restarts from the store, at the same epoch (only this silo writes at it).
-            starts.Add(StartAsync(p, assignment.Epoch, current, reload ? static _ => null : warmCopy, cancellationToken));
+            starts.Add(StartAsync(p, assignment.Epoch, current, reload ? static (_, _) => null : warmCopy, cancellationToken));
         }
 
         // Concurrently: each start reads its partition's head (or rows) from the store, and a
@@ -151,12 +151,12 @@ internal sealed partial class PartitionManager
 
     // Returns p once the new partition serves; ~p when the store holds a newer epoch than the map
     // this silo followed (another silo took it since): then nothing starts here.
-    private async Task<int> StartAsync(int p, long epoch, Partition current, Func<int, WarmCopy?> warmCopy, CancellationToken cancellationToken)
+    private async Task<int> StartAsync(int p, long epoch, Partition current, Func<int, long, WarmCopy?> warmCopy, CancellationToken cancellationToken)
     {
         var next = NewPartition(p, loggerFactory.CreateLogger<Partition>());
         try
         {
-            if (warmCopy(p) is { Epoch: > 0 } copy)
+            if (warmCopy(p, epoch) is { Epoch: > 0 } copy)
             {
                 var start = await next.StartFromWarmCopyAsync(copy, epoch, cancellationToken).ConfigureAwait(false);
                 LogPromoted(p, epoch, copy.Applied, next.LastSequence, start switch

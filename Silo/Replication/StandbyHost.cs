@@ -26,15 +26,24 @@ internal sealed partial class StandbyHost(ILogger<StandbyHost> logger, IOptions<
 
     public IEnumerable<StandbyReplica> Replicas => _replicas.Values;
 
-    /// <summary>A consistent copy of partition <paramref name="partitionId"/>'s warm items, or null when this silo holds none.</summary>
-    public Partitions.WarmCopy? Copy(int partitionId)
+    /// <summary>
+    /// A consistent copy of partition <paramref name="partitionId"/>'s warm items for this silo's
+    /// promotion to its primary at <paramref name="epoch"/>, or null when this silo holds none.
+    /// The copy is fenced first: from now on records of older epochs are refused (their sender
+    /// learns it was deposed). A deposed primary that still streams (resumed after a pause) could
+    /// otherwise have a write acknowledged by this standby after the copy was taken, and the new
+    /// primary, started from the copy, would give that write's sequence to another change.
+    /// </summary>
+    public Partitions.WarmCopy? Copy(int partitionId, long epoch)
     {
+        _ledFrom.AddOrUpdate(partitionId, epoch, (_, known) => Math.Max(known, epoch));
         if (!_replicas.TryGetValue(partitionId, out var replica))
         {
             return null;
         }
 
-        // Records are applied under this lock, so the copy and its applied sequence agree.
+        // Records are applied under this lock and re-check the fence there, so the copy and its
+        // applied sequence agree, and nothing is applied (or acknowledged) after it.
         lock (replica)
         {
             var items = new List<KeyValuePair<Partitions.ItemAddress, Partitions.ItemEntry>>(replica.Items.Count);

@@ -33,19 +33,19 @@ public sealed class PartitionRolesTests : IAsyncLifetime
     {
         var manager = await StartManagerAsync();
 
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, (_, _) => null, default);
         Assert.True(manager.Leads(0));
         Assert.Equal((PartitionStatus.Serving, 2L), (manager.Partitions[0].Status, manager.Partitions[0].Epoch));
 
         // Handed off at epoch 3, then a map read before that handoff arrives late.
-        await manager.ApplyRolesAsync(Map(epoch: 3, primary: Other), Self, Silos, _ => null, default);
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 3, primary: Other), Self, Silos, (_, _) => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, (_, _) => null, default);
 
         Assert.False(manager.Leads(0));
         Assert.Equal((PartitionStatus.Stopped, 2L), (manager.Partitions[0].Status, manager.Partitions[0].Epoch));
 
         // A newer map that gives it back starts it again, at its own epoch.
-        await manager.ApplyRolesAsync(Map(epoch: 4, primary: Self), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 4, primary: Self), Self, Silos, (_, _) => null, default);
         Assert.True(manager.Leads(0));
         Assert.Equal((PartitionStatus.Serving, 4L), (manager.Partitions[0].Status, manager.Partitions[0].Epoch));
         await manager.StopAsync();
@@ -56,12 +56,12 @@ public sealed class PartitionRolesTests : IAsyncLifetime
     {
         var manager = await StartManagerAsync();
 
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Other), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Other), Self, Silos, (_, _) => null, default);
         Assert.Equal(default, manager.TakenFrom(0));
         Assert.Null(manager.TakenFrom(1).From); // led here from the first map on: no silo before it
 
         var before = System.Diagnostics.Stopwatch.GetTimestamp();
-        await manager.ApplyRolesAsync(Map(epoch: 3, primary: Self), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 3, primary: Self), Self, Silos, (_, _) => null, default);
 
         var (from, at) = manager.TakenFrom(0);
         Assert.Equal(Other, from);
@@ -73,7 +73,7 @@ public sealed class PartitionRolesTests : IAsyncLifetime
     public async Task HandedOffPartition_RefusesReadsBeforeThisSiloFollowsTheNewMap()
     {
         var manager = await StartManagerAsync();
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, (_, _) => null, default);
         var key = KeyOfPartition0(manager);
         await manager.ApplyAsync("c", [new ItemWriteData(key, "1"u8.ToArray(), default)], SafetyLevel.Local, default);
         Assert.Single(manager.Get(0, "c", [key]));
@@ -94,12 +94,12 @@ public sealed class PartitionRolesTests : IAsyncLifetime
     public async Task ApplyRolesAsync_MapReadBeforeThisSiloHandedThePartitionOff_DoesNotRestartIt()
     {
         var manager = await StartManagerAsync();
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, (_, _) => null, default);
         var handedOff = manager.Partitions[0];
         handedOff.MarkHandedOff(await handedOff.SealAsync());
 
         // The map loop's round read the map just before the handoff's compare-and-swap landed.
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, (_, _) => null, default);
 
         Assert.Same(handedOff, manager.Partitions[0]);
         Assert.False(manager.Leads(0), "a partition handed off was led again from a map older than the move");
@@ -111,13 +111,13 @@ public sealed class PartitionRolesTests : IAsyncLifetime
     {
         // Another silo took partition 0 at epoch 3 and wrote: the store holds epoch 3.
         var other = await StartManagerAsync();
-        await other.ApplyRolesAsync(Map(epoch: 3, primary: Other), Other, Silos, _ => null, default);
+        await other.ApplyRolesAsync(Map(epoch: 3, primary: Other), Other, Silos, (_, _) => null, default);
         var key = KeyOfPartition0(other);
         await other.ApplyAsync("c", [new ItemWriteData(key, "1"u8.ToArray(), default)], SafetyLevel.Durable, default);
 
         // This silo follows a map read before that: it names this silo at epoch 2.
         var manager = await StartManagerAsync();
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, (_, _) => null, default);
 
         Assert.False(manager.Leads(0), "the partition was served at epoch 2 from the store while epoch 3 leads it");
         Assert.NotEqual(PartitionStatus.Serving, manager.Partitions[0].Status);
@@ -130,7 +130,7 @@ public sealed class PartitionRolesTests : IAsyncLifetime
     public async Task ApplyRolesAsync_StoreDivergedFromThePrimaryAtItsEpoch_ReloadsThePartitionFromTheStore()
     {
         var manager = await StartManagerAsync();
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, (_, _) => null, default);
         var key = KeyOfPartition0(manager);
         var first = (await manager.ApplyAsync("c", [new ItemWriteData(key, "1"u8.ToArray(), default)], SafetyLevel.Durable, default))[0];
 
@@ -140,7 +140,7 @@ public sealed class PartitionRolesTests : IAsyncLifetime
         Assert.Equal((PartitionStatus.Fenced, true), (manager.Partitions[0].Status, manager.Partitions[0].StoreDiverged));
 
         // The map still names this silo at epoch 2 and will not move the partition: it is reloaded here.
-        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, _ => null, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, (_, _) => null, default);
 
         Assert.True(manager.Leads(0));
         Assert.Equal((PartitionStatus.Serving, 2L), (manager.Partitions[0].Status, manager.Partitions[0].Epoch));
