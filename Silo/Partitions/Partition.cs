@@ -90,8 +90,16 @@ internal sealed partial class Partition : IReplicationSource
     public async Task LoadAndStartAsync(long? epoch, CancellationToken cancellationToken)
     {
         await LoadAsync(epoch, cancellationToken).ConfigureAwait(false);
+        EpochClaimed = epoch is not null;
         StartLoops();
     }
+
+    /// <summary>
+    /// Whether the partition started at an epoch the partition map gave this silo. A partition
+    /// loaded at the silo's start only guesses its epoch (the stored one + 1): the map may give this
+    /// silo that same epoch later, after the previous primary wrote more, and the load is stale then.
+    /// </summary>
+    public bool EpochClaimed { get; private set; }
 
     /// <summary>Queues writes for the commit loop; completes when they reach their safety level (or fails with the reason).</summary>
     public Task<IReadOnlyList<WriteResult>> CommitAsync(CommitRequest request)
@@ -232,6 +240,7 @@ internal sealed partial class Partition : IReplicationSource
     /// </remarks>
     public async Task<WarmStart> StartFromWarmCopyAsync(WarmCopy copy, long epoch, CancellationToken cancellationToken)
     {
+        EpochClaimed = true;
         var head = await _store.LoadPartitionHeadAsync(Id, cancellationToken).ConfigureAwait(false);
         if (head.Epoch > epoch)
         {

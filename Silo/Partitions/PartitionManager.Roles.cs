@@ -110,7 +110,9 @@ internal sealed partial class PartitionManager
             }
 
             leads[p] = true;
-            if (current.Status == PartitionStatus.Serving && current.Epoch == assignment.Epoch)
+            // Not a partition loaded at this silo's start that happens to hold the same epoch: the
+            // previous primary may have written since that load (nemesis seed 6006).
+            if (current.Status == PartitionStatus.Serving && current.Epoch == assignment.Epoch && current.EpochClaimed)
             {
                 continue;
             }

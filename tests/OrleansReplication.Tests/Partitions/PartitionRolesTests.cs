@@ -150,6 +150,27 @@ public sealed class PartitionRolesTests : IAsyncLifetime
         await manager.StopAsync();
     }
 
+    [Fact]
+    public async Task ApplyRolesAsync_MapGivesThisSiloTheEpochItsStartupLoadGuessed_LoadsAgainInsteadOfServingTheStaleLoad()
+    {
+        // Another silo leads partition 0 at epoch 1 and writes; this silo starts meanwhile and loads
+        // every partition from the store, guessing epoch 2 (the stored 1 + 1).
+        var other = await StartManagerAsync();
+        await other.ApplyRolesAsync(Map(epoch: 1, primary: Other), Other, Silos, (_, _) => null, default);
+        var key = KeyOfPartition0(other);
+        await other.ApplyAsync("c", [new ItemWriteData(key, "1"u8.ToArray(), default)], SafetyLevel.Durable, default);
+        var manager = await StartManagerAsync();
+        Assert.Equal(2, manager.Partitions[0].Epoch);
+
+        // The other primary writes again, then hands the partition to this silo at epoch 2.
+        await other.ApplyAsync("c", [new ItemWriteData(key, "2"u8.ToArray(), default)], SafetyLevel.Durable, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, (_, _) => null, default);
+
+        Assert.Equal("2", System.Text.Encoding.UTF8.GetString(manager.Get("c", key)!.Json));
+        await manager.StopAsync();
+        await other.StopAsync();
+    }
+
     private static readonly SiloRecord[] Silos = [Record(Self, "self"), Record(Other, "other")];
 
     private async Task<PartitionManager> StartManagerAsync()
