@@ -73,6 +73,24 @@ internal sealed partial class Partition
     /// </summary>
     public bool HandedOff => Volatile.Read(ref _handedOff);
 
+    /// <summary>
+    /// A handed-off, stopped partition's state as a warm copy: every change up to the seal, the
+    /// state its successor started from. For the partition's return to this silo at a later epoch
+    /// with no standby copy here: the successor may have died before it persisted that tail, and
+    /// the store alone would lose writes acknowledged up to the seal. Null otherwise.
+    /// </summary>
+    public WarmCopy? HandedOffCopy()
+    {
+        if (!HandedOff || _status == PartitionStatus.Serving || _log is null)
+        {
+            return null;
+        }
+
+        var items = new List<KeyValuePair<ItemAddress, ItemEntry>>(Items.Count);
+        Items.CopyTo(items);
+        return new WarmCopy(items, LastSequence, Epoch, _requestTable.Copy());
+    }
+
     private bool _handedOff;
 
     /// <summary>

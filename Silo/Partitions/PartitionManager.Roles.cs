@@ -158,7 +158,16 @@ internal sealed partial class PartitionManager
         var next = NewPartition(p, loggerFactory.CreateLogger<Partition>());
         try
         {
-            if (warmCopy(p, epoch) is { Epoch: > 0 } copy)
+            var copy = warmCopy(p, epoch);
+            if (copy is null && current.HandedOff)
+            {
+                // Handed off from here earlier, back without a standby copy: this silo's own state
+                // up to the seal is one (its commit loop ends first, so the table is still).
+                await current.StopAsync().ConfigureAwait(false);
+                copy = current.HandedOffCopy();
+            }
+
+            if (copy is { Epoch: > 0 })
             {
                 var start = await next.StartFromWarmCopyAsync(copy, epoch, cancellationToken).ConfigureAwait(false);
                 LogPromoted(p, epoch, copy.Applied, next.LastSequence, start switch

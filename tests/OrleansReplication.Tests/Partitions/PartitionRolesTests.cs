@@ -171,6 +171,30 @@ public sealed class PartitionRolesTests : IAsyncLifetime
         await other.StopAsync();
     }
 
+    [Fact]
+    public async Task ApplyRolesAsync_BackAfterAHandoffWithNoStandbyCopy_StartsFromItsOwnStateAtTheSeal_NotTheStore()
+    {
+        // This silo handed partition 0 off with a write the store does not have yet (its successor
+        // had it); the successor died before persisting it, and the partition comes back here.
+        var gated = new Replication.GatedStateStore(_store);
+        var manager = new PartitionManager(gated, NullLoggerFactory.Instance);
+        await manager.StartAsync(PartitionCount, default);
+        await manager.ApplyRolesAsync(Map(epoch: 2, primary: Self), Self, Silos, (_, _) => null, default);
+        var key = KeyOfPartition0(manager);
+        gated.Close();
+        await manager.ApplyAsync("c", [new ItemWriteData(key, "1"u8.ToArray(), default)], SafetyLevel.Local, default);
+        var handedOff = manager.Partitions[0];
+        handedOff.MarkHandedOff(await handedOff.SealAsync());
+        await _store.RepairAsync(0, 3, [], default); // the successor's epoch fences this silo's flush
+        gated.Open();
+
+        await manager.ApplyRolesAsync(Map(epoch: 4, primary: Self), Self, Silos, (_, _) => null, default);
+
+        Assert.Equal((PartitionStatus.Serving, 4L), (manager.Partitions[0].Status, manager.Partitions[0].Epoch));
+        Assert.Equal("1", System.Text.Encoding.UTF8.GetString(manager.Get("c", key)!.Json));
+        await manager.StopAsync();
+    }
+
     private static readonly SiloRecord[] Silos = [Record(Self, "self"), Record(Other, "other")];
 
     private async Task<PartitionManager> StartManagerAsync()
