@@ -32,8 +32,10 @@ internal sealed class PostgresStateStore : IStateStore
 
     private const int LoadedHead = 0;
     private const int LoadedItem = 1;
+    private const int LoadedRequests = 2;
 
-    // A partition's head, items (when $2) and recorded requests, told apart by the first column.
+    // A partition's head, items (when $2) and recorded requests, told apart by the first column
+    // (LoadedHead, LoadedItem, LoadedRequests).
     private const string LoadPartitionSql = """
         SELECT 0, epoch, last_sequence, NULL::text, NULL::text, NULL::text, NULL::bytea FROM or_partitions WHERE partition_id = $1
         UNION ALL
@@ -145,7 +147,7 @@ internal sealed class PostgresStateStore : IStateStore
                     case LoadedItem:
                         items.Add(new StoredItem(reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetInt64(1), reader.GetFieldValue<byte[]>(6)));
                         break;
-                    default:
+                    case LoadedRequests:
                         requests.Add(new StoredRequestBlock(reader.GetInt64(1), reader.GetFieldValue<byte[]>(6)));
                         break;
                 }
