@@ -43,6 +43,9 @@ internal sealed partial class Partition
     // Set by StopCoreAsync once the commit loop ended; read by the persister: drain, then exit.
     private volatile bool _commitLoopEnded;
 
+    // While the store keeps failing, a warning at most this often per partition.
+    private static readonly TimeSpan PersistFailureLogInterval = TimeSpan.FromSeconds(10);
+
     private async Task PersistAsync()
     {
         var token = _persistStop.Token;
@@ -51,6 +54,11 @@ internal sealed partial class Partition
         // Set when a commit failed without an answer (the connection broke, the server crashed):
         // it may have landed all the same, and retrying its writes would find them there already.
         var landedUnknown = false;
+
+        // The current streak of failed commits (a store outage): when it began, how many, when last logged.
+        var failures = 0;
+        var failingSince = 0L;
+        var loggedAt = 0L;
         try
         {
             while (_status != PartitionStatus.Fenced)
@@ -116,7 +124,20 @@ internal sealed partial class Partition
                 {
                     // The store is down or slow: the changes stay in the log, writes waiting for
                     // Durable stay pending, and the same range (plus whatever came since) is retried.
-                    LogPersistFailed(Id, durable + 1, _log.LastSequence, delay.TotalMilliseconds, ex);
+                    // One warning when a streak begins, then one per PersistFailureLogInterval: an
+                    // outage of minutes says so without a line per retry.
+                    var now = _time.GetTimestamp();
+                    if (failures++ == 0)
+                    {
+                        failingSince = now;
+                    }
+
+                    if (failures == 1 || _time.GetElapsedTime(loggedAt, now) >= PersistFailureLogInterval)
+                    {
+                        loggedAt = now;
+                        LogPersistFailed(Id, durable + 1, _log.LastSequence, failures, _time.GetElapsedTime(failingSince, now).TotalSeconds, delay.TotalMilliseconds, ex);
+                    }
+
                     landedUnknown = true;
                     await Task.Delay(delay, _time, token).ConfigureAwait(false);
                     delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.PersistRetryMaxDelay.Ticks));
@@ -124,6 +145,12 @@ internal sealed partial class Partition
                 }
 
                 delay = _options.PersistRetryInitialDelay;
+                if (failures > 0)
+                {
+                    LogPersistRecovered(Id, failures, _time.GetElapsedTime(failingSince).TotalSeconds);
+                    failures = 0;
+                }
+
                 _requestsForgottenUpTo = Math.Max(_requestsForgottenUpTo, forget);
                 _log.MarkDurable(last);
                 if (sync == CommitSync.Disk)
@@ -223,8 +250,11 @@ internal sealed partial class Partition
         NotifyWatchers(); // their streams end: the partition is led elsewhere
     }
 
-    [LoggerMessage(EventId = ReplicationLogEvents.PersistFailed, Level = LogLevel.Warning, Message = "Partition {Partition}: persisting changes {From}..{To} failed; retrying in {DelayMs} ms. Writes waiting for Durable (and for Applied with no in-sync standby) wait meanwhile. Check the store's health.")]
-    private partial void LogPersistFailed(int partition, long from, long to, double delayMs, Exception exception);
+    [LoggerMessage(EventId = ReplicationLogEvents.PersistFailed, Level = LogLevel.Warning, Message = "Partition {Partition}: persisting changes {From}..{To} failed ({Failures} attempts in a row over {Seconds:0.0} s); retrying in {DelayMs} ms. Writes waiting for Durable (and for Applied with no in-sync standby) wait meanwhile. Check the store's health.")]
+    private partial void LogPersistFailed(int partition, long from, long to, int failures, double seconds, double delayMs, Exception exception);
+
+    [LoggerMessage(EventId = ReplicationLogEvents.PersistRecovered, Level = LogLevel.Information, Message = "Partition {Partition}: the store takes changes again, after {Failures} failed attempts over {Seconds:0.0} s.")]
+    private partial void LogPersistRecovered(int partition, int failures, double seconds);
 
     [LoggerMessage(EventId = ReplicationLogEvents.PersistLandedUnanswered, Level = LogLevel.Information, Message = "Partition {Partition}: the store had committed changes {From}..{To} although the commit failed without an answer; persisting goes on after them.")]
     private partial void LogCommitLandedUnanswered(int partition, long from, long to);

@@ -10,6 +10,7 @@ internal static class ReplicationLogEvents
     public const int PersistStopTimedOut = 1601;
     public const int StoreDiverged = 1602;
     public const int PersistLandedUnanswered = 1603;
+    public const int PersistRecovered = 1604;
     public const int LinkOutOfSync = 1610;
     public const int LinkInSync = 1611;
     public const int LinkSnapshotSent = 1612;

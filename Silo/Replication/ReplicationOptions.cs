@@ -62,9 +62,12 @@ public sealed class ReplicationOptions
     /// <value>Defaults to 100 ms.</value>
     public TimeSpan PersistRetryInitialDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>The longest wait between retries of a failed store commit.</summary>
-    /// <value>Defaults to 5 s.</value>
-    public TimeSpan PersistRetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// The longest wait between retries of a failed store commit: once the store is back, writes
+    /// waiting for it (<c>Durable</c>, or any with no in-sync standby) resume within this long.
+    /// </summary>
+    /// <value>Defaults to 1 s (one attempt per second per partition while the store is down).</value>
+    public TimeSpan PersistRetryMaxDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// How long a <see cref="SafetyLevel.Durable"/> write waits for the store before it fails with

@@ -50,6 +50,15 @@ internal static class NemesisCommand
         $"seed {o.Schedule.Seed,5} {o.Schedule.Store,-8} {(o.IsClean ? "clean" : "VIOLATION"),-9} {o.Elapsed.TotalSeconds,5:0} s {o.Acknowledged,6} acks  " +
         string.Join(", ", o.Faults.Select(f => $"{f.Fault} stall {f.LongestStall.TotalMilliseconds:0} ms"));
 
+    // Every writer class's stalls per fault kind and store (the .NET Applied writers first: the figures quoted).
+    private static IEnumerable<string> StallLines(List<NemesisOutcome> outcomes) =>
+        from x in outcomes.SelectMany(o => o.Faults.SelectMany(f => f.Stalls.Select(s => (o.Schedule.Store, f.Fault.Kind, Class: s.Key, Stall: s.Value.TotalMilliseconds))))
+        group x.Stall by (x.Kind, x.Store, x.Class) into g
+        orderby g.Key.Kind, g.Key.Store, g.Key.Class == HistoryWriter.ClientApplied.Class ? 0 : 1, g.Key.Class
+        let back = g.Order().ToList()
+        select string.Create(CultureInfo.InvariantCulture,
+            $"  {g.Key.Kind,-22} {g.Key.Store,-8} {g.Key.Class,-15} n={back.Count,3}  longest stall: median {Percentile(back, 0.5):0} ms, p90 {Percentile(back, 0.9):0} ms, max {back[^1]:0} ms");
+
     private static string Summary(List<NemesisOutcome> outcomes, List<(NemesisSchedule Schedule, string Why)> failed, TimeSpan elapsed)
     {
         var lines = new List<string>
@@ -60,18 +69,14 @@ internal static class NemesisCommand
             $"{outcomes.Sum(o => o.Report.DuplicatedEffects.Count)} doubled, {outcomes.Sum(o => o.Report.NonLinearizableKeys.Count)} non-linearizable keys, " +
             $"{failed.Count(f => outcomes.All(o => o.Schedule != f.Schedule))} did not recover; {outcomes.Sum(o => o.Acknowledged)} writes acknowledged, {outcomes.Sum(o => o.Faults.Count)} faults",
         };
+        lines.Add("  writes acknowledged per writer class: " + string.Join(", ", outcomes.SelectMany(o => o.AcknowledgedByClass).GroupBy(c => c.Key).Select(g => $"{g.Key} {g.Sum(c => c.Value)}")));
         if (failed.Count > 0)
         {
             lines.Add($"failing seeds (replay: --first-seed S --schedules 1): {string.Join(", ", failed.Select(f => $"{f.Schedule.Seed} ({f.Schedule.Store})"))}");
         }
 
-        // Per fault kind and store: the longest any writer went without an acknowledgement.
-        foreach (var group in outcomes.SelectMany(o => o.Faults.Select(f => (o.Schedule.Store, f))).GroupBy(x => (x.f.Fault.Kind, x.Store)).OrderBy(g => g.Key.Kind).ThenBy(g => g.Key.Store, StringComparer.Ordinal))
-        {
-            var back = group.Select(x => x.f.LongestStall.TotalMilliseconds).Order().ToList();
-            lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"  {group.Key.Kind,-22} {group.Key.Store,-8} n={back.Count,3}  longest writer stall: median {Percentile(back, 0.5):0} ms, p90 {Percentile(back, 0.9):0} ms, max {back[^1]:0} ms"));
-        }
+        // Per fault kind, store and writer class: the longest any writer went without an acknowledgement.
+        lines.AddRange(StallLines(outcomes));
 
         return string.Join(Environment.NewLine, lines);
     }

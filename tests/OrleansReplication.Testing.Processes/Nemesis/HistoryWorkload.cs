@@ -7,7 +7,8 @@ namespace OrleansReplication.Testing.Processes.Nemesis;
 /// or unknown when it may have been applied), a read of every key at the end, and the check that
 /// nothing acknowledged was lost, nothing applied twice and every key is linearizable. With
 /// <paramref name="watchChanges"/>, a change-feed subscriber too (<see cref="ChangeWatcher"/>):
-/// every acknowledged write must reach it, once, in each key's version order.
+/// every acknowledged write must reach it, once, in each key's version order. Writers are .NET
+/// clients or plain HTTP, at any safety level (<see cref="HistoryWriter"/>).
 /// </summary>
 public sealed class HistoryWorkload(string component, int keys, bool watchChanges = false) : IAsyncDisposable
 {
@@ -18,6 +19,8 @@ public sealed class HistoryWorkload(string component, int keys, bool watchChange
     private readonly CancellationTokenSource _stop = new();
     private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
     private long[] _acknowledged = [];
+    private HistoryWriter[] _kinds = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _unexpectedAnswers = new();
     private ChangeWatcher? _watcher;
     private string? _feedViolation;
 
@@ -27,25 +30,47 @@ public sealed class HistoryWorkload(string component, int keys, bool watchChange
     /// <summary>Writes acknowledged so far, per writer.</summary>
     public long Acknowledged(int writer) => Volatile.Read(ref _acknowledged[writer]);
 
+    /// <summary>Writes acknowledged so far, per class of writer (<see cref="HistoryWriter.Class"/>).</summary>
+    public IReadOnlyDictionary<string, long> AcknowledgedByClass() =>
+        _kinds.Select((kind, writer) => (kind.Class, Acknowledged: Acknowledged(writer))).GroupBy(w => w.Class).ToDictionary(g => g.Key, g => g.Sum(w => w.Acknowledged));
+
     /// <summary>Writes acknowledged so far, by all writers.</summary>
     public long Acknowledged() => _acknowledged.Sum(a => Volatile.Read(ref a));
 
     /// <summary>Connects one client per writer to every silo's gateway and starts writing unique values at <c>Applied</c>.</summary>
-    public async Task StartAsync(IEnumerable<SiloProcess> silos, int writers)
+    public Task StartAsync(IEnumerable<SiloProcess> silos, int writers) => StartAsync(silos, HistoryWriter.Clients(writers));
+
+    /// <summary>
+    /// Starts <paramref name="writers"/>: each .NET one with a client of its own connected to every
+    /// silo's gateway, each HTTP one resending to the next silo's HTTP port when one does not answer.
+    /// </summary>
+    public async Task StartAsync(IEnumerable<SiloProcess> silos, IReadOnlyList<HistoryWriter> writers)
     {
-        _acknowledged = new long[writers];
+        var all = silos.ToList();
+        _kinds = [.. writers];
+        _acknowledged = new long[writers.Count];
         if (watchChanges)
         {
             // Subscribed before the first write: every acknowledged write must be delivered live.
-            _watcher = await ChangeWatcher.StartAsync(silos, component, RequestTimeout, Deadline);
+            _watcher = await ChangeWatcher.StartAsync(all, component, RequestTimeout, Deadline);
         }
 
-        _clients.AddRange(await ProcessCluster.ConnectClientsAsync(silos, writers, RequestTimeout));
-
-        for (var w = 0; w < writers; w++)
+        var clients = await ProcessCluster.ConnectClientsAsync(all, writers.Count(w => !w.Http), RequestTimeout);
+        _clients.AddRange(clients);
+        var httpPorts = all.OrderBy(s => s.Instance).Select(s => new Uri($"http://{s.Address}:{s.HttpPort}/")).ToList();
+        for (int w = 0, c = 0; w < writers.Count; w++)
         {
-            var (client, writer) = (_clients[w], w);
-            _writers.Add(Task.Run(() => WriteAsync(client, writer)));
+            var (kind, writer) = (writers[w], w);
+            if (kind.Http)
+            {
+                var http = new HttpItemWriter(httpPorts, component, kind.Safety).StartingAt(writer);
+                _writers.Add(Task.Run(() => WriteOverHttpAsync(http, writer)));
+            }
+            else
+            {
+                var client = clients[c++];
+                _writers.Add(Task.Run(() => WriteAsync(client, writer, kind.Safety)));
+            }
         }
     }
 
@@ -57,11 +82,17 @@ public sealed class HistoryWorkload(string component, int keys, bool watchChange
     }
 
     /// <summary>
-    /// The longest time any writer went without an acknowledgement between <paramref name="from"/>
-    /// and <paramref name="to"/> (<see cref="System.Diagnostics.Stopwatch"/> timestamps): the
-    /// unavailability a fault caused, as a client saw it.
+    /// The longest time any .NET writer at <c>Applied</c> went without an acknowledgement between
+    /// <paramref name="from"/> and <paramref name="to"/> (<see cref="System.Diagnostics.Stopwatch"/>
+    /// timestamps): the unavailability a fault caused, as a client saw it.
     /// </summary>
-    public TimeSpan LongestStall(long from, long to)
+    public TimeSpan LongestStall(long from, long to) => LongestStall(from, to, HistoryWriter.ClientApplied.Class);
+
+    /// <summary>The longest stall, as <see cref="LongestStall(long, long)"/>, of each class of writer (<see cref="HistoryWriter.Class"/>).</summary>
+    public IReadOnlyDictionary<string, TimeSpan> StallsByClass(long from, long to) =>
+        _kinds.Select(k => k.Class).Distinct().ToDictionary(c => c, c => LongestStall(from, to, c));
+
+    private TimeSpan LongestStall(long from, long to, string writerClass)
     {
         var longest = 0L;
         var byWriter = History.Snapshot()
@@ -69,6 +100,11 @@ public sealed class HistoryWorkload(string component, int keys, bool watchChange
             .ToLookup(o => o.Process, o => o.Completed);
         for (var writer = 0; writer < _acknowledged.Length; writer++)
         {
+            if (_kinds[writer].Class != writerClass)
+            {
+                continue;
+            }
+
             var last = from;
             foreach (var completed in byWriter[writer].Order())
             {
@@ -116,8 +152,13 @@ public sealed class HistoryWorkload(string component, int keys, bool watchChange
     /// </summary>
     public string? Violations(HistoryReport report)
     {
-        var history = HistoryViolation(report);
-        return history is null ? _feedViolation : _feedViolation is null ? history : history + Environment.NewLine + _feedViolation;
+        var problems = new[]
+        {
+            HistoryViolation(report),
+            _feedViolation,
+            _unexpectedAnswers.IsEmpty ? null : $"{_unexpectedAnswers.Count} HTTP writes answered what no correct silo answers, e.g. {string.Join("; ", _unexpectedAnswers.Take(3))}",
+        };
+        return problems.Any(p => p is not null) ? string.Join(Environment.NewLine, problems.Where(p => p is not null)) : null;
     }
 
     /// <inheritdoc />
@@ -164,29 +205,71 @@ public sealed class HistoryWorkload(string component, int keys, bool watchChange
 
     private string Milliseconds(long timestamp) => System.Diagnostics.Stopwatch.GetElapsedTime(_started, timestamp).TotalMilliseconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture);
 
-    private async Task WriteAsync(ReplicationClient client, int writer)
+    private Task WriteAsync(ReplicationClient client, int writer, SafetyLevel safety)
     {
         var replicator = client.GetReplicator<string>(component);
+        var options = new WriteOptions { Safety = safety };
+        return WriteLoopAsync(writer, async (key, value, _) =>
+        {
+            try
+            {
+                return (await replicator.SetStateItemsAsync([KeyValuePair.Create(new ItemKey(key), value)], options))[0].Version;
+            }
+            catch (ReplicationException)
+            {
+                // Lost connection, timeout, partition moving, a Durable write the store did not
+                // confirm in time: the client gave up retrying it.
+                return null;
+            }
+        });
+    }
+
+    private async Task WriteOverHttpAsync(HttpItemWriter http, int writer)
+    {
+        using var _ = http;
+        await WriteLoopAsync(writer, async (key, value, n) =>
+        {
+            try
+            {
+                // Resent with the same Idempotency-Key until answered: applied once at most.
+                return await http.PutAsync(key, value, $"nemesis-{writer}-{n}-{_started}", _stop.Token);
+            }
+            catch (UnexpectedHttpAnswerException ex)
+            {
+                _unexpectedAnswers.Enqueue(ex.Message);
+                await Task.Delay(100); // a silo answering wrongly is reported, not hammered
+                return null;
+            }
+        });
+    }
+
+    // Writes unique values (w{writer}-{n}) to random keys until stopped: each acknowledged at the
+    // version <paramref name="write"/> returns, or of unknown outcome (null: it may have been
+    // applied), in which case the same key is written next.
+    private async Task WriteLoopAsync(int writer, Func<string, string, int, Task<long?>> write)
+    {
         var random = new Random(writer);
         var key = $"k{random.Next(keys)}";
         for (var n = 0; !_stop.IsCancellationRequested; n++)
         {
             var value = $"w{writer}-{n}";
             var id = History.Invoke(writer, key, OperationKind.Write, value);
-            try
+            if (await write(key, value, n) is { } version)
             {
-                var results = await replicator.SetStateItemsAsync([KeyValuePair.Create(new ItemKey(key), value)], new WriteOptions { Safety = SafetyLevel.Applied });
-                History.Ok(id, results[0].Version);
-                Interlocked.Increment(ref _acknowledged[writer]);
+                Acknowledge(id, writer, version);
                 key = $"k{random.Next(keys)}";
             }
-            catch (ReplicationException)
+            else
             {
-                // Unknown outcome (lost connection, timeout, partition moving): it may have been
-                // applied, so the same key is written next (its value is unique either way).
                 History.Timeout(id);
             }
         }
+    }
+
+    private void Acknowledge(long id, int writer, long version)
+    {
+        History.Ok(id, version);
+        Interlocked.Increment(ref _acknowledged[writer]);
     }
 
     private async Task<bool> ReadAsync(IStateReplicator<string> replicator, string key)

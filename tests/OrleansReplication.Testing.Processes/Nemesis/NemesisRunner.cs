@@ -6,7 +6,8 @@ namespace OrleansReplication.Testing.Processes.Nemesis;
 
 /// <summary>
 /// Runs nemesis schedules (issue 16): three real silo processes on SQLite or PostgreSQL, writers
-/// recording every operation beside a change-feed subscriber, the schedule's faults one after the
+/// recording every operation (.NET clients and plain HTTP, at <c>Applied</c> and <c>Durable</c>:
+/// <see cref="HistoryWriter.NemesisMix"/>) beside a change-feed subscriber, the schedule's faults one after the
 /// other, each followed by the writers making progress and the cluster settling; then every key
 /// read back, the history checked, and every acknowledged write checked to have reached the
 /// subscriber. The test suite runs a fixed-seed slice, <c>bench nemesis</c> the long run.
@@ -18,7 +19,6 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
     private const int Silos = 3;
     private const int Partitions = 8;
     private const int Keys = 200;
-    private const int Writers = 4;
     private const int ProgressPerStep = 20;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
 
@@ -55,7 +55,7 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
             }
 
             await using var workload = new HistoryWorkload("nemesis", Keys, watchChanges: true);
-            await workload.StartAsync(silos.Values, Writers);
+            await workload.StartAsync(silos.Values, HistoryWriter.NemesisMix());
             await workload.WaitForProgressAsync(ProgressPerStep, "before the first fault");
             foreach (var fault in schedule.Faults)
             {
@@ -77,7 +77,7 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
 
                 await BalancedCluster.WaitAsync(silos, Partitions, lagZero: false);
                 await workload.WaitForProgressAsync(ProgressPerStep, $"after {what}, the cluster settled");
-                done.Add(new FaultOutcome(fault, what, workload.LongestStall(started, Stopwatch.GetTimestamp()), Stopwatch.GetElapsedTime(started)));
+                done.Add(new FaultOutcome(fault, what, workload.StallsByClass(started, Stopwatch.GetTimestamp()), Stopwatch.GetElapsedTime(started)));
                 log(done[^1].ToString());
                 breaking = null;
             }
@@ -89,7 +89,7 @@ public sealed partial class NemesisRunner(PostgresServer? postgres, Action<strin
                 violation += $"{Environment.NewLine}Every silo's log, the ended ones' too: {SaveLogs(schedule, silos)}";
             }
 
-            return new NemesisOutcome(schedule, done, report, workload.Acknowledged(), violation, clock.Elapsed);
+            return new NemesisOutcome(schedule, done, report, workload.Acknowledged(), workload.AcknowledgedByClass(), violation, clock.Elapsed);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -47,9 +47,9 @@ public abstract class ReplicationHarness : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    internal async Task<Partition> StartPartitionAsync(ReplicationOptions? options = null, int id = 0)
+    internal async Task<Partition> StartPartitionAsync(ReplicationOptions? options = null, int id = 0, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
-        var partition = new Partition(id, Store, NullLogger.Instance, options);
+        var partition = new Partition(id, Store, logger ?? NullLogger.Instance, options);
         await partition.LoadAndStartAsync(default);
         _started.Add(partition);
         return partition;

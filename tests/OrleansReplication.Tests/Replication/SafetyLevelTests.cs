@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Logging;
 using OrleansReplication.Silo.Partitions;
 using OrleansReplication.Silo.Replication;
 using OrleansReplication.Tests.Infrastructure;
@@ -115,6 +116,31 @@ public sealed class SafetyLevelTests : ReplicationHarness
         Store.Failing = false;
         var result = (await write.WaitAsync(Deadline))[0];
         Assert.Equal(result.Version, Assert.Single((await Sqlite.LoadPartitionAsync(partition.Id, default)).Items).Version);
+    }
+
+    [Fact]
+    public async Task Durable_LongStoreOutage_ResumesWithinTheRetryCapOnceTheStoreIsBack_WarnsOnceAndLogsTheRecovery()
+    {
+        using var logs = new RecordingLoggerProvider(LogLevel.Information);
+        var defaults = new ReplicationOptions { DurableWriteTimeout = Timeout.InfiniteTimeSpan };
+        var partition = await StartPartitionAsync(defaults, logger: logs.CreateLogger("partition"));
+        Store.Failing = true;
+
+        var write = WriteAsync(partition, SafetyLevel.Durable, Set("a", "1"));
+
+        // Six failures: the doubling wait (100, 200, 400, 800 ms, ...) has reached its cap, which
+        // is what bounds how long writes wait for a store that is back (before: 3.2 s, then 5 s).
+        await Wait.UntilAsync(() => Store.Failures >= 6, Deadline, "the persister to retry the failing store six times");
+        Store.Failing = false;
+        var back = System.Diagnostics.Stopwatch.StartNew();
+        await write.WaitAsync(Deadline);
+
+        // The default cap (1 s) and slack for a loaded machine; the old 5 s cap took 3.2 s here.
+        Assert.True(back.Elapsed < TimeSpan.FromSeconds(2.5), $"the Durable write took {back.Elapsed.TotalMilliseconds:0} ms after the store was back (retry cap {defaults.PersistRetryMaxDelay.TotalMilliseconds:0} ms)");
+        var warning = Assert.Single(logs.Entries, e => e.Level == LogLevel.Warning);
+        Assert.Contains("persisting changes 1..1 failed (1 attempts in a row", warning.Message, StringComparison.Ordinal);
+        var recovered = Assert.Single(logs.Entries, e => e.Message.Contains("takes changes again", StringComparison.Ordinal));
+        Assert.Contains($"after {Store.Failures} failed attempts", recovered.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -35,6 +35,10 @@ public sealed class NemesisTests(ITestOutputHelper output, PostgresServerFixture
         var outcome = await new NemesisRunner(postgres.Server, output.WriteLine).RunAsync(schedule);
         Assert.True(outcome.Report.Operations > 0, $"Schedule {schedule} recorded no operations.");
         Assert.True(outcome.IsClean, $"{outcome.Violation}{Environment.NewLine}Schedule {schedule}; ran: {string.Join("; ", outcome.Faults)}.");
+
+        // Every kind of writer was heard through the faults: .NET and HTTP, Applied and Durable.
+        Assert.Equal(HistoryWriter.NemesisMix().Select(w => w.Class).ToHashSet(), outcome.AcknowledgedByClass.Keys.ToHashSet());
+        Assert.All(outcome.AcknowledgedByClass, c => Assert.True(c.Value >= 5 * 20, $"{c.Key} writers had only {c.Value} writes acknowledged"));
     }
 
     [Fact]
