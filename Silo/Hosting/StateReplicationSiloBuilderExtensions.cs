@@ -61,6 +61,9 @@ public static class StateReplicationSiloBuilderExtensions
         services.TryAddSingleton<AntiEntropy.AntiEntropyReporter>();
         services.AddHostedService<AntiEntropy.AntiEntropyScheduler>();
 
+        // A link broken between two live silos (which Orleans' indirect probes do not see) costs one of them its membership.
+        services.AddHostedService<PeerReachabilityMonitor>();
+
         // Grains: state in the partition replicas, placed on their partition's primary.
         services.TryAddSingleton<IPartitionAccess, PartitionAccess>();
         services.TryAddSingleton<ReplicatedStateFactory>();

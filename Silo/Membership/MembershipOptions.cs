@@ -25,6 +25,17 @@ public sealed class MembershipOptions
     /// <value>Defaults to 2.</value>
     public int VotesForDeathDeclaration { get; set; } = 2;
 
+    /// <summary>
+    /// How long a live peer may answer none of this silo's pings, while other peers answer, before
+    /// this silo declares it dead. Orleans probes a silo also through others, so a link broken
+    /// between two live silos (a one-way cut, a firewall rule) kills nobody, and calls routed
+    /// across it wait forever; this ends that, at the cost of one of the two. Longer than Orleans'
+    /// own detection, which deals with crashed and frozen silos first.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns it off.
+    /// </summary>
+    /// <value>Defaults to 10 seconds.</value>
+    public TimeSpan UnreachablePeerDeathDelay { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often a silo writes IAmAlive to the membership table (for operators and for silos nobody can probe).</summary>
     /// <value>Defaults to 5 seconds.</value>
     public TimeSpan IAmAlivePublishTimeout { get; set; } = TimeSpan.FromSeconds(5);

@@ -12,6 +12,11 @@ internal sealed class MembershipOptionsValidator : IValidateOptions<MembershipOp
         Positive(failures, nameof(options.IAmAlivePublishTimeout), options.IAmAlivePublishTimeout);
         Positive(failures, nameof(options.TableRefreshTimeout), options.TableRefreshTimeout);
         Positive(failures, nameof(options.DrainTimeout), options.DrainTimeout);
+        if (options.UnreachablePeerDeathDelay != Timeout.InfiniteTimeSpan && options.UnreachablePeerDeathDelay < 2 * options.ProbeTimeout * (options.MissedProbesLimit + 1))
+        {
+            failures.Add($"Membership:UnreachablePeerDeathDelay is {options.UnreachablePeerDeathDelay}; use at least twice Orleans' own detection (2 x ProbeTimeout x (MissedProbesLimit + 1) = {2 * options.ProbeTimeout * (options.MissedProbesLimit + 1)}), or -00:00:00.001 (infinite) to turn it off.");
+        }
+
         if (options.MissedProbesLimit < 1)
         {
             failures.Add($"Membership:MissedProbesLimit is {options.MissedProbesLimit}; use 1 or more (2: a paused silo is declared dead in about 3 probe timeouts).");

@@ -20,6 +20,10 @@ internal interface IReplicaService : IGrainService
     [Alias("Replicate")]
     Task<ReplicationAck[]> ReplicateAsync(string primary, ReplicationMessage[] records);
 
+    /// <summary>Answers at once: a peer's ping, to tell a broken link from a live one (<see cref="Membership.PeerReachabilityMonitor"/>).</summary>
+    [Alias("Ping")]
+    Task PingAsync();
+
     /// <summary>The partition map changed (<paramref name="silo"/> changed it): re-read it now; completes once this silo follows it.</summary>
     [Alias("MapChanged")]
     Task MapChangedAsync(string silo);

@@ -21,6 +21,8 @@ internal sealed class ReplicaService(
     public Task<ReplicationAck[]> ReplicateAsync(string primary, ReplicationMessage[] records) =>
         Task.FromResult(standbys.Apply(primary, records));
 
+    public Task PingAsync() => Task.CompletedTask;
+
     public Task MapChangedAsync(string silo) => notifier.FollowAsync();
 
     // Grain services interleave their calls at awaits: a write waiting for its standbys does not hold replication up.

@@ -42,4 +42,14 @@ public sealed class MembershipOptionsValidatorTests
 
         Assert.Contains(result.Failures!, f => f.Contains("Membership:" + setting, StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void UnreachablePeerDeathDelay_WithinOrleansOwnDetection_Refused_InfiniteTurnsItOff()
+    {
+        var tooSoon = new MembershipOptions { UnreachablePeerDeathDelay = TimeSpan.FromSeconds(3) };
+        var off = new MembershipOptions { UnreachablePeerDeathDelay = Timeout.InfiniteTimeSpan };
+
+        Assert.Contains(new MembershipOptionsValidator().Validate(null, tooSoon).Failures!, f => f.Contains("Membership:UnreachablePeerDeathDelay", StringComparison.Ordinal));
+        Assert.True(new MembershipOptionsValidator().Validate(null, off).Succeeded);
+    }
 }

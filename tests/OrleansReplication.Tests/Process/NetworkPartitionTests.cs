@@ -11,9 +11,8 @@ namespace OrleansReplication.Tests.Processes;
 /// namespace write unique values at <c>Applied</c>, recording every outcome. Each test cuts the
 /// network, holds the cut, heals, restarts what stopped, and checks the history: nothing
 /// acknowledged lost or applied twice, every key linearizable. What the product did (detection,
-/// writers' stall) is printed; the promises are asserted. The one-way cut and the cut from the
-/// store stall writers without bound today (open findings in docs/reliability.md): their tests
-/// wait on branch <c>netns</c> until the product keeps those promises.
+/// writers' stall) is printed; the promises are asserted: a symmetric cut (here), a one-way cut
+/// between two silos (<c>.OneWay.cs</c>) and a deposed silo cut from the store (<c>.Deposed.cs</c>).
 /// </summary>
 [Collection(SerialClusterCollection.Name)]
 public sealed partial class NetworkPartitionTests(ITestOutputHelper output, NetworkPartitionFixture fixture) : IDisposable, IClassFixture<NetworkPartitionFixture>

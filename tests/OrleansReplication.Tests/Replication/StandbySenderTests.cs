@@ -339,6 +339,8 @@ public sealed class StandbySenderTests : ReplicationHarness
             }
         }
 
+        public Task PingAsync() => Task.CompletedTask;
+
         public Task MapChangedAsync(string silo) => Task.CompletedTask;
 
         public Task<WriteResult[]> ApplyGrainStateAsync(int partition, string component, ItemWriteData[] writes, SafetyLevel safety, IdempotencyId? id) =>
