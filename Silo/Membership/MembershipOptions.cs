@@ -30,11 +30,17 @@ public sealed class MembershipOptions
     /// this silo declares it dead. Orleans probes a silo also through others, so a link broken
     /// between two live silos (a one-way cut, a firewall rule) kills nobody, and calls routed
     /// across it wait forever; this ends that, at the cost of one of the two. Longer than Orleans'
-    /// own detection, which deals with crashed and frozen silos first.
+    /// own detection, which deals with crashed and frozen silos first: a shorter setting waits
+    /// twice that (<c>2 x ProbeTimeout x (MissedProbesLimit + 1)</c>) all the same.
     /// <see cref="Timeout.InfiniteTimeSpan"/> turns it off.
     /// </summary>
     /// <value>Defaults to 10 seconds.</value>
     public TimeSpan UnreachablePeerDeathDelay { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The delay the reachability monitor applies: the setting, but never within twice Orleans' own detection.</summary>
+    internal TimeSpan EffectiveUnreachablePeerDeathDelay =>
+        UnreachablePeerDeathDelay == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan
+            : TimeSpan.FromTicks(Math.Max(UnreachablePeerDeathDelay.Ticks, 2 * ProbeTimeout.Ticks * (MissedProbesLimit + 1)));
 
     /// <summary>How often a silo writes IAmAlive to the membership table (for operators and for silos nobody can probe).</summary>
     /// <value>Defaults to 5 seconds.</value>

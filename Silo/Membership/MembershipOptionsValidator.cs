@@ -12,9 +12,9 @@ internal sealed class MembershipOptionsValidator : IValidateOptions<MembershipOp
         Positive(failures, nameof(options.IAmAlivePublishTimeout), options.IAmAlivePublishTimeout);
         Positive(failures, nameof(options.TableRefreshTimeout), options.TableRefreshTimeout);
         Positive(failures, nameof(options.DrainTimeout), options.DrainTimeout);
-        if (options.UnreachablePeerDeathDelay != Timeout.InfiniteTimeSpan && options.UnreachablePeerDeathDelay < 2 * options.ProbeTimeout * (options.MissedProbesLimit + 1))
+        if (options.UnreachablePeerDeathDelay != Timeout.InfiniteTimeSpan && options.UnreachablePeerDeathDelay <= TimeSpan.Zero)
         {
-            failures.Add($"Membership:UnreachablePeerDeathDelay is {options.UnreachablePeerDeathDelay}; use at least twice Orleans' own detection (2 x ProbeTimeout x (MissedProbesLimit + 1) = {2 * options.ProbeTimeout * (options.MissedProbesLimit + 1)}), or -00:00:00.001 (infinite) to turn it off.");
+            failures.Add($"Membership:UnreachablePeerDeathDelay is {options.UnreachablePeerDeathDelay}; use a positive time such as 00:00:10, or -00:00:00.001 (infinite) to turn it off.");
         }
 
         if (options.MissedProbesLimit < 1)

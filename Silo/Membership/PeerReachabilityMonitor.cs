@@ -30,7 +30,7 @@ internal sealed partial class PeerReachabilityMonitor(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var delay = options.Value.UnreachablePeerDeathDelay;
+        var delay = options.Value.EffectiveUnreachablePeerDeathDelay;
         if (delay == Timeout.InfiniteTimeSpan)
         {
             return;

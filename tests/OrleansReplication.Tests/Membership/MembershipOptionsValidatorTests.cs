@@ -44,12 +44,21 @@ public sealed class MembershipOptionsValidatorTests
     }
 
     [Fact]
-    public void UnreachablePeerDeathDelay_WithinOrleansOwnDetection_Refused_InfiniteTurnsItOff()
+    public void UnreachablePeerDeathDelay_NonPositiveRefused_InfiniteTurnsItOff_NeverWithinOrleansOwnDetection()
     {
-        var tooSoon = new MembershipOptions { UnreachablePeerDeathDelay = TimeSpan.FromSeconds(3) };
+        var zero = new MembershipOptions { UnreachablePeerDeathDelay = TimeSpan.Zero };
         var off = new MembershipOptions { UnreachablePeerDeathDelay = Timeout.InfiniteTimeSpan };
+        var soon = new MembershipOptions { UnreachablePeerDeathDelay = TimeSpan.FromSeconds(1) };
+        var parkedProbes = new MembershipOptions { ProbeTimeout = TimeSpan.FromHours(1) };
 
-        Assert.Contains(new MembershipOptionsValidator().Validate(null, tooSoon).Failures!, f => f.Contains("Membership:UnreachablePeerDeathDelay", StringComparison.Ordinal));
+        Assert.Contains(new MembershipOptionsValidator().Validate(null, zero).Failures!, f => f.Contains("Membership:UnreachablePeerDeathDelay", StringComparison.Ordinal));
         Assert.True(new MembershipOptionsValidator().Validate(null, off).Succeeded);
+        Assert.Equal(Timeout.InfiniteTimeSpan, off.EffectiveUnreachablePeerDeathDelay);
+
+        // Orleans' detection (ProbeTimeout x (MissedProbesLimit + 1)) gets its chance first, twice over.
+        Assert.True(new MembershipOptionsValidator().Validate(null, soon).Succeeded);
+        Assert.Equal(TimeSpan.FromSeconds(6), soon.EffectiveUnreachablePeerDeathDelay);
+        Assert.Equal(TimeSpan.FromSeconds(10), new MembershipOptions().EffectiveUnreachablePeerDeathDelay);
+        Assert.Equal(TimeSpan.FromHours(6), parkedProbes.EffectiveUnreachablePeerDeathDelay);
     }
 }
