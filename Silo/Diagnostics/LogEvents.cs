@@ -58,7 +58,7 @@ internal static class LogEvents
     public const int SiloDrainSkipped = 1516;
     public const int DeposedSiloStopping = 1517;
     public const int DeposedSiloAlive = 1518;
-    public const int UnreachablePeerDeclaredDead = 1519;
+    public const int UnreachablePeerDeclareFailed = 1519;
 
     // Replication 1600-1699: see Replication/ReplicationLogEvents.cs
 

@@ -103,15 +103,32 @@ internal sealed partial class MembershipService(
         }
         catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused)
         {
-            if (await orleans.TryKill(silo).ConfigureAwait(false))
-            {
-                LogDeadOnce(peer.ToString(), "its silo port refuses connections");
-            }
+            await DeclareDeadAsync(peer, "its silo port refuses connections").ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
             // Not a refusal: Orleans' probes decide.
         }
+    }
+
+    /// <summary>
+    /// Declares <paramref name="peer"/> dead through Orleans (<see cref="IClusterMembershipService.TryKill"/>)
+    /// on this silo's own evidence, and logs it once with <paramref name="reason"/>. True when it was
+    /// declared dead by this call or before; false when it is not a live peer here, or when the
+    /// table says this silo is the dead one (TryKill answers true then too: the peer won the race).
+    /// Throws when the membership table cannot be reached.
+    /// </summary>
+    public async Task<bool> DeclareDeadAsync(SiloIncarnation peer, string reason)
+    {
+        if (LiveSilo(peer) is not { } silo
+            || !await orleans.TryKill(silo).ConfigureAwait(false)
+            || orleans.CurrentSnapshot.GetSiloStatus(identity.OrleansAddress) == Orleans.Runtime.SiloStatus.Dead)
+        {
+            return false;
+        }
+
+        LogDeadOnce(peer.ToString(), reason);
+        return true;
     }
 
     /// <summary>

@@ -9,8 +9,8 @@ using OrleansReplication.Silo.Replication;
 namespace OrleansReplication.Silo.Membership;
 
 /// <summary>
-/// Pings every live peer's replica service once per probe timeout and declares dead (Orleans'
-/// <see cref="IClusterMembershipService.TryKill"/>) a peer that has answered nothing for
+/// Pings every live peer's replica service once per probe timeout and declares dead
+/// (<see cref="MembershipService.DeclareDeadAsync"/>, Orleans' TryKill) a peer that has answered nothing for
 /// <see cref="MembershipOptions.UnreachablePeerDeathDelay"/> while others answer. Orleans' indirect
 /// probes keep such a peer alive when only the link between two silos is broken, and then calls
 /// between them (a gateway's to a primary, a primary's to a standby) hang for as long as the cut
@@ -20,8 +20,6 @@ namespace OrleansReplication.Silo.Membership;
 internal sealed partial class PeerReachabilityMonitor(
     MembershipService membership,
     IReplicaServiceClient replicas,
-    IClusterMembershipService orleans,
-    ClusterEventChannel events,
     IOptions<MembershipOptions> options,
     TimeProvider time,
     ILogger<PeerReachabilityMonitor> logger) : BackgroundService
@@ -52,10 +50,10 @@ internal sealed partial class PeerReachabilityMonitor(
 
                 var peers = snapshot.Silos.Where(s => s.Status == SiloStatus.Active && s.Address != self && s.Silo is not null).ToList();
                 var answers = await Task.WhenAll(peers.Select(p => AnswersAsync(p.Silo!, interval * 2, stoppingToken))).ConfigureAwait(false);
-                var round = peers.Select((p, i) => (p.Address, answers[i])).ToList();
+                var round = peers.Select((p, i) => (Peer: p.Address, Answered: answers[i])).ToList();
                 foreach (var (peer, silent) in reachability.Record(round, time.GetTimestamp(), time))
                 {
-                    await DeclareDeadAsync(peers.First(p => p.Address == peer), silent, round.Where(r => r.Item2).Select(r => r.Address.ToString())).ConfigureAwait(false);
+                    await DeclareDeadAsync(peer, silent, round.Where(r => r.Answered).Select(r => r.Peer)).ConfigureAwait(false);
                 }
             }
         }
@@ -84,31 +82,21 @@ internal sealed partial class PeerReachabilityMonitor(
         }
     }
 
-    private async Task DeclareDeadAsync(SiloRecord peer, TimeSpan silent, IEnumerable<string> answering)
+    private async Task DeclareDeadAsync(SiloIncarnation peer, TimeSpan silent, IEnumerable<SiloIncarnation> answering)
     {
-        var reason = $"it answered none of this silo's pings for {silent.TotalSeconds:0.0} s while {string.Join(", ", answering)} answered";
         try
         {
-            // TryKill also answers true when the table says this silo is the dead one (the peer won the race).
-            await orleans.TryKill(peer.Silo!).ConfigureAwait(false);
-            var table = orleans.CurrentSnapshot;
-            var self = membership.Current.Silos.FirstOrDefault(s => s.Address == membership.Self)?.Silo;
-            if (table.GetSiloStatus(peer.Silo!) == Orleans.Runtime.SiloStatus.Dead && self is not null && table.GetSiloStatus(self) != Orleans.Runtime.SiloStatus.Dead)
-            {
-                LogDeclaredDead(peer.Address.ToString(), membership.Self.ToString(), reason);
-                events.Publish(ClusterEventKinds.SiloSuspected, peer.Address.ToString(), null, null, $"declared dead by {membership.Self}: {reason}");
-            }
+            await membership.DeclareDeadAsync(peer, $"it answered none of this silo's pings for {silent.TotalSeconds:0.0} s while {string.Join(", ", answering)} answered. " +
+                "The link between the two is broken (a one-way network cut, a firewall rule) though both live, which Orleans' probes through other silos do not see; " +
+                "calls across it would wait for as long as it lasts. Restart it once the network between the silos is whole").ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The table did not answer (the store is down): the next round tries again.
-            LogDeclareFailed(peer.Address.ToString(), ex);
+            LogDeclareFailed(peer.ToString(), ex);
         }
     }
 
-    [LoggerMessage(EventId = LogEvents.UnreachablePeerDeclaredDead, Level = LogLevel.Warning, Message = "Silo {Peer} declared dead by {Self}: {Reason}. The link between the two is broken (a one-way network cut, a firewall rule) though both live, which Orleans' probes through other silos do not see; calls across it would wait for as long as it lasts. Its partitions fail over; restart it once the network between the silos is whole.")]
-    private partial void LogDeclaredDead(string peer, string self, string reason);
-
-    [LoggerMessage(EventId = LogEvents.UnreachablePeerDeclaredDead, Level = LogLevel.Debug, Message = "Silo {Peer} is unreachable from this silo, but declaring it dead failed; the next round tries again.")]
+    [LoggerMessage(EventId = LogEvents.UnreachablePeerDeclareFailed, Level = LogLevel.Debug, Message = "Silo {Peer} is unreachable from this silo, but declaring it dead failed; the next round tries again.")]
     private partial void LogDeclareFailed(string peer, Exception exception);
 }

@@ -63,7 +63,7 @@ public sealed class HistoryWorkload(string component, int keys, bool watchChange
             var (kind, writer) = (writers[w], w);
             if (kind.Http)
             {
-                var http = new HttpItemWriter(httpPorts, component, kind.Safety).StartingAt(writer);
+                var http = new HttpItemWriter(httpPorts, component, kind.Safety, firstSilo: writer);
                 _writers.Add(Task.Run(() => WriteOverHttpAsync(http, writer)));
             }
             else

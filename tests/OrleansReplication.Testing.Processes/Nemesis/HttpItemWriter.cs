@@ -13,7 +13,11 @@ namespace OrleansReplication.Testing.Processes.Nemesis;
 /// or answers <c>503</c>, until <see cref="Budget"/> runs out. The silos' HTTP ports stay the same
 /// across restarts (same instance), so the list is fixed for a run.
 /// </summary>
-internal sealed class HttpItemWriter(IReadOnlyList<Uri> silos, string component, SafetyLevel safety) : IDisposable
+/// <param name="silos">Every silo's HTTP base address.</param>
+/// <param name="component">The component written.</param>
+/// <param name="safety">The safety level asked of every write.</param>
+/// <param name="firstSilo">Where it starts (the writer's number), so HTTP writers spread over the silos.</param>
+internal sealed class HttpItemWriter(IReadOnlyList<Uri> silos, string component, SafetyLevel safety, int firstSilo) : IDisposable
 {
     /// <summary>How long one write is resent before its outcome counts as unknown (the .NET client's request timeout).</summary>
     public static readonly TimeSpan Budget = TimeSpan.FromSeconds(10);
@@ -25,14 +29,7 @@ internal sealed class HttpItemWriter(IReadOnlyList<Uri> silos, string component,
     // No redirects: any silo must answer for every item (a 307 would be a finding).
     private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false, ConnectTimeout = TimeSpan.FromSeconds(1) }) { Timeout = Timeout.InfiniteTimeSpan };
     private readonly string _safety = safety.ToString().ToLowerInvariant();
-    private int _silo;
-
-    /// <summary>Starts at a silo of its own (the writer's number), so HTTP writers spread over the silos.</summary>
-    public HttpItemWriter StartingAt(int silo)
-    {
-        _silo = silo % silos.Count;
-        return this;
-    }
+    private int _silo = firstSilo % silos.Count;
 
     /// <summary>
     /// Writes <paramref name="value"/> (a JSON string) to <paramref name="key"/>: the version it was
