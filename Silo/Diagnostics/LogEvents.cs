@@ -59,6 +59,8 @@ internal static class LogEvents
     public const int DeposedSiloStopping = 1517;
     public const int DeposedSiloAlive = 1518;
     public const int UnreachablePeerDeclareFailed = 1519;
+    public const int SiloDescribedByPeer = 1520;
+    public const int SiloDescribeFailed = 1521;
 
     // Replication 1600-1699: see Replication/ReplicationLogEvents.cs
 

@@ -22,11 +22,23 @@ internal sealed partial class MembershipService(
     IPartitionMapStore store,
     SiloIdentity identity,
     ClusterEventChannel events,
+    Replication.IReplicaServiceClient replicaServices,
     ILogger<MembershipService> logger) : IAsyncDisposable
 {
     // A silo's metadata arrives a moment after it joins (Orleans fetches it): until then it is
     // Joining here and re-read at this pace.
     private static readonly TimeSpan MetadataRetryInterval = TimeSpan.FromMilliseconds(100);
+
+    // Orleans fetches a peer's metadata once per membership change, and never from a peer whose
+    // IAmAlive row went stale (a store outage can leave it so while the peer lives on): a live silo
+    // would then stay Joining here for good, placed on by nobody. Past this grace, this silo asks
+    // the peer's replica service itself, at most once per interval per peer.
+    private static readonly TimeSpan DescribeGrace = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan DescribeTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, IReadOnlyDictionary<string, string>> _described = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, long> _undescribedSince = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, long> _describing = new();
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _watchersLock = new();
@@ -279,12 +291,58 @@ internal sealed partial class MembershipService(
         }
     }
 
+    // An Orleans-active peer without metadata: past the grace, ask it, at most once per grace.
+    // Refreshes run one at a time (_refreshGate), so these plain checks do not race.
+    private void DescribeLater(SiloAddress silo)
+    {
+        var now = Environment.TickCount64;
+        var since = _undescribedSince.GetOrAdd(silo, now);
+        if (now - since < DescribeGrace.TotalMilliseconds
+            || (_describing.TryGetValue(silo, out var last) && now - last < DescribeGrace.TotalMilliseconds))
+        {
+            return;
+        }
+
+        _describing[silo] = now;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var answer = await replicaServices.GetService(silo).DescribeAsync().WaitAsync(DescribeTimeout, _stopping.Token).ConfigureAwait(false);
+                if (answer.Metadata.ContainsKey(MemberKey))
+                {
+                    _described[silo] = answer.Metadata;
+                    LogDescribedByPeer(silo.ToString());
+                }
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogDescribeFailed(silo.ToString(), ex.Message); // retried after the grace while it stays undescribed
+            }
+        });
+    }
+
     private SiloRecord ToRecord(ClusterMember member)
     {
         var address = new SiloIncarnation(member.Name, member.SiloAddress.Generation);
         // This silo's own metadata is known here at once; peers' arrive through Orleans' cache.
-        var data = member.SiloAddress.Equals(identity.OrleansAddress) ? ownMetadata.Value.Metadata : metadata.GetSiloMetadata(member.SiloAddress).Metadata;
+        IReadOnlyDictionary<string, string> data = member.SiloAddress.Equals(identity.OrleansAddress) ? ownMetadata.Value.Metadata : metadata.GetSiloMetadata(member.SiloAddress).Metadata;
+        if (!data.ContainsKey(MemberKey) && _described.TryGetValue(member.SiloAddress, out var described))
+        {
+            data = described;
+        }
+
         var known = data.ContainsKey(MemberKey);
+        if (!known && member.Status == Orleans.Runtime.SiloStatus.Active)
+        {
+            DescribeLater(member.SiloAddress);
+        }
+        else if (member.Status == Orleans.Runtime.SiloStatus.Dead)
+        {
+            _described.TryRemove(member.SiloAddress, out _);
+            _undescribedSince.TryRemove(member.SiloAddress, out _);
+            _describing.TryRemove(member.SiloAddress, out _);
+        }
         var status = member.Status switch
         {
             Orleans.Runtime.SiloStatus.Dead => SiloStatus.Dead,
@@ -353,6 +411,12 @@ internal sealed partial class MembershipService(
 
     [LoggerMessage(EventId = LogEvents.SiloSuspected, Level = LogLevel.Warning, Message = "Suspect silo {Silo}: {Reason}. It is declared dead at once if its silo port refuses a connection, else when Orleans' probes confirm it.")]
     private partial void LogSuspected(string silo, string reason);
+
+    [LoggerMessage(EventId = LogEvents.SiloDescribedByPeer, Level = LogLevel.Information, Message = "Orleans did not fetch the metadata of live silo {Silo} (its membership row may have missed IAmAlive updates during a store outage); read it from the silo itself.")]
+    private partial void LogDescribedByPeer(string silo);
+
+    [LoggerMessage(EventId = LogEvents.SiloDescribeFailed, Level = LogLevel.Debug, Message = "Reading the metadata of silo {Silo} from the silo itself failed ({Reason}); retrying while Orleans lacks it.")]
+    private partial void LogDescribeFailed(string silo, string reason);
 
     [LoggerMessage(EventId = LogEvents.MembershipTableError, Level = LogLevel.Warning, Message = "Silo {Silo} could not follow Orleans membership; retrying.")]
     private partial void LogMembershipError(string silo, Exception exception);

@@ -12,4 +12,25 @@ internal sealed record MembershipSnapshot(long Version, IReadOnlyList<SiloRecord
 
     /// <summary>Whether <paramref name="silo"/> is known and not dead.</summary>
     public bool IsAlive(SiloIncarnation silo) => Silos.Any(s => s.Address == silo && s.Status != SiloStatus.Dead);
+
+    /// <summary>
+    /// Whether <paramref name="silo"/> is known to be gone: dead, or absent from this view though
+    /// older than an incarnation it holds (a newer one started after this view was read: not gone).
+    /// Joining, draining and not-yet-described silos are not gone: they may hold a partition's copy.
+    /// </summary>
+    public bool IsGone(SiloIncarnation silo)
+    {
+        var newest = long.MinValue;
+        foreach (var s in Silos)
+        {
+            if (s.Address == silo)
+            {
+                return s.Status == SiloStatus.Dead;
+            }
+
+            newest = Math.Max(newest, s.Address.Incarnation);
+        }
+
+        return Silos.Count > 0 && silo.Incarnation <= newest;
+    }
 }

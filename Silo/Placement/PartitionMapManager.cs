@@ -127,19 +127,10 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
         }
 
         var assigned = map.Assignments.Where(a => a is not null).Select(a => a!).ToList();
-        // A draining silo still leads its partitions until it hands them off: only dead ones fail
-        // over. A primary that started after every silo this view knows joined since this silo
-        // last read the table (a peer's map-change nudge can arrive first): not dead either.
-        var present = membership.Silos.Where(s => s.Status != SiloStatus.Dead).ToList();
-        var newestKnown = membership.Silos.Count == 0 ? long.MaxValue : membership.Silos.Max(s => s.Address.Incarnation);
-        foreach (var primary in assigned.Select(a => a.Primary).OfType<SiloIncarnation>().Distinct())
-        {
-            if (primary.Incarnation > newestKnown)
-            {
-                present.Add(new SiloRecord(primary, SiloStatus.Active, string.Empty, string.Empty, string.Empty, string.Empty, string.Empty, string.Empty, 0, 0, 0));
-            }
-        }
-        var failovers = PlacementPolicy.PlanFailover(assigned, active, present);
+        // A draining silo still leads its partitions until it hands them off: only gone ones fail
+        // over (MembershipSnapshot.IsGone: a silo that started after this silo last read the table,
+        // whose map-change nudge can arrive first, is not gone either).
+        var failovers = PlacementPolicy.PlanFailover(assigned, active, membership);
         changes.AddRange(failovers);
 
         // Standbys are planned on the map as it will be once the failovers are written.
@@ -149,7 +140,7 @@ internal sealed partial class PartitionMapManager(IPartitionMapStore store, IOpt
             after[f.PartitionId] = f;
         }
 
-        foreach (var standbyChange in PlacementPolicy.PlanStandbys([.. after.Values], active, _options, MaxStandbyMovesPerRound))
+        foreach (var standbyChange in PlacementPolicy.PlanStandbys([.. after.Values], active, _options, MaxStandbyMovesPerRound, membership))
         {
             // A row both failed over and repaired is written once, with the repair's standbys.
             var index = changes.FindIndex(c => c.PartitionId == standbyChange.PartitionId);

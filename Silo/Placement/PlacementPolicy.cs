@@ -38,14 +38,36 @@ internal static class PlacementPolicy
     }
 
     /// <summary>
-    /// New primaries for partitions whose primary is not live: the first live standby in the
-    /// buddy group's order is promoted (it holds a warm copy); with no live standby, the
-    /// least-loaded live silo takes the partition cold, from the store. Either way the epoch is
-    /// raised, so the map's compare-and-swap claims it and the old primary is fenced.
-    /// A primary in <paramref name="present"/> (e.g. draining, not <paramref name="live"/>) keeps its
-    /// partitions: it hands them off itself, without failing a request.
+    /// The standby a failover of <paramref name="assignment"/> promotes: the first of its row that
+    /// is not gone (<paramref name="isGone"/>), whatever else it is doing (joining, draining, not
+    /// yet described to this silo); null when every standby is gone. The primary acknowledges
+    /// writes on the standbys only while this one is in sync (<c>ReplicationRouting</c>), and every
+    /// silo promotes by this same rule: were a live standby skipped, the one promoted in its place
+    /// (or the store, for a cold takeover) could lack writes the skipped one acknowledged.
     /// </summary>
-    public static IReadOnlyList<PartitionAssignment> PlanFailover(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live, IReadOnlyList<SiloRecord>? present = null)
+    public static SiloIncarnation? PromotionCandidate(PartitionAssignment assignment, Func<SiloIncarnation, bool> isGone)
+    {
+        foreach (var standby in assignment.Standbys)
+        {
+            if (!isGone(standby))
+            {
+                return standby;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// New primaries for partitions whose primary is gone: the <see cref="PromotionCandidate"/> is
+    /// promoted (it holds a warm copy); with every standby gone, the least-loaded live silo takes
+    /// the partition cold, from the store. Either way the epoch is raised, so the map's
+    /// compare-and-swap claims it and the old primary is fenced. A primary that is not gone (e.g.
+    /// draining, not <paramref name="live"/>) keeps its partitions: it hands them off itself,
+    /// without failing a request. <paramref name="view"/> says who is gone (default: whoever is
+    /// not <paramref name="live"/>).
+    /// </summary>
+    public static IReadOnlyList<PartitionAssignment> PlanFailover(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live, MembershipSnapshot? view = null)
     {
         if (live.Count == 0)
         {
@@ -53,7 +75,7 @@ internal static class PlacementPolicy
         }
 
         var alive = live.Select(s => s.Address).ToHashSet();
-        var leading = (present ?? live).Select(s => s.Address).ToHashSet();
+        Func<SiloIncarnation, bool> isGone = view is null ? s => !alive.Contains(s) : view.IsGone;
         var leads = live.ToDictionary(s => s.Address, _ => 0);
         foreach (var a in map)
         {
@@ -66,40 +88,41 @@ internal static class PlacementPolicy
         var result = new List<PartitionAssignment>();
         foreach (var a in map.OrderBy(a => a.PartitionId))
         {
-            if (a.Primary is { } primary && (alive.Contains(primary) || leading.Contains(primary)))
+            if (a.Primary is { } primary && !isGone(primary))
             {
                 continue;
             }
 
-            var standbys = a.Standbys.Where(alive.Contains).ToList();
-            SiloIncarnation next;
-            if (standbys.Count > 0)
+            var next = PromotionCandidate(a, isGone)
+                ?? leads.OrderBy(kv => kv.Value).ThenBy(kv => kv.Key.ToString(), StringComparer.Ordinal).First().Key;
+            if (leads.ContainsKey(next))
             {
-                next = standbys[0];
-                standbys.RemoveAt(0);
-            }
-            else
-            {
-                next = leads.OrderBy(kv => kv.Value).ThenBy(kv => kv.Key.ToString(), StringComparer.Ordinal).First().Key;
+                leads[next]++;
             }
 
-            leads[next]++;
-            result.Add(a with { Version = a.Version + 1, Epoch = a.Epoch + 1, Primary = next, Standbys = standbys });
+            result.Add(a with { Version = a.Version + 1, Epoch = a.Epoch + 1, Primary = next, Standbys = [.. a.Standbys.Where(s => s != next && !isGone(s))] });
         }
 
         return result;
     }
 
     /// <summary>
-    /// Repairs and balances standbys: drops standbys that are not live, fills buddy groups up to
-    /// the replication factor, then moves at most <paramref name="maxMoves"/> standbys from silos
-    /// above their share to silos below it (a new silo takes on its share gradually). Primaries
-    /// are not touched. Returns only the rows that change.
+    /// Repairs and balances standbys: drops standbys that are gone, fills buddy groups up to the
+    /// replication factor, then moves at most <paramref name="maxMoves"/> standbys from silos
+    /// above their share to silos below it (a new silo takes on its share gradually). A standby
+    /// that is not gone stays in its row even when it is not <paramref name="live"/>: it may be the
+    /// one holding the acknowledged writes (<see cref="PromotionCandidate"/>). A draining one is
+    /// replaced beside it, as a move (<see cref="PlanStandbyRetirements"/> drops it); one this view
+    /// does not yet describe counts as a standby. Primaries are not touched. Returns only the rows
+    /// that change. <paramref name="view"/> says who is gone and who drains (default: whoever is
+    /// not <paramref name="live"/> is gone).
     /// </summary>
-    public static IReadOnlyList<PartitionAssignment> PlanStandbys(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live, PlacementOptions options, int maxMoves)
+    public static IReadOnlyList<PartitionAssignment> PlanStandbys(IReadOnlyList<PartitionAssignment> map, IReadOnlyList<SiloRecord> live, PlacementOptions options, int maxMoves, MembershipSnapshot? view = null)
     {
         var ordered = live.OrderBy(s => s.Address.SiloId, StringComparer.Ordinal).ThenBy(s => s.Address.Incarnation).ToList();
         var alive = ordered.Select(s => s.Address).ToHashSet();
+        Func<SiloIncarnation, bool> isGone = view is null ? s => !alive.Contains(s) : view.IsGone;
+        var draining = view is null ? [] : view.Silos.Where(s => s.Status == SiloStatus.ShuttingDown).Select(s => s.Address).ToHashSet();
         var load = new LoadTable(ordered);
         var rows = map.ToDictionary(a => a.PartitionId);
         foreach (var a in map)
@@ -118,8 +141,8 @@ internal static class PlacementPolicy
         var changed = new Dictionary<int, PartitionAssignment>();
         foreach (var a in map.OrderBy(a => a.PartitionId))
         {
-            var keep = a.Standbys.Where(alive.Contains).Distinct().ToList();
-            var needed = options.ReplicationFactor - 1 - keep.Count;
+            var keep = a.Standbys.Where(s => !isGone(s)).Distinct().ToList();
+            var needed = options.ReplicationFactor - 1 - keep.Count(s => !draining.Contains(s));
             if (a.Primary is not { } primary || (keep.Count == a.Standbys.Count && needed <= 0))
             {
                 continue;

@@ -24,6 +24,14 @@ internal interface IReplicaService : IGrainService
     [Alias("Ping")]
     Task PingAsync();
 
+    /// <summary>
+    /// This silo's Orleans metadata (zone, host, rack, endpoints): for a peer whose Orleans metadata
+    /// cache lacks it (Orleans fetches it only from silos whose membership row is fresh, once per
+    /// membership change), so that peer does not take this live silo for one still joining.
+    /// </summary>
+    [Alias("Describe")]
+    Task<Orleans.Runtime.MembershipService.SiloMetadata.SiloMetadata> DescribeAsync();
+
     /// <summary>The partition map changed (<paramref name="silo"/> changed it): re-read it now; completes once this silo follows it.</summary>
     [Alias("MapChanged")]
     Task MapChangedAsync(string silo);

@@ -15,13 +15,16 @@ internal sealed class ReplicaService(
     ILoggerFactory loggerFactory,
     StandbyHost standbys,
     PartitionMapNotifier notifier,
-    Grains.State.IPartitionAccess access)
+    Grains.State.IPartitionAccess access,
+    Microsoft.Extensions.Options.IOptions<Orleans.Runtime.MembershipService.SiloMetadata.SiloMetadata> metadata)
     : global::Orleans.Runtime.GrainService(grainId, silo, loggerFactory), IReplicaService
 {
     public Task<ReplicationAck[]> ReplicateAsync(string primary, ReplicationMessage[] records) =>
         Task.FromResult(standbys.Apply(primary, records));
 
     public Task PingAsync() => Task.CompletedTask;
+
+    public Task<Orleans.Runtime.MembershipService.SiloMetadata.SiloMetadata> DescribeAsync() => Task.FromResult(metadata.Value);
 
     public Task MapChangedAsync(string silo) => notifier.FollowAsync();
 

@@ -39,9 +39,9 @@ internal sealed class ReplicationRouting(
                 continue;
             }
 
-            // Acknowledgements rest on the standby a failover would promote: the first active one
-            // (PlacementPolicy.PlanFailover); none active (a cold takeover): only on the store ("").
-            var candidate = assignment.Standbys.FirstOrDefault(s => snapshot.Silos.Any(r => r.Address == s && r.Status == SiloStatus.Active));
+            // Acknowledgements rest on the standby a failover would promote, by the rule every silo
+            // promotes by (PlacementPolicy.PromotionCandidate); none (a cold takeover): only on the store ("").
+            var candidate = PlacementPolicy.PromotionCandidate(assignment, snapshot.IsGone);
             foreach (var standby in assignment.Standbys)
             {
                 var record = snapshot.Silos.FirstOrDefault(s => s.Address == standby && s.Status != SiloStatus.Dead);
@@ -79,7 +79,7 @@ internal sealed class ReplicationRouting(
                 }
             }
 
-            partitions.Partitions[p].SetPromotionCandidate(assignment.Standbys.Count == 0 ? null : candidate == default ? string.Empty : candidate.ToString());
+            partitions.Partitions[p].SetPromotionCandidate(assignment.Standbys.Count == 0 ? null : candidate?.ToString() ?? string.Empty);
         }
 
         foreach (var (key, entry) in _links)

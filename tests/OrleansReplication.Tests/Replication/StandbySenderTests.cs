@@ -341,6 +341,8 @@ public sealed class StandbySenderTests : ReplicationHarness
 
         public Task PingAsync() => Task.CompletedTask;
 
+        public Task<Orleans.Runtime.MembershipService.SiloMetadata.SiloMetadata> DescribeAsync() => throw new NotSupportedException();
+
         public Task MapChangedAsync(string silo) => Task.CompletedTask;
 
         public Task<WriteResult[]> ApplyGrainStateAsync(int partition, string component, ItemWriteData[] writes, SafetyLevel safety, IdempotencyId? id) =>
