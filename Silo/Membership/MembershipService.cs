@@ -333,7 +333,10 @@ internal sealed partial class MembershipService(
         }
 
         var known = data.ContainsKey(MemberKey);
-        if (!known && member.Status == Orleans.Runtime.SiloStatus.Active)
+
+        // No metadata at all: Orleans did not fetch it. Metadata without ours: a silo that does not
+        // run the replication (never placed on), nothing to ask.
+        if (data.Count == 0 && member.Status == Orleans.Runtime.SiloStatus.Active)
         {
             DescribeLater(member.SiloAddress);
         }
