@@ -11,7 +11,7 @@ namespace OrleansReplication.Silo.Membership;
 /// <summary>
 /// Placement's view of the cluster, read from Orleans' membership (<see cref="IClusterMembershipService"/>:
 /// who is alive, declared by Orleans' probes and votes) and each silo's Orleans metadata (zone, host,
-/// rack, endpoints), plus the drains recorded in the partition-map store. Publishes immutable
+/// rack, endpoints; asked of the silo itself when Orleans' cache did not fetch it), plus the drains recorded in the partition-map store. Publishes immutable
 /// <see cref="MembershipSnapshot"/>s and turns status changes into cluster events. Failure detection
 /// is Orleans'; <see cref="Suspect"/> only speeds it up with evidence Orleans does not see.
 /// </summary>
