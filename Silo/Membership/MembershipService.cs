@@ -37,8 +37,9 @@ internal sealed partial class MembershipService(
     private static readonly TimeSpan DescribeTimeout = TimeSpan.FromSeconds(5);
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, IReadOnlyDictionary<string, string>> _described = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, long> _undescribedSince = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, long> _describing = new();
+
+    // Per undescribed peer: when it was first seen so, then when it was last asked (TickCount64).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SiloAddress, long> _describeClock = new();
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _watchersLock = new();
@@ -291,19 +292,17 @@ internal sealed partial class MembershipService(
         }
     }
 
-    // An Orleans-active peer without metadata: past the grace, ask it, at most once per grace.
-    // Refreshes run one at a time (_refreshGate), so these plain checks do not race.
+    // An Orleans-active peer without metadata: a grace after it was first seen so, ask it, and
+    // again at most once per grace. Refreshes run one at a time (_refreshGate): no race here.
     private void DescribeLater(SiloAddress silo)
     {
         var now = Environment.TickCount64;
-        var since = _undescribedSince.GetOrAdd(silo, now);
-        if (now - since < DescribeGrace.TotalMilliseconds
-            || (_describing.TryGetValue(silo, out var last) && now - last < DescribeGrace.TotalMilliseconds))
+        if (now - _describeClock.GetOrAdd(silo, now) < DescribeGrace.TotalMilliseconds)
         {
             return;
         }
 
-        _describing[silo] = now;
+        _describeClock[silo] = now;
         _ = Task.Run(async () =>
         {
             try
@@ -343,8 +342,7 @@ internal sealed partial class MembershipService(
         else if (member.Status == Orleans.Runtime.SiloStatus.Dead)
         {
             _described.TryRemove(member.SiloAddress, out _);
-            _undescribedSince.TryRemove(member.SiloAddress, out _);
-            _describing.TryRemove(member.SiloAddress, out _);
+            _describeClock.TryRemove(member.SiloAddress, out _);
         }
         var status = member.Status switch
         {

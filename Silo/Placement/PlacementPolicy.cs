@@ -58,6 +58,10 @@ internal static class PlacementPolicy
         return null;
     }
 
+    // Who is gone: per the view when there is one, else whoever is not alive.
+    private static Func<SiloIncarnation, bool> GoneIn(MembershipSnapshot? view, HashSet<SiloIncarnation> alive) =>
+        view is null ? s => !alive.Contains(s) : view.IsGone;
+
     /// <summary>
     /// New primaries for partitions whose primary is gone: the <see cref="PromotionCandidate"/> is
     /// promoted (it holds a warm copy); with every standby gone, the least-loaded live silo takes
@@ -74,8 +78,7 @@ internal static class PlacementPolicy
             return [];
         }
 
-        var alive = live.Select(s => s.Address).ToHashSet();
-        Func<SiloIncarnation, bool> isGone = view is null ? s => !alive.Contains(s) : view.IsGone;
+        var isGone = GoneIn(view, live.Select(s => s.Address).ToHashSet());
         var leads = live.ToDictionary(s => s.Address, _ => 0);
         foreach (var a in map)
         {
@@ -121,7 +124,7 @@ internal static class PlacementPolicy
     {
         var ordered = live.OrderBy(s => s.Address.SiloId, StringComparer.Ordinal).ThenBy(s => s.Address.Incarnation).ToList();
         var alive = ordered.Select(s => s.Address).ToHashSet();
-        Func<SiloIncarnation, bool> isGone = view is null ? s => !alive.Contains(s) : view.IsGone;
+        var isGone = GoneIn(view, alive);
         var draining = view is null ? [] : view.Silos.Where(s => s.Status == SiloStatus.ShuttingDown).Select(s => s.Address).ToHashSet();
         var load = new LoadTable(ordered);
         var rows = map.ToDictionary(a => a.PartitionId);
